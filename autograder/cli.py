@@ -1,0 +1,170 @@
+"""The instructor's command: ``sgd-course``.
+
+    sgd-course demo                      build every assignment, grade the demo class, print the grades
+    sgd-course build [ASSIGNMENT ...]    generate the student versions (release/)
+    sgd-course grade ASSIGNMENT --submissions FOLDER --csv grades.csv
+    sgd-course export ASSIGNMENT --csv grades.csv     (again, after grading written answers by hand)
+
+``--course DIR`` is an nbgrader course directory (default: this clone's notebooks/ folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import demo, export
+from .grading import REPO_SOURCE, Course, Result
+
+STATUS_FILE = "autograder-status.json"
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sgd-course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="build all assignments and grade a small demo class")
+    p.add_argument("--out", default="sgd-course-demo", help="where to put feedback and grades.csv")
+    p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs (default: fresh)")
+    p.set_defaults(run=_demo)
+
+    course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory (default: %(default)s)")
+    p = sub.add_parser("build", help="generate the student versions")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--course", **course_arg)
+    p.set_defaults(run=_build)
+
+    p = sub.add_parser("grade", help="autograde the submissions of one assignment")
+    p.add_argument("assignment")
+    p.add_argument("--course", **course_arg)
+    p.add_argument("--submissions", help="folder of submissions to import first: <student>.ipynb files, "
+                   "or <student>/ folders holding the notebook(s)")
+    p.add_argument("--csv", default="grades.csv")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--timeout", type=int, help="seconds per cell")
+    p.add_argument("--no-feedback", action="store_true")
+    p.set_defaults(run=_grade)
+
+    p = sub.add_parser("export", help="write the grades CSV from the gradebook (manual grades included)")
+    p.add_argument("assignment")
+    p.add_argument("--course", **course_arg)
+    p.add_argument("--csv", default="grades.csv")
+    p.set_defaults(run=_export)
+    return parser
+
+
+def _progress(done, total, result: Result):
+    mark = "graded" if result.graded else "NOT GRADED"
+    print(f"  [{done}/{total}] {result.student}: {mark}", file=sys.stderr, flush=True)
+
+
+def _demo(args) -> int:
+    out = Path(args.out).resolve()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sgd-course-demo-") as tmp:
+        course = Course.from_sources(tmp)
+        print(f"building the student versions of {', '.join(course.assignments)} ...", flush=True)
+        course.build()
+        results, roster = [], {}
+        for assignment in course.assignments:
+            roster.update(demo.submit_demo_class(course, assignment))
+            print(f"grading the demo class of {assignment} ...", flush=True)
+            results += course.grade(assignment, seed=args.seed, progress=_progress)
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        shutil.copytree(course.root / "release", out / "release")
+        if (course.root / "feedback").exists():
+            shutil.copytree(course.root / "feedback", out / "feedback")
+        csv_path = export.write_csv(results, out / "grades.csv", seed=course.last_seed)
+    print()
+    print(export.table(results, roster))
+    print(f"\nstudent versions: {out / 'release'}\nfeedback:         {out / 'feedback'}\n"
+          f"grades:           {csv_path}\n(hidden tests seeded with {course.last_seed}; "
+          f"{time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _build(args) -> int:
+    course = Course(args.course)
+    course.build(args.assignments or None)
+    for assignment in args.assignments or course.assignments:
+        print(f"{assignment}: {course.root / 'release' / assignment}")
+    return 0
+
+
+def _grade(args) -> int:
+    course = Course(args.course, timeout=args.timeout)
+    if not course.release_path(args.assignment, course.notebooks(args.assignment)[0]).exists():
+        course.build([args.assignment])
+    if args.submissions:
+        imported = import_folder(course, args.assignment, Path(args.submissions))
+        print(f"imported {len(imported)} submission(s) from {args.submissions}")
+    results = course.grade(args.assignment, seed=args.seed, feedback=not args.no_feedback,
+                           progress=_progress)
+    _save_status(course, args.assignment, results)
+    export.write_csv(results, args.csv, seed=course.last_seed)
+    print(export.table(results))
+    failed = [r for r in results if not r.graded]
+    print(f"\n{len(results) - len(failed)} graded, {len(failed)} could not be graded; "
+          f"grades in {args.csv}, feedback in {course.root / 'feedback'}")
+    return 0
+
+
+def _export(args) -> int:
+    course = Course(args.course)
+    statuses = _load_status(course, args.assignment)
+    results = []
+    for student in course.students(args.assignment):
+        reason = statuses.get(student, "")
+        cells = [] if reason else course.cell_scores(args.assignment, student)
+        results.append(Result(student, args.assignment, reason=reason, cells=cells))
+    export.write_csv(results, args.csv)
+    print(export.table(results))
+    return 0
+
+
+def import_folder(course: Course, assignment: str, folder: Path) -> list[str]:
+    """Copy submissions into the course: ``folder/<student>.ipynb`` (one-notebook assignments) or
+    ``folder/<student>/[<assignment>/]<notebook>.ipynb``."""
+    if not folder.is_dir():
+        raise SystemExit(f"no such folder: {folder}")
+    notebooks = course.notebooks(assignment)
+    students = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file() and entry.suffix == ".ipynb" and len(notebooks) == 1:
+            course.submit(entry.stem, assignment, {notebooks[0]: entry})
+        elif entry.is_dir():
+            inner = entry / assignment if (entry / assignment).is_dir() else entry
+            course.submit(entry.name, assignment,
+                          {p.stem: p for p in inner.glob("*.ipynb")})
+        else:
+            continue
+        students.append(entry.stem if entry.is_file() else entry.name)
+    return students
+
+
+def _save_status(course: Course, assignment: str, results: list[Result]) -> None:
+    path = course.root / STATUS_FILE
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(assignment, {}).update({r.student: r.reason for r in results})
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def _load_status(course: Course, assignment: str) -> dict[str, str]:
+    path = course.root / STATUS_FILE
+    return json.loads(path.read_text()).get(assignment, {}) if path.exists() else {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The demo class that the main job grades: for each assignment, the reference solution, the unchanged
+student version, a few realistic buggy submissions and a malformed file.
+
+Submissions are made the way a student makes them: the student version (release/) with answers typed
+into its solution cells. A bug is a textual edit of the reference answer of one cell, and each edit is
+checked to apply, so a changed notebook cannot silently turn a bug into a correct answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nbformat
+
+from .grading import Course
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A submission that differs from the reference in one place: replace ``old`` by ``new`` in the
+    answer of cell ``cell``. ``costs`` names the graded cells that must lose their points."""
+
+    student: str
+    description: str
+    cell: str
+    old: str
+    new: str
+    costs: tuple[str, ...]
+
+
+BUGS = {
+    "step_sizes": [
+        Bug("carol", "sign error in the stochastic gradient", "stochastic_gradient",
+            "return theta - a[j]", "return a[j] - theta", ("test_stochastic_gradient",)),
+        Bug("dave", "off by one in the geometric schedule", "schedules",
+            "tau0 * q ** np.asarray(k, dtype=float) if np.ndim(k) else tau0 * q ** k",
+            "tau0 * q ** (np.asarray(k, dtype=float) - 1) if np.ndim(k) else tau0 * q ** (k - 1)",
+            ("test_geometric",)),
+        Bug("erin", "SGD loop that forgets the starting point", "sgd",
+            "thetas = [theta]", "thetas = []", ("test_sgd",)),
+        Bug("frank", "calls the course library's constant schedule", "schedules",
+            "return lambda k: tau * np.ones_like(k, dtype=float) if np.ndim(k) else float(tau)",
+            "from course.schedules import constant as _reference\n    return _reference(tau)",
+            ("test_constant",)),
+        Bug("grace", "correct, but a numpy RuntimeWarning is printed while testing", "loglog_slope",
+            "slope, _ = np.polyfit(np.log(k), np.log(values), 1)",
+            "logs = np.log(np.append(values, 0.0))[:-1]  # log(0) warns, the result is unaffected\n"
+            "    slope, _ = np.polyfit(np.log(k), logs, 1)", ()),
+    ],
+}
+REFERENCE, UNCHANGED, MALFORMED = "alice", "bob", "heidi"
+
+
+def reference_answers(source_path) -> dict[str, str]:
+    """grade_id -> the reference answer of each code solution cell (the source minus the markers)."""
+    nb = nbformat.read(source_path, as_version=4)
+    answers = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            lines = [l for l in cell.source.splitlines() if l.strip() not in (BEGIN, END)]
+            answers[meta["grade_id"]] = "\n".join(lines)
+        elif meta.get("solution"):
+            answers[meta["grade_id"]] = cell.source
+    return answers
+
+
+def fill_in(release_path, answers: dict[str, str]) -> str:
+    """The student version with ``answers`` typed into its solution cells, as notebook JSON."""
+    nb = nbformat.read(release_path, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and gid in answers:
+            cell.source = answers[gid]
+    return nbformat.writes(nb)
+
+
+def with_bug(answers: dict[str, str], bug: Bug) -> dict[str, str]:
+    if answers[bug.cell].count(bug.old) != 1:
+        raise ValueError(f"demo bug {bug.student!r}: {bug.old!r} does not occur exactly once in the "
+                         f"reference answer of {bug.cell!r}; update autograder/demo.py")
+    return {**answers, bug.cell: answers[bug.cell].replace(bug.old, bug.new)}
+
+
+def submit_demo_class(course: Course, assignment: str) -> dict[str, str]:
+    """Place the demo submissions of one assignment; returns student -> what the submission is."""
+    roster = {}
+    for notebook in course.notebooks(assignment):
+        source = course.root / "source" / assignment / f"{notebook}.ipynb"
+        release = course.release_path(assignment, notebook)
+        answers = reference_answers(source)
+        variants = {REFERENCE: ("the reference solution", answers),
+                    UNCHANGED: ("the student version, unchanged", {})}
+        for bug in BUGS.get(assignment, []):
+            variants[bug.student] = (bug.description, with_bug(answers, bug))
+        for student, (description, student_answers) in variants.items():
+            course.submit(student, assignment, {notebook: fill_in(release, student_answers)})
+            roster[student] = description
+        text = fill_in(release, answers)
+        course.submit(MALFORMED, assignment, {notebook: text[: len(text) // 2]})
+        roster[MALFORMED] = "a truncated notebook file"
+    return roster

@@ -1,0 +1,138 @@
+"""Hidden tests of the step-size assignment (notebooks/source/step_sizes)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import course.problems
+import course.schedules
+import course.sgd
+from course.problems import SANITY_CHECK_A, sanity_check_sample_grad
+from course.schedules import constant as ref_constant
+from course.schedules import geometric as ref_geometric
+from course.schedules import inverse_power as ref_inverse_power
+
+from ..checks import CheckFailed, assert_matches, grading_rng, student_call
+
+SIGN_ERROR = "the sign looks flipped: the gradient of 1/2 (theta - a_j)^2 is theta - a_j."
+
+
+def check_stochastic_gradient(stochastic_gradient):
+    """theta - a_j for scalar and array theta, j in {0, 1}."""
+    rng = grading_rng("stochastic_gradient")
+    for _ in range(3):
+        theta, j = float(rng.normal(scale=3.0)), int(rng.integers(2))
+        _check_sg(stochastic_gradient, theta, j)
+    theta = rng.normal(scale=3.0, size=int(rng.integers(3, 8)))
+    j = rng.integers(2, size=theta.shape)
+    _check_sg(stochastic_gradient, theta, j)
+
+
+def _check_sg(fn, theta, j):
+    call = f"stochastic_gradient(theta={_fmt(theta)}, j={_fmt(j)})"
+    got = student_call(fn, theta, j, call=call, forbidden=[course.problems])
+    expected = sanity_check_sample_grad(theta, j)
+    a = SANITY_CHECK_A[j]
+    assert_matches(got, expected, call, hints=[
+        (a - np.asarray(theta), SIGN_ERROR),
+        (np.asarray(theta) - SANITY_CHECK_A[1 - np.asarray(j)], "a_0 = +1 and a_1 = -1: the indices are swapped."),
+        (2 * np.asarray(theta), "that is the full gradient 2 theta; return the gradient of the single summand j."),
+    ])
+
+
+def check_constant(constant):
+    rng = grading_rng("constant")
+    tau = float(10 ** rng.uniform(-3, 0))
+    _check_schedule(constant, (tau,), f"constant(tau={tau:.6g})", ref_constant(tau), rng)
+
+
+def check_geometric(geometric):
+    rng = grading_rng("geometric")
+    tau0, q = float(10 ** rng.uniform(-2, 0.5)), float(rng.uniform(0.1, 0.9))
+    _check_schedule(geometric, (tau0, q), f"geometric(tau0={tau0:.6g}, q={q:.6g})",
+                    ref_geometric(tau0, q), rng)
+
+
+def check_inverse_power(inverse_power):
+    rng = grading_rng("inverse_power")
+    tau0, alpha = float(10 ** rng.uniform(-2, 0.5)), float(rng.uniform(0.3, 1.0))
+    _check_schedule(inverse_power, (tau0, alpha), f"inverse_power(tau0={tau0:.6g}, alpha={alpha:.6g})",
+                    ref_inverse_power(tau0, alpha), rng)
+
+
+def _check_schedule(factory, args, made, reference, rng):
+    schedule = student_call(factory, *args, call=made, forbidden=[course.schedules])
+    if not callable(schedule):
+        raise CheckFailed(f"{made} should return a function k -> tau(k), got {type(schedule).__name__}.")
+    k_scalar = int(rng.integers(1, 60))
+    k_vector = np.arange(1, int(rng.integers(5, 40)) + 1)
+    k_matrix = rng.integers(1, 100, size=(2, 3))
+    for k in (1, k_scalar, k_vector, k_matrix):
+        call = f"{made}(k={_fmt(k)})"
+        got = student_call(schedule, k, call=call, forbidden=[course.schedules])
+        expected = reference(k)
+        hints = [(np.asarray(reference(np.asarray(k) + 1)), "this is tau(k+1): the lecture counts steps "
+                  "from k = 1, and the schedule's formula uses k itself (off by one).")]
+        if np.min(k) > 1:
+            hints.append((np.asarray(reference(np.asarray(k) - 1)), "this is tau(k-1): use k itself in the "
+                          "formula (off by one)."))
+        if np.ndim(k) > 0:
+            expected = np.asarray(expected, dtype=np.float64)
+            if np.ndim(got) == 0 and not isinstance(got, np.ndarray):
+                raise CheckFailed(f"For {call}: k is an array of shape {np.shape(k)}, so tau(k) must be an "
+                                  f"array of that shape (one step size per k), got {type(got).__name__} "
+                                  f"{got!r}. Hint: np.full(np.shape(k), tau) or arithmetic on k itself.")
+        assert_matches(got, expected, call, hints=hints)
+
+
+def check_sgd(sgd):
+    """The iterates theta(1..K+1) for the reference gradient and schedules, one and many runs."""
+    rng = grading_rng("sgd")
+    cases = [
+        (ref_constant(float(rng.uniform(0.05, 0.9))), "constant"),
+        (ref_inverse_power(float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.5, 1.0))), "inverse_power"),
+        (ref_geometric(1.0, float(rng.uniform(0.3, 0.8))), "geometric"),
+    ]
+    for schedule, name in cases:
+        num_steps = int(rng.integers(5, 30))
+        for runs in (None, int(rng.integers(2, 6))):
+            theta1 = float(rng.normal(scale=3.0)) if runs is None else rng.normal(scale=3.0, size=runs)
+            indices = course.sgd.sample_indices(2, num_steps, rng, runs=runs)
+            _check_sgd_case(sgd, theta1, schedule, name, indices)
+
+
+def _check_sgd_case(sgd, theta1, schedule, name, indices):
+    call = (f"sgd(stochastic_gradient, theta1={_fmt(theta1)}, schedule=<{name}>, "
+            f"indices=<int array of shape {indices.shape}>)")
+    got = student_call(sgd, sanity_check_sample_grad, theta1, schedule, indices, call=call,
+                       forbidden=[course.sgd])
+    expected = course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, schedule, indices)
+    hints = [
+        (expected[1:], "K steps give K+1 iterates: return the start theta(1) as the first entry too."),
+        (course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, lambda k: schedule(k + 1), indices),
+         "the first step must use tau(1), then tau(2), ... (off by one in k)."),
+        (course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, lambda k: -schedule(k), indices),
+         "the iterates climb: SGD steps against the gradient, theta - tau(k) * grad."),
+    ]
+    assert_matches(got, expected, call, rtol=1e-8, atol=1e-10, hints=hints)
+
+
+def check_loglog_slope(loglog_slope):
+    rng = grading_rng("loglog_slope")
+    for _ in range(3):
+        k = np.unique(np.round(np.logspace(0, rng.uniform(2, 4), int(rng.integers(10, 40))))).astype(np.int64)
+        p, c = float(rng.uniform(-1.5, -0.2)), float(10 ** rng.uniform(-1, 1))
+        values = c * k ** p * np.exp(rng.normal(scale=0.05, size=k.shape))
+        call = f"loglog_slope(k=<{k.size} steps from 1 to {k[-1]}>, values=<about {c:.3g} * k^{p:.3g}>)"
+        got = student_call(loglog_slope, k, values, call=call, forbidden=[course.sgd])
+        expected = course.sgd.loglog_slope(k, values)
+        hints = [(np.polyfit(k, values, 1)[0], "fit a line to log(values) against log(k), not to the raw values."),
+                 (np.polyfit(np.log(k), np.log(values), 1)[1], "that is the intercept; return the slope.")]
+        assert_matches(got, expected, call, rtol=1e-6, atol=1e-9, hints=hints)
+
+
+def _fmt(x) -> str:
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        return f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
+    return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")

@@ -1,0 +1,112 @@
+"""Finite sums E(theta) = sum_j f_j(theta): the lecture's sanity check and friends.
+
+The lecture trains by minimising a sum over training examples,
+
+    E(theta) = sum_j L(N(x_j; theta), y_j),
+
+and SGD replaces it by the sum over a small index set I(k) (a *minibatch*),
+
+    E_k(theta) = sum_{j in I(k)} f_j(theta).
+
+We keep the lecture's scaling: the minibatch gradient is the plain sum over I(k). Drawn uniformly,
+its expectation is (|I(k)| / N) * grad E(theta), the full gradient scaled by the batch fraction;
+multiply by N / |I(k)| for an unbiased estimate of grad E itself.
+
+The sanity-check problem of the lecture is
+
+    E(theta) = 1/2 (theta - 1)^2 + 1/2 (theta + 1)^2 = theta^2 + 1,
+
+a sum of N = 2 terms f_j(theta) = 1/2 (theta - a_j)^2 with a = (1, -1). Its minimiser is theta* = 0,
+but the per-sample gradients theta - 1 and theta + 1 have opposite signs for every theta in (-1, 1):
+close to the minimiser a single-sample gradient may point the wrong way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .validate import as_float_array, as_index_array
+
+SANITY_CHECK_A = np.array([1.0, -1.0])
+"""Centres a_j of the sanity-check problem E(theta) = sum_j 1/2 (theta - a_j)^2."""
+
+
+def _theta_scalar_or_array(theta):
+    return as_float_array(theta, "theta")
+
+
+def sanity_check_loss(theta):
+    """E(theta) = 1/2 (theta - 1)^2 + 1/2 (theta + 1)^2 (elementwise for an array of thetas)."""
+    theta = _theta_scalar_or_array(theta)
+    return 0.5 * (theta - 1.0) ** 2 + 0.5 * (theta + 1.0) ** 2
+
+
+def sanity_check_grad(theta):
+    """Full gradient grad E(theta) = (theta - 1) + (theta + 1) = 2 theta."""
+    theta = _theta_scalar_or_array(theta)
+    return 2.0 * theta
+
+
+def sanity_check_sample_grad(theta, j):
+    """Gradient of the single summand f_j(theta) = 1/2 (theta - a_j)^2, that is theta - a_j.
+
+    ``j`` is 0 (a_0 = +1) or 1 (a_1 = -1); ``theta`` and ``j`` broadcast, so many runs can take a step
+    at once.
+    """
+    theta = _theta_scalar_or_array(theta)
+    j = np.asarray(j)
+    if not np.issubdtype(j.dtype, np.integer):
+        raise TypeError(f"j must be an integer index (0 or 1), got dtype {j.dtype}")
+    if j.size and (j.min() < 0 or j.max() > 1):
+        raise IndexError(f"the sanity-check problem has two summands, j must be 0 or 1, got {j}")
+    return theta - SANITY_CHECK_A[j]
+
+
+def sanity_check_minibatch_grad(theta, idx):
+    """grad E_k(theta) = sum_{j in I(k)} (theta - a_j) for a scalar theta and an index set I(k).
+
+    Indices may repeat (sampling with replacement); each occurrence counts once.
+    """
+    theta = as_float_array(theta, "theta", ndim=0)
+    idx = as_index_array(idx, "idx", len(SANITY_CHECK_A))
+    return np.sum(theta - SANITY_CHECK_A[idx])
+
+
+def least_squares_loss(theta, X, y):
+    """E(theta) = sum_j 1/2 (x_j . theta - y_j)^2 for the rows x_j of X."""
+    theta, X, y = _least_squares_inputs(theta, X, y)
+    r = X @ theta - y
+    return 0.5 * float(r @ r)
+
+
+def least_squares_grad(theta, X, y, idx=None):
+    """grad E_k(theta) = sum_{j in I(k)} (x_j . theta - y_j) x_j; all j when ``idx`` is None."""
+    theta, X, y = _least_squares_inputs(theta, X, y)
+    if idx is not None:
+        idx = as_index_array(idx, "idx", X.shape[0])
+        X, y = X[idx], y[idx]
+    return X.T @ (X @ theta - y)
+
+
+def least_squares_solution(X, y):
+    """The minimiser theta* of sum_j 1/2 (x_j . theta - y_j)^2 (least-squares solution)."""
+    X = as_float_array(X, "X", ndim=2)
+    y = as_float_array(y, "y", shape=(X.shape[0],))
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+def _least_squares_inputs(theta, X, y):
+    X = as_float_array(X, "X", ndim=2)
+    theta = as_float_array(theta, "theta", shape=(X.shape[1],))
+    y = as_float_array(y, "y", shape=(X.shape[0],))
+    return theta, X, y
+
+
+def abs_loss(theta):
+    """E(theta) = |theta|: convex, nonsmooth at its minimiser 0."""
+    return np.abs(as_float_array(theta, "theta"))
+
+
+def abs_subgradient(theta):
+    """A subgradient of |theta|: sign(theta), choosing 0 from the subdifferential [-1, 1] at 0."""
+    return np.sign(as_float_array(theta, "theta"))

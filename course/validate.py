@@ -1,0 +1,75 @@
+"""Input checks that fail with a message a student can act on.
+
+Every public function of ``course`` that a student calls runs its inputs through these helpers, so a
+wrong shape or dtype is reported as "what was expected, what came back" instead of a numpy broadcast
+error three calls deeper.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_float_array(x, name: str, *, ndim: int | None = None, shape: tuple | None = None,
+                   dtype=None) -> np.ndarray:
+    """Return ``x`` as a floating-point ndarray, or raise a ``TypeError``/``ValueError`` that says why.
+
+    ``shape`` may contain ``None`` for "any size along this axis". Integer input is converted to
+    ``dtype`` (default float64); floating input keeps its precision unless ``dtype`` is given.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be an array of numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None:
+        if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+            want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    return arr
+
+
+def as_index_array(idx, name: str, n: int) -> np.ndarray:
+    """Return ``idx`` as a 1-D int array of indices into ``range(n)``, or raise saying what is wrong."""
+    arr = np.asarray(idx)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of indices, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers (indices into the data), got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a minibatch needs at least one index")
+    if arr.min() < 0 or arr.max() >= n:
+        raise IndexError(f"{name} must lie in 0..{n - 1}, got values from {arr.min()} to {arr.max()}")
+    return arr.astype(np.intp, copy=False)
+
+
+def positive_int(k, name: str, *, minimum: int = 1) -> int:
+    """Return ``k`` as an int >= ``minimum`` or raise; bools and floats such as 2.5 are rejected."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(k).__name__} {k!r}")
+    if k < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {k}")
+    return int(k)
+
+
+def positive_float(x, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``x`` as a finite float > 0 (or >= 0 with ``allow_zero``) or raise."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}")
+    x = float(x)
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x}")
+    return x
