@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from . import demo, export
@@ -26,6 +27,8 @@ STATUS_FILE = "autograder-status.json"
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    # nbgrader 0.9.6 with SQLAlchemy 2 prints harmless autoflush notices while recording grades
+    warnings.filterwarnings("ignore", message="Object of type .* not in session")
     return args.run(args)
 
 

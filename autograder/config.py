@@ -33,6 +33,8 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     c.Exchange.root = os.path.abspath(exchange_root or os.path.join(course_root, "exchange"))
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
+    # the kernel's TCP notice on every start is noise in a class run of hundreds of kernels
+    c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = WARNING_PATTERN
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

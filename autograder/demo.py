@@ -8,48 +8,25 @@ checked to apply, so a changed notebook cannot silently turn a bug into a correc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
 
 import nbformat
 
+from .bugs import Bug
 from .grading import Course
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
-@dataclass(frozen=True)
-class Bug:
-    """A submission that differs from the reference in one place: replace ``old`` by ``new`` in the
-    answer of cell ``cell``. ``costs`` names the graded cells that must lose their points."""
-
-    student: str
-    description: str
-    cell: str
-    old: str
-    new: str
-    costs: tuple[str, ...]
+def demo_bugs(assignment: str) -> list[Bug]:
+    """The buggy demo submissions of an assignment: ``DEMO_BUGS`` in its hidden-tests module."""
+    try:
+        module = importlib.import_module(f"autograder.hidden_tests.{assignment}")
+    except ModuleNotFoundError:
+        return []
+    return list(getattr(module, "DEMO_BUGS", []))
 
 
-BUGS = {
-    "step_sizes": [
-        Bug("carol", "sign error in the stochastic gradient", "stochastic_gradient",
-            "return theta - a[j]", "return a[j] - theta", ("test_stochastic_gradient",)),
-        Bug("dave", "off by one in the geometric schedule", "schedules",
-            "tau0 * q ** np.asarray(k, dtype=float) if np.ndim(k) else tau0 * q ** k",
-            "tau0 * q ** (np.asarray(k, dtype=float) - 1) if np.ndim(k) else tau0 * q ** (k - 1)",
-            ("test_geometric",)),
-        Bug("erin", "SGD loop that forgets the starting point", "sgd",
-            "thetas = [theta]", "thetas = []", ("test_sgd",)),
-        Bug("frank", "calls the course library's constant schedule", "schedules",
-            "return lambda k: tau * np.ones_like(k, dtype=float) if np.ndim(k) else float(tau)",
-            "from course.schedules import constant as _reference\n    return _reference(tau)",
-            ("test_constant",)),
-        Bug("grace", "correct, but a numpy RuntimeWarning is printed while testing", "loglog_slope",
-            "slope, _ = np.polyfit(np.log(k), np.log(values), 1)",
-            "logs = np.log(np.append(values, 0.0))[:-1]  # log(0) warns, the result is unaffected\n"
-            "    slope, _ = np.polyfit(np.log(k), logs, 1)", ()),
-    ],
-}
 REFERENCE, UNCHANGED, MALFORMED = "alice", "bob", "heidi"
 
 
@@ -93,7 +70,7 @@ def submit_demo_class(course: Course, assignment: str) -> dict[str, str]:
         answers = reference_answers(source)
         variants = {REFERENCE: ("the reference solution", answers),
                     UNCHANGED: ("the student version, unchanged", {})}
-        for bug in BUGS.get(assignment, []):
+        for bug in demo_bugs(assignment):
             variants[bug.student] = (bug.description, with_bug(answers, bug))
         for student, (description, student_answers) in variants.items():
             course.submit(student, assignment, {notebook: fill_in(release, student_answers)})

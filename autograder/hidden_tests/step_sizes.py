@@ -12,6 +12,7 @@ from course.schedules import constant as ref_constant
 from course.schedules import geometric as ref_geometric
 from course.schedules import inverse_power as ref_inverse_power
 
+from ..bugs import Bug
 from ..checks import CheckFailed, assert_matches, grading_rng, student_call
 
 SIGN_ERROR = "the sign looks flipped: the gradient of 1/2 (theta - a_j)^2 is theta - a_j."
@@ -43,39 +44,42 @@ def _check_sg(fn, theta, j):
 def check_constant(constant):
     rng = grading_rng("constant")
     tau = float(10 ** rng.uniform(-3, 0))
-    _check_schedule(constant, (tau,), f"constant(tau={tau:.6g})", ref_constant(tau), rng)
+    _check_schedule(constant, (tau,), f"constant(tau={tau:.6g})", ref_constant(tau), None, rng)
 
 
 def check_geometric(geometric):
     rng = grading_rng("geometric")
     tau0, q = float(10 ** rng.uniform(-2, 0.5)), float(rng.uniform(0.1, 0.9))
     _check_schedule(geometric, (tau0, q), f"geometric(tau0={tau0:.6g}, q={q:.6g})",
-                    ref_geometric(tau0, q), rng)
+                    ref_geometric(tau0, q), lambda k: tau0 * q ** k, rng)
 
 
 def check_inverse_power(inverse_power):
     rng = grading_rng("inverse_power")
     tau0, alpha = float(10 ** rng.uniform(-2, 0.5)), float(rng.uniform(0.3, 1.0))
     _check_schedule(inverse_power, (tau0, alpha), f"inverse_power(tau0={tau0:.6g}, alpha={alpha:.6g})",
-                    ref_inverse_power(tau0, alpha), rng)
+                    ref_inverse_power(tau0, alpha), lambda k: tau0 / k ** alpha, rng)
 
 
-def _check_schedule(factory, args, made, reference, rng):
+def _check_schedule(factory, args, made, reference, formula, rng):
+    """``formula`` is the schedule's expression without the k >= 1 check, to recognise tau(k -/+ 1)."""
     schedule = student_call(factory, *args, call=made, forbidden=[course.schedules])
     if not callable(schedule):
         raise CheckFailed(f"{made} should return a function k -> tau(k), got {type(schedule).__name__}.")
-    k_scalar = int(rng.integers(1, 60))
+    k_scalar = int(rng.integers(2, 60))
     k_vector = np.arange(1, int(rng.integers(5, 40)) + 1)
     k_matrix = rng.integers(1, 100, size=(2, 3))
     for k in (1, k_scalar, k_vector, k_matrix):
         call = f"{made}(k={_fmt(k)})"
         got = student_call(schedule, k, call=call, forbidden=[course.schedules])
         expected = reference(k)
-        hints = [(np.asarray(reference(np.asarray(k) + 1)), "this is tau(k+1): the lecture counts steps "
-                  "from k = 1, and the schedule's formula uses k itself (off by one).")]
-        if np.min(k) > 1:
-            hints.append((np.asarray(reference(np.asarray(k) - 1)), "this is tau(k-1): use k itself in the "
-                          "formula (off by one)."))
+        hints = []
+        if formula is not None:
+            with np.errstate(divide="ignore"):
+                kf = np.asarray(k, dtype=np.float64)
+                hints = [(formula(kf + 1), "this is tau(k+1): the schedule's formula uses k itself, and "
+                          "steps are counted from k = 1 (off by one)."),
+                         (formula(kf - 1), "this is tau(k-1): use k itself in the formula (off by one).")]
         if np.ndim(k) > 0:
             expected = np.asarray(expected, dtype=np.float64)
             if np.ndim(got) == 0 and not isinstance(got, np.ndarray):
@@ -136,3 +140,24 @@ def _fmt(x) -> str:
     if arr.ndim == 0:
         return f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
     return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")
+
+
+# Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).
+DEMO_BUGS = [
+    Bug("carol", "sign error in the stochastic gradient", "stochastic_gradient",
+        "return theta - a[j]", "return a[j] - theta", ("test_stochastic_gradient",)),
+    Bug("dave", "off by one in the geometric schedule", "schedules",
+        "tau0 * q ** np.asarray(k, dtype=float) if np.ndim(k) else tau0 * q ** k",
+        "tau0 * q ** (np.asarray(k, dtype=float) - 1) if np.ndim(k) else tau0 * q ** (k - 1)",
+        ("test_geometric",)),
+    Bug("erin", "SGD loop that forgets the starting point", "sgd",
+        "thetas = [theta]", "thetas = []", ("test_sgd",)),
+    Bug("frank", "calls the course library's constant schedule", "schedules",
+        "return lambda k: tau * np.ones_like(k, dtype=float) if np.ndim(k) else float(tau)",
+        "from course.schedules import constant as _reference\n    return _reference(tau)",
+        ("test_constant",)),
+    Bug("grace", "correct, but a numpy RuntimeWarning is printed while testing", "loglog_slope",
+        "slope, _ = np.polyfit(np.log(k), np.log(values), 1)",
+        "logs = np.log(np.append(values, 0.0))[:-1]  # log(0) warns, the result is unaffected\n"
+        "    slope, _ = np.polyfit(np.log(k), logs, 1)", ()),
+]
