@@ -14,21 +14,30 @@ the class goes on. Every submission runs in a fresh kernel (nbgrader starts one 
 
 from __future__ import annotations
 
-import json
+import copy
+import hashlib
+import multiprocessing
 import os
-import secrets
 import shutil
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
+                                    OverwriteKernelspec, SaveAutoGrades)
 
-from .checks import SEED_VARIABLE
-from .config import nbgrader_config
+from .config import CELL_TIMEOUT, nbgrader_config
+from .journal import Journal
+from .sandbox import Job, Outcome, grade_job, read_submission
+
+JOURNAL = ".grading/journal"
+STAGING = ".grading/staged"
 
 REPO_SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source"
 """The assignments shipped with the course (present in a clone / editable install)."""
@@ -51,6 +60,7 @@ class Result:
     assignment: str
     reason: str = ""  # non-empty: could not be graded, and why
     cells: list[CellScore] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # repairs and early stops, as told in the feedback
 
     @property
     def graded(self) -> bool:
@@ -87,8 +97,9 @@ class Course:
         ensure_tools_on_path()
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        kwargs = {} if timeout is None else {"timeout": timeout}
-        self.config = nbgrader_config(self.root, **kwargs)
+        self.timeout = timeout or CELL_TIMEOUT
+        self.config = nbgrader_config(self.root, timeout=self.timeout)
+        self._saver = None
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
 
@@ -150,51 +161,143 @@ class Course:
             return []
         return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
 
-    def grade(self, assignment: str, students=None, *, seed: int | None = None,
-              feedback: bool = True, progress=None) -> list[Result]:
-        """Autograde each student's submission of ``assignment`` (and write feedback).
+    def grade(self, assignment: str, students=None, *, seed: int | None = None, feedback: bool = True,
+              progress=None, executor=None, workers: int | None = None) -> list[Result]:
+        """Grade each student's submission of ``assignment``, in parallel, and write the gradebook.
 
-        ``seed`` fixes the random inputs of the hidden tests for this run (default: a fresh one,
-        stored in ``self.last_seed``). A submission that cannot be graded is reported, never raised.
+        Each submission is graded by ``sandbox.grade_job`` in a fresh kernel, on ``executor`` (any
+        ``concurrent.futures.Executor``; default: ``workers`` local processes, one per core). Only
+        this process writes the gradebook. Every finished submission is journaled before it is
+        saved, so a run that is killed (even with SIGKILL) and started again resumes with the same
+        seed and loses or double-counts nothing. ``seed`` fixes the hidden tests' random inputs
+        (default: a fresh one, or the interrupted run's); it is in ``self.last_seed``.
         """
-        self.last_seed = secrets.randbits(32) if seed is None else int(seed)
-        os.environ[SEED_VARIABLE] = str(self.last_seed)
-        results = []
         students = self.students(assignment) if students is None else list(students)
-        for i, student in enumerate(students):
-            results.append(self.grade_one(assignment, student, feedback=feedback))
-            if progress:
-                progress(i + 1, len(students), results[-1])
-        return results
+        journal = Journal(self.root / JOURNAL / assignment)
+        self.last_seed = journal.start(seed, students)
+        for name in self.notebooks(assignment):
+            if not self.release_path(assignment, name).exists():
+                self.build([assignment])
+        pending = []
+        for student in students:
+            outcome = journal.outcome(student, self._digest(assignment, student))
+            if outcome is None:
+                pending.append(student)
+            elif not journal.saved(student):
+                self._save(outcome, feedback)
+                journal.mark_saved(student)
+        report = progress or (lambda *a: None)
+        done = len(students) - len(pending)
+        own = executor is None and pending
+        if own:
+            executor = ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(pending)),
+                                           mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {executor.submit(grade_job, self._job(assignment, s, self.last_seed)): s
+                       for s in pending}
+            for future in as_completed(futures):
+                student = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # the worker itself died (not the kernel: that is handled)
+                    outcome = Outcome(student, assignment, reason=f"the grading worker failed "
+                                      f"({type(error).__name__}: {error}); grade it again")
+                outcome.digest = self._digest(assignment, student)
+                journal.record(outcome)
+                self._save(outcome, feedback)
+                journal.mark_saved(student)
+                done += 1
+                report(done, len(students), self.result(assignment, student, journal))
+        finally:
+            if own:
+                executor.shutdown(wait=True, cancel_futures=True)
+        journal.finish()
+        return [self.result(assignment, s, journal) for s in students]
 
-    def grade_one(self, assignment: str, student: str, *, feedback: bool = True) -> Result:
-        reason = self.check_submission(assignment, student)
-        if not reason:
-            outcome = self.api.autograde(assignment, student)
-            if not outcome["success"]:
-                reason = "nbgrader could not run it: " + _last_error_line(outcome)
-        if reason:
+    def result(self, assignment: str, student: str, journal=None) -> Result:
+        """The grading result of one student from the journal and the gradebook."""
+        journal = journal or Journal(self.root / JOURNAL / assignment)
+        outcome = journal.outcome(student)
+        if outcome is None:
+            return Result(student, assignment, reason="not graded yet")
+        if outcome.reason:
+            return Result(student, assignment, reason=outcome.reason, notes=outcome.notes)
+        return Result(student, assignment, cells=self.cell_scores(assignment, student), notes=outcome.notes)
+
+    def _job(self, assignment: str, student: str, seed: int) -> Job:
+        folder = self.submission_dir(student, assignment)
+        names = self.notebooks(assignment)
+        submitted = {p.stem: p.read_bytes() for p in folder.glob("*.ipynb")}
+        extra = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                       if p.is_file() and p.suffix != ".ipynb" and p.name != "timestamp.txt")
+        return Job(assignment, student,
+                   submitted={n: submitted.get(n) for n in names} | {n: b for n, b in submitted.items()
+                                                                     if n not in names},
+                   sources={n: (self.root / "source" / assignment / f"{n}.ipynb").read_text() for n in names},
+                   releases={n: self.release_path(assignment, n).read_text() for n in names},
+                   seed=seed, timeout=self.timeout, hide=tuple(self.hidden_folders()),
+                   extra_files=tuple(extra))
+
+    def hidden_folders(self) -> list[str]:
+        """Folders that student code must not see: this course (gradebook, sources, other students)
+        and the course's shipped source notebooks."""
+        return [str(self.root), str(REPO_SOURCE)]
+
+    def _digest(self, assignment: str, student: str) -> str:
+        h = hashlib.sha256()
+        for path in sorted(self.submission_dir(student, assignment).rglob("*")):
+            if path.is_file():
+                h.update(str(path.name).encode() + b"\0" + path.read_bytes())
+        return h.hexdigest()
+
+    def _save(self, outcome: Outcome, feedback: bool) -> None:
+        """Record an outcome in nbgrader's gradebook (and write feedback): nbgrader's own autograde
+        pipeline, minus execution, on the notebook the worker ran."""
+        student, assignment = outcome.student, outcome.assignment
+        staged = self.root / STAGING / student / assignment
+        _remove(staged)
+        if outcome.reason:
             _remove(self.root / "autograded" / student / assignment)
             _remove(self.root / "feedback" / student / assignment)
-            return Result(student, assignment, reason=reason)
-        if feedback:
-            outcome = self.api.generate_feedback(assignment, student)
-            if not outcome["success"]:
-                reason = "graded, but writing the feedback failed: " + _last_error_line(outcome)
-        return Result(student, assignment, reason=reason, cells=self.cell_scores(assignment, student))
+            return
+        staged.mkdir(parents=True)
+        for name, text in outcome.notebooks.items():
+            (staged / f"{name}.ipynb").write_text(text)
+        stamp = self.submission_dir(student, assignment) / "timestamp.txt"
+        if stamp.exists():
+            shutil.copyfile(stamp, staged / "timestamp.txt")
+        try:
+            result = self.saver.autograde(assignment, student)
+            if not result["success"]:
+                raise RuntimeError(_last_error_line(result))
+            if feedback:
+                result = self.api.generate_feedback(assignment, student)
+                if not result["success"]:
+                    outcome.notes.append("writing the feedback failed: " + _last_error_line(result))
+        finally:
+            _remove(staged)
+
+    @property
+    def saver(self) -> NbGraderAPI:
+        """nbgrader's autograde that reads the already-run notebook from the staging folder."""
+        if self._saver is None:
+            config = copy.deepcopy(self.config)
+            config.CourseDirectory.submitted_directory = STAGING
+            config.Autograde.sanitize_preprocessors = [OverwriteKernelspec, CheckCellMetadata]
+            config.Autograde.autograde_preprocessors = [
+                IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                AssignLatePenalties, CheckCellMetadata]
+            self._saver = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        return self._saver
 
     def check_submission(self, assignment: str, student: str) -> str:
         """Why this submission cannot be graded, in words a student can act on; "" if it can."""
-        folder = self.submission_dir(student, assignment)
-        for notebook in self.notebooks(assignment):
-            path = folder / f"{notebook}.ipynb"
-            if not path.exists():
-                found = sorted(p.name for p in folder.glob("*.ipynb"))
-                return (f"{notebook}.ipynb is missing from the submission"
-                        + (f" (found {', '.join(found)}; was it renamed?)" if found else ""))
-            problem = _notebook_problem(path, self.release_path(assignment, notebook))
+        job = self._job(assignment, student, 0)
+        for name in sorted(job.sources):
+            problem, _ = read_submission(job.submitted.get(name), name, job.releases[name],
+                                         [n for n in job.submitted if n != name])
             if problem:
-                return f"{notebook}.ipynb: {problem}"
+                return f"{name}.ipynb: {problem}"
         return ""
 
     def cell_scores(self, assignment: str, student: str) -> list[CellScore]:
@@ -221,30 +324,6 @@ class Course:
             cells += [(notebook, c.metadata["nbgrader"]["grade_id"]) for c in nb.cells
                       if c.metadata.get("nbgrader", {}).get("grade")]
         return cells
-
-
-def _notebook_problem(path: Path, release: Path) -> str:
-    raw = path.read_bytes()
-    if not raw.strip():
-        return "the file is empty; save the notebook in JupyterLab and submit it again"
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return (f"the file is not valid notebook JSON ({error}); it was probably edited outside "
-                "Jupyter or truncated. Open a fresh copy, paste your answers, save and submit again")
-    try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:  # nbformat raises several kinds
-        return f"the file is not a valid Jupyter notebook ({str(error).splitlines()[0]})"
-    if release.exists():
-        expected = {c.metadata["nbgrader"]["grade_id"]
-                    for c in nbformat.read(release, as_version=4).cells if "nbgrader" in c.metadata}
-        found = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
-        if expected and not expected & found:
-            return ("none of this assignment's cells are in it: is it the notebook of another "
-                    "assignment? Submit the notebook you were given for this assignment")
-    return ""
 
 
 def _last_error_line(outcome: dict) -> str:

@@ -12,12 +12,19 @@ SEED = 20261128
 
 
 @pytest.fixture(scope="session")
-def demo_class(tmp_path_factory):
-    """Every assignment built, its demo class submitted and graded: (course, rosters, results)."""
-    from autograder.demo import submit_demo_class
-
+def built_course(tmp_path_factory):
+    """A course directory with every assignment's student version built."""
     course = Course.from_sources(tmp_path_factory.mktemp("course"))
     course.build()
+    return course
+
+
+@pytest.fixture(scope="session")
+def demo_class(built_course):
+    """Every assignment's demo class submitted and graded: (course, rosters, results)."""
+    from autograder.demo import submit_demo_class
+
+    course = built_course
     rosters, results = {}, {}
     for assignment in course.assignments:
         rosters[assignment] = submit_demo_class(course, assignment)

@@ -13,8 +13,10 @@ from course.schedules import geometric as ref_geometric
 from course.schedules import inverse_power as ref_inverse_power
 
 from ..bugs import Bug
+from ..remote import Recipe
 from ..checks import CheckFailed, assert_matches, grading_rng, student_call
 
+GRAD = Recipe("course.problems.sanity_check_sample_grad")
 SIGN_ERROR = "the sign looks flipped: the gradient of 1/2 (theta - a_j)^2 is theta - a_j."
 
 
@@ -93,9 +95,10 @@ def check_sgd(sgd):
     """The iterates theta(1..K+1) for the reference gradient and schedules, one and many runs."""
     rng = grading_rng("sgd")
     cases = [
-        (ref_constant(float(rng.uniform(0.05, 0.9))), "constant"),
-        (ref_inverse_power(float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.5, 1.0))), "inverse_power"),
-        (ref_geometric(1.0, float(rng.uniform(0.3, 0.8))), "geometric"),
+        (Recipe("course.schedules.constant", float(rng.uniform(0.05, 0.9))), "constant"),
+        (Recipe("course.schedules.inverse_power", float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.5, 1.0))),
+         "inverse_power"),
+        (Recipe("course.schedules.geometric", 1.0, float(rng.uniform(0.3, 0.8))), "geometric"),
     ]
     for schedule, name in cases:
         num_steps = int(rng.integers(5, 30))
@@ -108,7 +111,7 @@ def check_sgd(sgd):
 def _check_sgd_case(sgd, theta1, schedule, name, indices):
     call = (f"sgd(stochastic_gradient, theta1={_fmt(theta1)}, schedule=<{name}>, "
             f"indices=<int array of shape {indices.shape}>)")
-    got = student_call(sgd, sanity_check_sample_grad, theta1, schedule, indices, call=call,
+    got = student_call(sgd, GRAD, theta1, schedule, indices, call=call,
                        forbidden=[course.sgd])
     expected = course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, schedule, indices)
     hints = [

@@ -1,0 +1,118 @@
+"""Rebuild a submission around the trusted cells of the assignment before it runs.
+
+nbgrader identifies cells by their ``grade_id``. A submission may have locked cells edited, deleted,
+duplicated or moved, their points or ids changed. ``assemble`` takes the student's notebook as the base
+(their answers and their own extra cells) and
+
+- puts every locked cell (tests, read-only text) back exactly as the instructor's source has it,
+  hidden tests included;
+- keeps each answer cell's code but restores its trusted metadata (points, ids);
+- restores deleted cells, drops duplicates, and puts the graded cells back into the source's order,
+  each followed by the student's own cells that came after it;
+and reports each repair in words, for the feedback.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import nbformat
+
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def _gid(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def assemble(source, release, submitted):
+    """The notebook to run for a submission, and notes on what was repaired.
+
+    ``source``: instructor version (trusted, with hidden tests); ``release``: student version (for the
+    stubs of missing answers); ``submitted``: the student's notebook. All are ``NotebookNode``.
+    """
+    trusted = {_gid(c): c for c in source.cells if _gid(c)}
+    stubs = {_gid(c): c for c in release.cells if _gid(c)}
+    notes: list[str] = []
+
+    # segments: a managed cell followed by the student's free cells up to the next managed cell
+    lead, segments, current = [], {}, None
+    for cell in submitted.cells:
+        gid = _gid(cell)
+        if gid in trusted and gid not in segments:
+            current = gid
+            segments[gid] = [cell]
+        elif gid in trusted:  # a duplicate of a managed cell
+            notes.append(f"cell '{gid}' appears more than once; only its first copy was graded")
+            current = current  # the duplicate is dropped; its free followers stay with the current cell
+        else:
+            if gid:
+                notes.append(f"a cell has the unknown id '{gid}' (was an id changed?); it ran as an "
+                             "ordinary cell and was not graded")
+                cell = copy.deepcopy(cell)
+                cell.metadata.pop("nbgrader", None)
+            (segments[current] if current else lead).append(cell)
+
+    order = [_gid(c) for c in submitted.cells if _gid(c) in trusted]
+    expected = [g for g in trusted if g in segments]
+    if _dedupe(order) != expected:
+        notes.append("graded cells were moved; they were put back into the assignment's order")
+
+    cells = list(lead)
+    for gid, original in trusted.items():
+        meta = original.metadata["nbgrader"]
+        if gid not in segments:
+            restored = copy.deepcopy(original if meta.get("locked") and not meta.get("solution")
+                                     else stubs.get(gid, original))
+            if meta.get("solution"):
+                restored.source = stubs[gid].source if gid in stubs else STUB
+            notes.append(f"cell '{gid}' was deleted; it was put back"
+                         + (" without an answer" if meta.get("solution") else ""))
+            cells.append(restored)
+            continue
+        student_cell, *followers = segments[gid]
+        cell = copy.deepcopy(student_cell)
+        if meta.get("locked") and not meta.get("solution"):
+            if cell.source != stubs.get(gid, original).source:
+                notes.append(f"locked cell '{gid}' was edited; the original was restored")
+            cell = copy.deepcopy(original)
+        else:
+            if cell.get("cell_type") != original.cell_type:
+                notes.append(f"cell '{gid}' changed type; it was graded as {original.cell_type}")
+                cell = nbformat.from_dict({**copy.deepcopy(original), "source": cell.source})
+        old = cell.get("metadata", {}).get("nbgrader", {})
+        if old.get("points") != meta.get("points") and old:
+            notes.append(f"the points of '{gid}' were changed; the assignment's points were used")
+        cell.metadata["nbgrader"] = copy.deepcopy(meta)
+        cells.append(cell)
+        cells.extend(followers)
+
+    nb = copy.deepcopy(source)
+    nb.cells = [_fresh(c) for c in cells]
+    _unique_ids(nb)
+    return nb, notes
+
+
+def _dedupe(items):
+    seen, out = set(), []
+    for x in items:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def _fresh(cell):
+    cell = copy.deepcopy(cell)
+    if cell.get("cell_type") == "code":
+        cell["outputs"], cell["execution_count"] = [], None
+    return nbformat.from_dict(cell)
+
+
+def _unique_ids(nb):
+    seen = set()
+    for cell in nb.cells:
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = uuid.uuid4().hex[:8]
+        seen.add(cell["id"])

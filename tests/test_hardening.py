@@ -1,0 +1,192 @@
+"""Adversarial submissions: each gets the right grade and a message, and the class run goes on.
+
+One class of hostile, broken and honest-but-noisy submissions of the step-size assignment is graded
+once (in parallel, as an instructor would), then each case is checked. The hidden tests run in the
+grader's process, so what the student's kernel does to numpy, IPython or the test code cannot forge
+their verdict; the kernel runs inside limits with the course's files hidden.
+"""
+
+import os
+import time
+
+import nbformat
+import pytest
+
+from autograder import demo
+from autograder.grading import Course
+
+A = "step_sizes"
+FULL = 10
+SIGN_ERROR = demo.Bug("x", "", "stochastic_gradient", "return theta - a[j]", "return a[j] - theta", ())
+BEFORE_SGD_TESTS = 5  # points of the tests before the sgd exercise (2 + 1 + 1 + 1)
+
+
+def _cell(code):
+    return nbformat.v4.new_code_cell(code)
+
+
+def build(course, *, bug=None, prefix=None, after=None):
+    """The reference answers, optionally with a bug, code prefixed to an answer cell, or a cell of the
+    student's own inserted after a given graded cell."""
+    answers = demo.reference_answers(course.root / "source" / A / f"{A}.ipynb")
+    if bug:
+        answers = demo.with_bug(answers, bug)
+    if prefix:
+        gid, code = prefix
+        answers[gid] = code + "\n" + answers[gid]
+    nb = nbformat.reads(demo.fill_in(course.release_path(A, A), answers), as_version=4)
+    if after:
+        gid, code = after
+        i = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+        nb.cells.insert(i + 1, _cell(code))
+    return nbformat.writes(nb)
+
+
+PATCH_EVERYTHING = """
+import numpy as np, builtins
+np.isclose = lambda *a, **k: True
+np.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+import autograder.checks as _c
+_c.assert_matches = lambda *a, **k: None
+_c.student_call = lambda fn, *a, **k: None
+class _Pass(Exception):
+    pass
+builtins.AssertionError = _Pass
+"""
+
+CASES = {
+    # id: (how to build it, expected autograded score, words expected in notes/reason or "")
+    "patched_numpy_and_checks": (dict(bug=SIGN_ERROR, prefix=("stochastic_gradient", PATCH_EVERYTHING)), FULL - 2, ""),
+    "strips_asserts": (dict(bug=SIGN_ERROR, after=("stochastic_gradient",
+        "get_ipython().input_transformers_cleanup.append(\n"
+        "    lambda lines: [l for l in lines if 'assert' not in l])")), FULL - 2, ""),
+    "blanks_later_cells": (dict(bug=SIGN_ERROR, after=("stochastic_gradient",
+        "_ip = get_ipython()\n_orig = _ip.run_cell\n"
+        "_ip.run_cell = lambda raw_cell, *a, **k: _orig('pass', *a, **k)")), 0, ""),
+    "eq_always_true": (dict(prefix=("stochastic_gradient",
+        "class _Any:\n    __eq__ = lambda self, other: True\n    __float__ = lambda self: 0.0\n"),
+        after=("stochastic_gradient", "stochastic_gradient = lambda theta, j: _Any()")), FULL - 2, ""),
+    "prints_passed": (dict(bug=SIGN_ERROR, after=("test_stochastic_gradient",
+        "print('visible tests passed\\nAll tests passed! 10/10')")), FULL - 2, ""),
+    "detects_grading": (dict(after=("stochastic_gradient",
+        "import os\nif os.environ.get('NBGRADER_EXECUTION'):\n"
+        "    import autograder.checks\n    autograder.checks.CheckFailed = Warning\n"
+        "    stochastic_gradient = lambda theta, j: theta")), FULL - 2, ""),
+    "reads_and_writes_course_files": (dict(after=("test_stochastic_gradient", "{probe}")), FULL, ""),
+    "calls_the_reference": (dict(after=("stochastic_gradient",
+        "from course.problems import sanity_check_sample_grad as stochastic_gradient")), FULL - 2, ""),
+    "os_exit_at_the_end": (dict(after=("test_loglog_slope", "import os\nos._exit(0)")), FULL, ""),
+    "os_exit_in_the_middle": (dict(after=("sgd", "import os\nos._exit(0)")), BEFORE_SGD_TESTS, "kernel died"),
+    # IPython's exit() ends the kernel a little later than os._exit: graded as far as it got
+    "exit_in_the_middle": (dict(after=("sgd", "exit()")), (BEFORE_SGD_TESTS, FULL - 2), "kernel died"),
+    "sys_exit": (dict(after=("sgd", "import sys\nsys.exit()")), FULL, ""),
+    "segfault": (dict(after=("sgd", "import ctypes\nctypes.string_at(0)")), BEFORE_SGD_TESTS, "kernel died"),
+    "ignores_interrupts": (dict(after=("sgd",
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")),
+        BEFORE_SGD_TESTS, "did not stop when interrupted"),
+    "interruptible_loop": (dict(after=("sgd", "while True:\n    pass")), FULL, ""),
+    "memory_bomb": (dict(after=("sgd",
+        "def bomb():\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**8))\nbomb()")), FULL, ""),
+    "runaway_output": (dict(after=("sgd", "for i in range(300_000):\n    print('spam ' * 20)")), FULL, ""),
+    "fork_bomb": (dict(after=("sgd",
+        "import os, time\nchildren = 0\ntry:\n    for _ in range(600):\n        if os.fork() == 0:\n"
+        "            time.sleep(300)\n            os._exit(0)\n        children += 1\n"
+        "except OSError as error:\n    print('fork refused after', children, error)")), FULL, ""),
+    "warns_but_correct": (dict(prefix=("loglog_slope", "import warnings"), after=("loglog_slope",
+        "_orig_slope = loglog_slope\ndef loglog_slope(k, values):\n"
+        "    np.log(np.zeros(1))  # RuntimeWarning: divide by zero\n    return _orig_slope(k, values)")), FULL, ""),
+}
+
+PROBE = """
+import os, glob
+found = []
+for path in {paths!r}:
+    try:
+        with open(path, 'a') as fh:
+            fh.write('hacked')
+        found.append('WROTE ' + path)
+    except OSError as error:
+        found.append(type(error).__name__)
+print(found)
+print(glob.glob({course!r} + '/**', recursive=True)[:5])
+"""
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    course = Course.from_sources(tmp_path_factory.mktemp("hostile"), timeout=10)
+    course.build([A])
+    honest = build(course)
+    course.submit("honest", A, {A: honest})
+    targets = [str(course.root / "gradebook.db"), str(course.root / "source" / A / f"{A}.ipynb"),
+               str(course.submission_dir("honest", A) / f"{A}.ipynb")]
+    for student, (recipe, _, _) in CASES.items():
+        if "after" in recipe and recipe["after"][1] == "{probe}":
+            recipe = dict(recipe, after=(recipe["after"][0], PROBE.format(paths=targets, course=str(course.root))))
+        course.submit(student, A, {A: build(course, **recipe)})
+    course.submit("shadows_modules", A, {A: honest})
+    folder = course.submission_dir("shadows_modules", A)
+    (folder / "numpy.py").write_text("raise ImportError('shadowed numpy')\n")
+    (folder / "course").mkdir()
+    (folder / "course" / "__init__.py").write_text("raise ImportError('shadowed course')\n")
+    before = {t: open(t, "rb").read() for t in targets[1:]}
+    processes = len(os.listdir("/proc"))
+    started = time.perf_counter()
+    results = {r.student: r for r in course.grade(A, seed=11, workers=2)}
+    elapsed = time.perf_counter() - started
+    return course, results, before, processes, elapsed
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_case_gets_the_right_grade_and_a_message(hostile_class, case):
+    course, results, _, _, _ = hostile_class
+    _, expected, words = CASES[case]
+    result = results[case]
+    assert result.graded, result.reason
+    low, high = expected if isinstance(expected, tuple) else (expected, expected)
+    assert low <= result.auto_score <= high, (case, result.auto_score, result.notes,
+                                              [(c.cell, c.score) for c in result.cells])
+    if words:
+        assert any(words in n for n in result.notes), result.notes
+        html = (course.root / "feedback" / case / A / f"{A}.html").read_text()
+        assert words in html, "the feedback says why grading stopped"
+
+
+def test_the_reference_call_is_flagged_in_the_feedback(hostile_class):
+    course, _, _, _, _ = hostile_class
+    html = (course.root / "feedback" / "calls_the_reference" / A / f"{A}.html").read_text()
+    assert "calls the reference implementation" in html
+
+
+def test_student_code_cannot_touch_course_files(hostile_class):
+    course, results, before, _, _ = hostile_class
+    for path, content in before.items():
+        assert open(path, "rb").read() == content, f"{path} was changed by a submission"
+    nb = nbformat.read(course.root / "autograded" / "reads_and_writes_course_files" / A / f"{A}.ipynb", 4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "WROTE" not in printed and "hacked" not in printed
+    assert results["honest"].auto_score == FULL
+
+
+def test_shadowing_files_are_ignored(hostile_class):
+    _, results, _, _, _ = hostile_class
+    result = results["shadows_modules"]
+    assert result.auto_score == FULL
+    assert any("extra files" in n and "numpy.py" in n for n in result.notes)
+
+
+def test_runaway_output_is_capped(hostile_class):
+    course, _, _, _, _ = hostile_class
+    path = course.root / "autograded" / "runaway_output" / A / f"{A}.ipynb"
+    assert path.stat().st_size < 5_000_000
+    assert "output truncated by the grader" in path.read_text()
+
+
+def test_nothing_is_left_running_and_time_is_bounded(hostile_class, capsys):
+    _, results, _, processes, elapsed = hostile_class
+    time.sleep(1)
+    assert len(os.listdir("/proc")) < processes + 30, "processes of a submission survived grading"
+    with capsys.disabled():
+        print(f"\nhostile class: {len(results)} submissions graded in {elapsed:.1f} s")
+    assert elapsed < 300

@@ -1,0 +1,94 @@
+"""Locked cells edited, deleted, duplicated, moved, with changed points or ids: the notebook that runs
+is always the assignment's, with the student's answers (no kernel needed)."""
+
+import copy
+
+import nbformat
+import pytest
+
+from autograder.sanitize import assemble
+
+
+@pytest.fixture(scope="module")
+def versions(built_course):
+    course = built_course
+    assignment = "step_sizes"
+    source = nbformat.read(course.root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    release = nbformat.read(course.release_path(assignment, assignment), as_version=4)
+    return source, release
+
+
+def _gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _managed(nb):
+    return [(_gid(c), c.source) for c in nb.cells if _gid(c)]
+
+
+def _trusted(source, nb):
+    """Every locked cell of ``nb`` equals the source's, in the source's order."""
+    src = {_gid(c): c for c in source.cells if _gid(c)}
+    order = [_gid(c) for c in nb.cells if _gid(c)]
+    assert order == [g for g in src], order
+    for cell in nb.cells:
+        gid = _gid(cell)
+        if gid and src[gid].metadata["nbgrader"].get("locked"):
+            assert cell.source == src[gid].source and cell.metadata["nbgrader"] == src[gid].metadata["nbgrader"]
+
+
+def test_an_unchanged_student_version_is_rebuilt_as_is(versions):
+    source, release = versions
+    nb, notes = assemble(source, release, copy.deepcopy(release))
+    assert notes == []
+    _trusted(source, nb)
+
+
+def test_edited_tests_and_points_are_restored(versions):
+    source, release = versions
+    sub = copy.deepcopy(release)
+    for cell in sub.cells:
+        if _gid(cell) == "test_sgd":
+            cell.source = "pass  # tests removed"
+            cell.metadata["nbgrader"]["points"] = 100
+        if _gid(cell) == "sgd":
+            cell.metadata["nbgrader"]["points"] = 50
+            cell.source = "def sgd(*a):\n    return 1"
+    nb, notes = assemble(source, release, sub)
+    _trusted(source, nb)
+    assert any("locked cell 'test_sgd' was edited" in n for n in notes)
+    assert any("points of 'sgd' were changed" in n for n in notes)
+    assert [c.source for c in nb.cells if _gid(c) == "sgd"] == ["def sgd(*a):\n    return 1"]
+
+
+def test_deleted_duplicated_and_moved_cells(versions):
+    source, release = versions
+    sub = copy.deepcopy(release)
+    cells = [c for c in sub.cells if _gid(c) != "test_constant"]          # deleted
+    dup = copy.deepcopy(next(c for c in cells if _gid(c) == "test_sgd"))
+    dup.source = "print('all tests passed')"
+    cells.append(dup)                                                       # duplicated at the end
+    i = next(i for i, c in enumerate(cells) if _gid(c) == "test_loglog_slope")
+    cells.insert(0, cells.pop(i))                                           # moved to the top
+    scratch = nbformat.v4.new_code_cell("helper = 42")
+    j = next(i for i, c in enumerate(cells) if _gid(c) == "sgd")
+    cells.insert(j + 1, scratch)                                            # the student's own cell
+    sub.cells = cells
+    nb, notes = assemble(source, release, sub)
+    _trusted(source, nb)
+    text = " ".join(notes)
+    assert "'test_constant' was deleted" in text and "more than once" in text and "moved" in text
+    k = [c.source for c in nb.cells].index("helper = 42")
+    assert _gid(nb.cells[k - 1]) == "sgd", "a student's own cell stays after the answer it followed"
+
+
+def test_changed_ids_are_not_graded(versions):
+    source, release = versions
+    sub = copy.deepcopy(release)
+    for cell in sub.cells:
+        if _gid(cell) == "test_geometric":
+            cell.metadata["nbgrader"]["grade_id"] = "my_test"
+    nb, notes = assemble(source, release, sub)
+    _trusted(source, nb)
+    assert any("unknown id 'my_test'" in n for n in notes)
+    assert all(c.metadata.get("nbgrader", {}).get("grade_id") != "my_test" for c in nb.cells)
