@@ -2,7 +2,7 @@
 
     sgd-course demo                      build every assignment, grade the demo class, print the grades
     sgd-course build [ASSIGNMENT ...]    generate the student versions (release/)
-    sgd-course grade ASSIGNMENT --submissions FOLDER --csv grades.csv
+    sgd-course grade ASSIGNMENT --submissions FOLDER --csv grades.csv [--workers N] [--dask ADDRESS]
     sgd-course export ASSIGNMENT --csv grades.csv     (again, after grading written answers by hand)
 
 ``--course DIR`` is an nbgrader course directory (default: this clone's notebooks/ folder).
@@ -19,7 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
-from . import demo, export
+from . import demo, export, selfcheck
 from .grading import REPO_SOURCE, Course, Result
 
 STATUS_FILE = "autograder-status.json"
@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build all assignments and grade a small demo class")
     p.add_argument("--out", default="sgd-course-demo", help="where to put feedback and grades.csv")
     p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs (default: fresh)")
+    p.add_argument("--workers", type=int, help="submissions graded at once (default: one per core)")
     p.set_defaults(run=_demo)
 
     course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory (default: %(default)s)")
@@ -53,10 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--submissions", help="folder of submissions to import first: <student>.ipynb files, "
                    "or <student>/ folders holding the notebook(s)")
     p.add_argument("--csv", default="grades.csv")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed of the hidden tests' inputs (default: fresh, or the "
+                   "interrupted run's when resuming)")
     p.add_argument("--timeout", type=int, help="seconds per cell")
+    p.add_argument("--workers", type=int, help="submissions graded at once (default: one per core)")
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster (tcp://scheduler:8786)")
     p.add_argument("--no-feedback", action="store_true")
     p.set_defaults(run=_grade)
+
+    selfcheck.add_arguments(sub.add_parser(
+        "check", help="a student's self-check: run a notebook's tests, exit 1 if one fails"))
 
     p = sub.add_parser("export", help="write the grades CSV from the gradebook (manual grades included)")
     p.add_argument("assignment")
@@ -66,9 +73,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(done, total, result: Result):
-    mark = "graded" if result.graded else "NOT GRADED"
-    print(f"  [{done}/{total}] {result.student}: {mark}", file=sys.stderr, flush=True)
+class Progress:
+    """A one-line progress bar on stderr with the estimated time left."""
+
+    def __init__(self, stream=sys.stderr, width=30):
+        self.stream, self.width = stream, width
+        self.started, self.first = time.perf_counter(), None
+
+    def __call__(self, done, total, result: Result):
+        if self.first is None:  # submissions finished by an earlier (interrupted) run do not count
+            self.first = done - 1
+        elapsed = time.perf_counter() - self.started
+        rate = elapsed / max(done - self.first, 1)
+        left = (total - done) * rate
+        bar = "#" * round(self.width * done / max(total, 1))
+        mark = "graded" if result.graded else "NOT GRADED"
+        print(f"\r[{bar:<{self.width}}] {done}/{total}  ~{left:4.0f} s left  "
+              f"{result.student[:20]}: {mark:<10}", end="\n" if done == total else "",
+              file=self.stream, flush=True)
+
+
+def summary(results: list[Result]) -> str:
+    """How many were graded (and of those, how many scored zero), and why the others could not be."""
+    graded = [r for r in results if r.graded]
+    zero = [r for r in graded if r.auto_score == 0]
+    lines = [f"{len(graded)} graded ({len(zero)} with zero autograded points), "
+             f"{len(results) - len(graded)} could not be graded"]
+    lines += [f"  {r.assignment}/{r.student}: {r.reason}" for r in results if not r.graded]
+    return "\n".join(lines)
+
+
+def _executor(args):
+    """A Dask cluster's executor when --dask is given; None means local processes."""
+    if not getattr(args, "dask", None):
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SystemExit("--dask needs dask.distributed: pip install 'sgd-course[cluster]'") from None
+    return Client(args.dask).get_executor()
 
 
 def _demo(args) -> int:
@@ -80,9 +123,10 @@ def _demo(args) -> int:
         course.build()
         results, roster = [], {}
         for assignment in course.assignments:
-            roster.update(demo.submit_demo_class(course, assignment))
+            roster.update({(assignment, student): what for student, what
+                           in demo.submit_demo_class(course, assignment).items()})
             print(f"grading the demo class of {assignment} ...", flush=True)
-            results += course.grade(assignment, seed=args.seed, progress=_progress)
+            results += course.grade(assignment, seed=args.seed, progress=Progress(), workers=args.workers)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -92,6 +136,7 @@ def _demo(args) -> int:
         csv_path = export.write_csv(results, out / "grades.csv", seed=course.last_seed)
     print()
     print(export.table(results, roster))
+    print(summary(results))
     print(f"\nstudent versions: {out / 'release'}\nfeedback:         {out / 'feedback'}\n"
           f"grades:           {csv_path}\n(hidden tests seeded with {course.last_seed}; "
           f"{time.perf_counter() - started:.1f} s)")
@@ -113,14 +158,18 @@ def _grade(args) -> int:
     if args.submissions:
         imported = import_folder(course, args.assignment, Path(args.submissions))
         print(f"imported {len(imported)} submission(s) from {args.submissions}")
-    results = course.grade(args.assignment, seed=args.seed, feedback=not args.no_feedback,
-                           progress=_progress)
+    executor = _executor(args)
+    try:
+        results = course.grade(args.assignment, seed=args.seed, feedback=not args.no_feedback,
+                               progress=Progress(), executor=executor, workers=args.workers)
+    finally:
+        if executor is not None:
+            executor.shutdown()
     _save_status(course, args.assignment, results)
     export.write_csv(results, args.csv, seed=course.last_seed)
     print(export.table(results))
-    failed = [r for r in results if not r.graded]
-    print(f"\n{len(results) - len(failed)} graded, {len(failed)} could not be graded; "
-          f"grades in {args.csv}, feedback in {course.root / 'feedback'}")
+    print(f"\n{summary(results)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
+          f"(hidden tests seeded with {course.last_seed})")
     return 0
 
 

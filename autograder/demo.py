@@ -36,11 +36,14 @@ def reference_answers(source_path) -> dict[str, str]:
     answers = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            lines = [l for l in cell.source.splitlines() if l.strip() not in (BEGIN, END)]
+        if meta.get("solution"):
+            lines, scheme = [], False
+            for line in cell.source.splitlines():
+                if "BEGIN MARK SCHEME" in line or "END MARK SCHEME" in line:
+                    scheme = "BEGIN" in line
+                elif line.strip() not in (BEGIN, END) and not scheme:
+                    lines.append(line)
             answers[meta["grade_id"]] = "\n".join(lines)
-        elif meta.get("solution"):
-            answers[meta["grade_id"]] = cell.source
     return answers
 
 
@@ -62,7 +65,8 @@ def with_bug(answers: dict[str, str], bug: Bug) -> dict[str, str]:
 
 
 def submit_demo_class(course: Course, assignment: str) -> dict[str, str]:
-    """Place the demo submissions of one assignment; returns student -> what the submission is."""
+    """Place the demo submissions of one assignment; returns student -> what the submission is
+    (the same student may hand in different things for different assignments)."""
     roster = {}
     for notebook in course.notebooks(assignment):
         source = course.root / "source" / assignment / f"{notebook}.ipynb"

@@ -7,9 +7,12 @@ A course directory follows nbgrader's layout::
     <root>/submitted/<student>/<assignment>/<notebook>.ipynb  submissions
     <root>/autograded/..., <root>/feedback/..., <root>/gradebook.db
 
-Each submission is checked before nbgrader sees it (missing, empty, not JSON, not a notebook, not this
-assignment): such a submission is recorded as "could not be graded" with the reason, and the rest of
-the class goes on. Every submission runs in a fresh kernel (nbgrader starts one per notebook).
+Grading a class (``Course.grade``) hands each submission to ``sandbox.grade_job`` on a
+``concurrent.futures`` executor (local processes by default, or a Dask cluster): files checked, locked
+cells restored, a fresh jailed kernel, hidden tests run in the grader. The results come back here, are
+journaled (``journal``) and saved through nbgrader's own autograde preprocessors (minus execution),
+so the gradebook, the formgrader, feedback and exports are nbgrader's as usual. A submission that
+cannot be graded is recorded as such, with the reason, and the rest of the class goes on.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Course:
         self.timeout = timeout or CELL_TIMEOUT
         self.config = nbgrader_config(self.root, timeout=self.timeout)
         self._saver = None
+        self.sandbox_warnings: set[str] = set()
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
 
@@ -203,6 +207,9 @@ class Course:
                     outcome = Outcome(student, assignment, reason=f"the grading worker failed "
                                       f"({type(error).__name__}: {error}); grade it again")
                 outcome.digest = self._digest(assignment, student)
+                for missing in set(outcome.sandbox) - self.sandbox_warnings:
+                    self.sandbox_warnings.add(missing)
+                    print(f"warning: grading sandbox on this machine: {missing}", file=sys.stderr)
                 journal.record(outcome)
                 self._save(outcome, feedback)
                 journal.mark_saved(student)

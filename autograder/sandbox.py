@@ -76,6 +76,7 @@ class Outcome:
     notebooks: dict = field(default_factory=dict)  # name -> executed notebook JSON
     seconds: float = 0.0
     digest: str = ""  # of the submission's files, set by the coordinator
+    sandbox: list = field(default_factory=list)  # limits the jail could not apply on this machine
 
 
 def grade_job(job: Job) -> Outcome:
@@ -90,14 +91,16 @@ def grade_job(job: Job) -> Outcome:
                 outcome.reason = f"{name}.ipynb: {problem}"
                 return outcome
             notebooks[name] = nb
-        if job.extra_files:
-            outcome.notes.append("extra files in the submission were ignored: " + ", ".join(job.extra_files))
         for name, submitted in notebooks.items():
             source = nbformat.reads(job.sources[name], as_version=4)
             release = nbformat.reads(job.releases[name], as_version=4)
-            nb, notes = assemble(source, release, submitted)
-            outcome.notes += notes
-            ran, notes = asyncio.run(_run(nb, job))
+            nb, repairs = assemble(source, release, submitted)
+            ran, stops = asyncio.run(_run(nb, job, outcome.sandbox))
+            notes = ([f"extra files in the submission were ignored: {', '.join(job.extra_files)}"]
+                     if job.extra_files else []) + repairs + stops
+            if notes:  # the student reads them at the top of the feedback
+                ran.cells.insert(0, nbformat.v4.new_markdown_cell(
+                    "**Notes from the grader**\n\n" + "\n".join(f"- {n}" for n in notes)))
             outcome.notes += notes
             outcome.notebooks[name] = nbformat.writes(ran)
     except Exception as error:  # a bug of ours must not take the class run down
@@ -223,9 +226,11 @@ def _failed(cell) -> bool:
     return any(o.output_type == "error" for o in cell.outputs)
 
 
-async def _run(nb, job):
-    """Execute ``nb`` in place in a fresh jailed kernel; returns (nb, notes)."""
+async def _run(nb, job, job_limits_missing=None):
+    """Execute ``nb`` in place in a fresh jailed kernel; returns (nb, notes). What the jail could not
+    apply on this machine is appended to ``job_limits_missing`` (for the instructor, not the student)."""
     notes = []
+    job_limits_missing = [] if job_limits_missing is None else job_limits_missing
     scratch = tempfile.mkdtemp(prefix="sgd-grading-")
     workdir = os.path.join(scratch, "work")
     os.makedirs(workdir)
@@ -248,8 +253,7 @@ async def _run(nb, job):
             if not calls.setup():
                 stopped = "the grader could not prepare the kernel"
             with open(report) as fh:
-                for missing in json.load(fh):
-                    notes.append(f"grading sandbox: {missing}")
+                job_limits_missing.extend(json.load(fh))
             for index, cell in enumerate(nb.cells):
                 if stopped:
                     break

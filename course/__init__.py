@@ -5,10 +5,14 @@ Training fully connected networks with stochastic gradient descent, one concept 
 - ``problems``   the lecture's sanity-check problem and other finite sums E(theta) = sum_j f_j(theta)
 - ``schedules``  step sizes: a schedule is a function k -> tau(k)
 - ``optim``      optimizers as pure ``init(params) -> state`` / ``update(grads, state, params)``
+- ``sgd``        plain SGD on a finite sum, recording trajectories of many runs at once
 - ``data``       minibatches (shuffle once per epoch, contiguous chunks) and offline data sets
 - ``nn``         layers as forward/backward pairs, softmax cross-entropy, the MLP
 - ``train``      the lecture's practical SGD loop
+- ``minibatch``  full and minibatch gradients of a finite sum, their bias and variance
+- ``adaptive``   AdaGrad(-Norm) runs over many step scales, the limit of tau(k) sqrt(k)
 - ``gradcheck``  central finite differences, with a warning when a kink lies within eps
+- ``nonsmooth``  Clarke subdifferentials, a scalar autodiff with a settable ReLU'(0)
 - ``validate``   the shape/dtype checks behind the clear error messages students see
 
 The core modules use numpy only; figures and sliders live in ``plots`` and ``widgets``.

@@ -68,3 +68,263 @@ def loglog_fit(k, values_by_name, slopes_by_name):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# -- gradient descent vs SGD (notebooks/source/gd_vs_sgd) -------------------------------------------
+
+def paths_on_contours(ax, loss, paths_by_label, center, radius, title=None, levels=12):
+    """Level sets of ``loss`` around ``center`` (2-D) and iterate paths drawn on them.
+
+    ``loss(thetas)`` maps an (M, 2) array to M values; ``paths_by_label`` maps a label to one path
+    (K+1, 2) or a list of paths (drawn in one colour, the label once). The minimiser is the star.
+    """
+    center = np.asarray(center, dtype=float)
+    t1, t2 = np.meshgrid(np.linspace(center[0] - radius, center[0] + radius, 120),
+                         np.linspace(center[1] - radius, center[1] + radius, 120))
+    values = np.asarray(loss(np.stack([t1.ravel(), t2.ravel()], axis=1))).reshape(t1.shape)
+    values = values - values.min()
+    ax.contour(t1, t2, values, levels=np.geomspace(values.max() * 1e-3, values.max(), levels),
+               colors="0.75", linewidths=0.7)
+    for label, paths in paths_by_label.items():
+        paths = [paths] if np.ndim(paths) == 2 else list(paths)
+        color = None
+        for i, path in enumerate(paths):
+            (line,) = ax.plot(path[:, 0], path[:, 1], ".-", ms=2.5, lw=0.8, alpha=0.8, color=color,
+                              label=label if i == 0 else None)
+            color = line.get_color()
+    ax.plot(*center, "k*", ms=12, label=r"minimiser $\theta^*$")
+    ax.set(xlim=(center[0] - radius, center[0] + radius), ylim=(center[1] - radius, center[1] + radius),
+           xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", title=title, aspect="equal")
+    ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def loglog_curves(x, ys_by_label, *, xlabel, ylabel, title=None, reference=None, ax=None, style="-"):
+    """Curves y(x) on log-log axes (x shared or a dict of its own x per label); ``reference`` is an
+    optional (label, y) drawn dashed. Values that are not finite or above 1e100 (a diverged run) are
+    left out. Returns the axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for label, y in ys_by_label.items():
+        xs = x[label] if isinstance(x, dict) else x
+        y = np.asarray(y, dtype=float)
+        with np.errstate(invalid="ignore"):
+            y = np.where(np.isfinite(y) & (np.abs(y) < 1e100), y, np.nan)
+        ax.loglog(xs, y, style, label=label)
+    if reference is not None:
+        ax.loglog(x if not isinstance(x, dict) else next(iter(x.values())), reference[1], "k--", lw=0.8,
+                  label=reference[0])
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def variance_vs_batch(batch_sizes, measured, closed_form, bias_norms, runs):
+    """Left: measured variance of the unbiased minibatch gradient (dots) and its closed form (lines)
+    against the batch size B, for each sampler (the dict keys). Right: the norm of the measured bias
+    (dots) and sqrt(closed form / runs), the size the Monte-Carlo error of a mean of ``runs`` unbiased
+    estimates typically has (lines)."""
+    fig, (ax_v, ax_b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for label in measured:
+        (line,) = ax_v.loglog(batch_sizes, closed_form[label], "-", label=f"closed form, {label}")
+        ax_v.loglog(batch_sizes, measured[label], "o", ms=4, color=line.get_color(), label=f"measured, {label}")
+        ax_b.loglog(batch_sizes, np.sqrt(np.asarray(closed_form[label]) / runs), "-", color=line.get_color(),
+                    label=f"Monte-Carlo error level, {label}")
+        ax_b.loglog(batch_sizes, bias_norms[label], "o", ms=4, color=line.get_color(), label=f"measured, {label}")
+    ax_v.set(xlabel="batch size B", ylabel=r"$E\,\|g_I - \nabla E\|^2$", title="variance: falls like 1/B")
+    ax_b.set(xlabel="batch size B", ylabel=r"$\|\mathrm{mean}(g_I) - \nabla E\|$",
+             title=f"bias: only Monte-Carlo error ({runs} estimates per B)")
+    ax_v.legend(fontsize=7)
+    ax_b.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# -- AdaGrad (notebooks/source/adagrad) ---------------------------------------------------------------
+
+def scale_scan(scales, gaps_by_label, tol, *, xlabel=r"step scale ($\tau$ for SGD, $\eta$ for AdaGrad)",
+               ylabel="final optimality gap", title=None, ax=None):
+    """Final optimality gap against the step scale, log-log, one curve per method; runs that diverged
+    (gap inf or nan) are drawn as crosses on the top edge; a gap below ``tol`` counts as "works"."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    scales = np.asarray(scales, dtype=float)
+    finite = [np.asarray(g, dtype=float) for g in gaps_by_label.values()]
+    finite = np.concatenate([g[np.isfinite(g)] for g in finite])
+    top = 10 * finite.max() if finite.size else 10 * tol
+    for label, gaps in gaps_by_label.items():
+        gaps = np.asarray(gaps, dtype=float)
+        ok = np.isfinite(gaps)
+        (line,) = ax.loglog(scales[ok], gaps[ok], "o-", ms=4, label=label)
+        if (~ok).any():
+            ax.loglog(scales[~ok], np.full((~ok).sum(), top), "x", color=line.get_color(), ms=7,
+                      label=f"{label}: diverged")
+    ax.axhline(tol, color="green", lw=0.8, label=f"tolerance {tol:g}: below it the scale works")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def tau_sqrt_k(k, values_by_label, limits_by_label, ax=None):
+    """tau(k) sqrt(k) against k (log k axis), each with its predicted limit as a dashed line."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for label, values in values_by_label.items():
+        (line,) = ax.semilogx(k, values, label=label)
+        if label in limits_by_label:
+            ax.axhline(limits_by_label[label], color=line.get_color(), ls="--", lw=0.9)
+    ax.set(xlabel="step k", ylabel=r"$\tau(k)\,\sqrt{k}$", title=r"$\tau(k)\sqrt{k}$ and its predicted limit (dashed)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+# -- a fully connected network (notebooks/source/mlp) ------------------------------------------------
+
+def digits(images, labels, predicted=None, ncols=10, title=None):
+    """8x8 digit images (the rows of ``images``, shape (m, 64)) in a grid, each under its label; with
+    ``predicted``, "label -> prediction" in red marks a wrong prediction. One image, so it draws fast."""
+    images, labels = np.asarray(images).reshape(-1, 8, 8), np.asarray(labels)
+    m = len(images)
+    nrows, ncols = -(-m // ncols), min(ncols, max(m, 1))
+    grid = np.full((nrows * 11, ncols * 10), np.nan)        # 8x8 images, a gap of 2-3 pixels
+    for i, image in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[r * 11 + 3:r * 11 + 11, c * 10 + 1:c * 10 + 9] = image
+    fig, ax = plt.subplots(figsize=(1.0 * ncols, 1.15 * nrows + 0.3))
+    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
+    for i, label in enumerate(labels):
+        r, c = divmod(i, ncols)
+        wrong = predicted is not None and predicted[i] != label
+        ax.text(c * 10 + 4.5, r * 11 + 1.5, f"{label} -> {predicted[i]}" if wrong else str(label),
+                ha="center", va="center", fontsize=9, color="red" if wrong else "black")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(histories, title=None, styles=None):
+    """Loss and accuracy of training runs, against epochs.
+
+    ``histories`` maps a label to a dict with "step_loss" (the minibatch loss E_k(theta(k)) of every
+    step) and, per epoch, "epoch" (0, 1, 2, ...), "train_loss" (the loss on the whole training set)
+    and "test_acc" (optionally "train_acc"). ``styles`` maps a label to a line style (default "-").
+    Left: the noisy minibatch losses (thin) and the training loss after each epoch (dots), log scale.
+    Right: test accuracy (dots) and training accuracy (dotted); the dashed line marks 95 %.
+    """
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, h in histories.items():
+        style = (styles or {}).get(name, "-")
+        epochs = max(h["epoch"][-1], 1)
+        steps = np.arange(1, len(h["step_loss"]) + 1) * epochs / max(len(h["step_loss"]), 1)
+        (line,) = ax_loss.plot(h["epoch"], h["train_loss"], "o" + style, ms=3, label=name)
+        ax_loss.plot(steps, h["step_loss"], style, lw=0.5, alpha=0.35, color=line.get_color())
+        ax_acc.plot(h["epoch"], h["test_acc"], "o" + style, ms=3, color=line.get_color(), label=name)
+        if "train_acc" in h:
+            ax_acc.plot(h["epoch"], h["train_acc"], ":", color=line.get_color())
+    ax_loss.set(yscale="log", xlabel="epoch", ylabel="loss",
+                title="minibatch losses $E_k(\\theta(k))$ (thin), training loss (dots)")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0),
+               title="test accuracy (dots), training accuracy (dotted)")
+    ax_acc.axhline(0.95, color="k", lw=0.6, ls="--")
+    ax_loss.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- nonsmooth
+
+def clarke_fans(examples, width=1.0):
+    """One panel per example (title, f, theta, interval): the graph of f near theta and the fan of lines
+    f(theta) + s (t - theta) for the slopes s in the Clarke interval [lo, hi] at theta (shaded)."""
+    fig, axes = plt.subplots(1, len(examples), figsize=(3.2 * len(examples), 3.0), squeeze=False)
+    for ax, (title, f, theta, interval) in zip(axes[0], examples):
+        t = np.linspace(theta - width, theta + width, 401)
+        f0 = float(f(theta))
+        lo, hi = float(interval[0]), float(interval[-1])
+        ax.fill_between(t, f0 + lo * (t - theta), f0 + hi * (t - theta), color="C1", alpha=0.25, lw=0,
+                        label="slopes in the estimate")
+        for s in (lo, hi):
+            ax.plot(t, f0 + s * (t - theta), color="C1", lw=0.8)
+        ax.plot(t, f(t), "k", lw=2)
+        ax.plot([theta], [f0], "o", color="C3")
+        ax.set_title(f"{title}\n[{lo:.3g}, {hi:.3g}]", fontsize=9)
+        ax.set_ylim(f0 - 1.5 * width, f0 + 1.5 * width)
+        ax.set_xlabel(r"$\theta$")
+    fig.tight_layout()
+    return fig
+
+
+def _draw_convex_set(ax, vertices, **style):
+    v = np.asarray(vertices, dtype=float)
+    if len(v) >= 3:
+        ax.fill(v[:, 0], v[:, 1], alpha=0.25, **style)
+        closed = np.vstack([v, v[:1]])
+        ax.plot(closed[:, 0], closed[:, 1], **style)
+    else:
+        ax.plot(v[:, 0], v[:, 1], "-o", lw=3, **style)
+
+
+def clarke_sets(examples):
+    """One panel per example (title, sampled gradients (n, 2), hull vertices (m, 2)): the gradients
+    sampled near theta (dots) and their convex hull, the estimate of the Clarke subdifferential."""
+    fig, axes = plt.subplots(1, len(examples), figsize=(3.2 * len(examples), 3.3), squeeze=False)
+    for ax, (title, samples, hull) in zip(axes[0], examples):
+        _draw_convex_set(ax, hull, color="C1")
+        samples = np.asarray(samples)
+        ax.plot(samples[:, 0], samples[:, 1], ".", color="k", ms=4)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlim(-1.4, 1.4)
+        ax.set_ylim(-1.4, 1.4)
+        ax.set_aspect("equal")
+        ax.axhline(0, color="k", lw=0.4)
+        ax.axvline(0, color="k", lw=0.4)
+        ax.set_xlabel(r"$p_1$")
+    axes[0][0].set_ylabel(r"$p_2$")
+    fig.tight_layout()
+    return fig
+
+
+def relu_prime_drift(results_by_name, axes=None):
+    """ReLU'(0) and precision: for each run pair of ``course.nonsmooth.relu_prime_runs`` (by label),
+    left the relative distance ||theta_A - theta_B|| / ||theta_A|| after each step (log scale; a pair that
+    never separates is listed as identical), right the number of steps so far at which backprop differed."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    else:
+        fig = axes[0].figure
+    ax_drift, ax_count = axes
+    for i, (name, res) in enumerate(results_by_name.items()):
+        k = np.arange(1, len(res["drift"]) + 1)
+        drift = np.where(res["drift"] > 0, res["drift"], np.nan)
+        differs = int(np.sum(res["differs"]))
+        if np.all(np.isnan(drift)):
+            ax_drift.plot([], [], color=f"C{i}", label=f"{name}: identical runs (drift 0)")
+        else:
+            ax_drift.semilogy(k, drift, color=f"C{i}", label=f"{name}: final drift {res['drift'][-1]:.1e}")
+            marks = np.flatnonzero(res["differs"])
+            ax_drift.plot(k[marks], np.nan_to_num(drift[marks], nan=np.nanmin(drift)), "|", color=f"C{i}", ms=12)
+        ax_count.step(k, np.cumsum(res["differs"]), where="post", color=f"C{i}", label=f"{name}: {differs} steps")
+    ax_drift.set_xlim(0, max(len(res["drift"]) for res in results_by_name.values()) + 1)
+    ax_drift.set(xlabel="step k", ylabel=r"$\|\theta_A - \theta_B\| / \|\theta_A\|$",
+                 title="how far the two runs drift apart (| = backprop differed)")
+    ax_count.set(xlabel="step k", ylabel="steps so far", title="steps at which backprop's output differed")
+    ax_drift.legend(fontsize=8)
+    ax_count.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gd_paths(paths_by_name, title=None):
+    """Gradient-descent iterates theta(k) against k, one line per label."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for i, (name, path) in enumerate(paths_by_name.items()):
+        ax.plot(np.arange(1, len(path) + 1), path, ["o-", "s--", "^:"][i % 3], ms=7 - 2 * (i % 3), label=name)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="step k", ylabel=r"$\theta(k)$", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -110,3 +110,49 @@ def abs_loss(theta):
 def abs_subgradient(theta):
     """A subgradient of |theta|: sign(theta), choosing 0 from the subdifferential [-1, 1] at 0."""
     return np.sign(as_float_array(theta, "theta"))
+
+
+def least_squares_data(n, d, rng, *, noise=0.1, scales=None):
+    """A random least-squares finite sum: rows x_j ~ N(0, diag(scales)^2), y_j = x_j . theta_true + noise * eps_j.
+
+    theta_true ~ N(0, I_d) and eps_j ~ N(0, 1), all drawn from ``rng`` (a numpy.random.Generator).
+    ``scales`` (length d, default all ones) stretches the columns, making E(theta) ill-conditioned.
+    With noise > 0 no single theta fits every example: the per-sample gradients do not all vanish at
+    the minimiser. Returns (X, y) of shapes (n, d) and (n,).
+    """
+    from .validate import positive_float, positive_int
+
+    n, d = positive_int(n, "n"), positive_int(d, "d")
+    noise = positive_float(noise, "noise", allow_zero=True)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    scales = np.ones(d) if scales is None else as_float_array(scales, "scales", shape=(d,))
+    X = rng.standard_normal((n, d)) * scales
+    theta_true = rng.standard_normal(d)
+    return X, X @ theta_true + noise * rng.standard_normal(n)
+
+
+def sanity_check_runs_grad(theta, j):
+    """grad f_j(theta) = theta - a_j of the sanity-check problem for parameter vectors of length 1:
+    theta of shape (1,) with an int j (one run), or theta of shape (R, 1) with j of shape (R,) (one
+    index per run). Returns an array of theta's shape."""
+    theta = as_float_array(theta, "theta")
+    j = np.asarray(j)
+    if theta.ndim == 0 or theta.shape[-1] != 1 or j.shape != theta.shape[:-1]:
+        raise ValueError(f"theta must have shape (1,) or (R, 1) and j shape () or (R,), got {theta.shape} "
+                         f"and {j.shape}")
+    return theta - SANITY_CHECK_A[j][..., None]
+
+
+def least_squares_runs_grad(X, y):
+    """The lecture's minibatch gradient sum_{j in I} (x_j . theta - y_j) x_j as a function grad(theta, idx),
+    for one run (theta (d,), idx (B,)) or R runs at once (theta (R, d), idx (R, B): a batch per run)."""
+    X = as_float_array(X, "X", ndim=2)
+    y = as_float_array(y, "y", shape=(X.shape[0],))
+
+    def grad(theta, idx):
+        Xb = X[idx]                                    # (B, d) or (R, B, d)
+        r = np.einsum("...bd,...d->...b", Xb, theta) - y[idx]
+        return np.einsum("...b,...bd->...d", r, Xb)
+
+    return grad

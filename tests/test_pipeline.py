@@ -75,6 +75,13 @@ def test_student_version_has_no_solutions_or_hidden_tests(demo_class):
             assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
             assert "MARK SCHEME" not in text
             assert "raise NotImplementedError()" in text
+            nb = nbformat.reads(text, as_version=4)
+            written = [c for c in nb.cells if c.cell_type == "markdown"
+                       and c.metadata.get("nbgrader", {}).get("grade")]
+            assert len(written) >= 2
+            for cell in written:  # the question stays, only the answer is blanked
+                assert "YOUR ANSWER HERE" in cell.source
+                assert len(cell.source.replace("YOUR ANSWER HERE", "").strip()) > 30, cell.source
 
 
 def test_grades_csv_tells_not_gradable_from_zero(demo_class, tmp_path):

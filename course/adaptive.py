@@ -1,0 +1,117 @@
+"""AdaGrad as whole runs: iterates and step sizes, their sqrt(k) limit, and the step scales that work.
+
+The lecture's AdaGrad(-Norm) chooses one step size from the gradients seen so far,
+
+    c(k+1)     = c(k) + ||grad E_k(theta(k))||^2,        c(1) = c0 (the lecture's c(0): the start value)
+    tau(k)     = eta * c(k+1)^(-1/2)
+    theta(k+1) = theta(k) - tau(k) grad E_k(theta(k)),   k = 1, 2, ...
+
+with a scale eta (the lecture has eta = 1). Diagonal AdaGrad keeps one c_i per coordinate. The
+optimizers themselves are ``course.optim.adagrad_norm`` and ``course.optim.adagrad``; the functions
+here run them for K steps and record every tau(k), for one run or for R independent runs at once:
+
+- ``theta1`` of shape (d,) is one run; of shape (R, d) it is R runs, each with its own c (the norm is
+  taken over the last axis only);
+- ``indices[k-1]`` is handed to ``grad(theta, indices[k-1])`` as it is: the index set I(k) of the
+  run (an int or a 1-D batch), or of every run (leading axis R). ``course.problems`` has such
+  gradients: ``sanity_check_runs_grad`` and ``least_squares_runs_grad``.
+
+Where the stochastic gradients do not vanish at the minimiser theta*, c(k+1) grows like k times
+sigma^2 = E ||grad E_k(theta*)||^2, so tau(k) sqrt(k) -> eta / sigma: AdaGrad-Norm finds the
+Robbins-Monro-like 1/sqrt(k) decay by itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import optim
+from .validate import as_float_array, positive_float, positive_int
+
+__all__ = [
+    "adagrad_norm_run",
+    "adagrad_diag_run",
+    "tau_limit",
+    "working_decades",
+]
+
+
+def _run(optimizer, taus_of, grad, theta1, indices):
+    theta1 = as_float_array(theta1, "theta1")
+    if theta1.ndim not in (1, 2):
+        raise ValueError(f"theta1 must have shape (d,) for one run or (R, d) for R runs, got {theta1.shape}")
+    if theta1.ndim == 2:  # R runs: each is an independent single run with its own state
+        runs = [_run(optimizer, taus_of, grad, theta1[r], [idx[r] for idx in indices])
+                for r in range(theta1.shape[0])]
+        return np.stack([t for t, _ in runs], axis=1), np.stack([s for _, s in runs], axis=1)
+    theta, state = theta1, optimizer.init(theta1)
+    thetas, taus = [theta], []
+    for k in range(1, len(indices) + 1):
+        updates, state = optimizer.update(grad(theta, indices[k - 1]), state, theta)
+        theta = optim.apply_updates(theta, updates)
+        thetas.append(theta)
+        taus.append(taus_of(state))
+    return np.stack(thetas), np.asarray(taus, dtype=np.float64)
+
+
+def adagrad_norm_run(grad, theta1, indices, eta=1.0, c0=0.0):
+    """K = len(indices) steps of AdaGrad-Norm (``course.optim.adagrad_norm``):
+
+        c(k+1) = c(k) + ||g_k||^2,  tau(k) = eta / sqrt(c(k+1)),  theta(k+1) = theta(k) - tau(k) g_k,
+        g_k = grad(theta(k), indices[k-1]),  c(1) = c0.
+
+    Returns ``(thetas, taus)``: thetas of shape (K+1,) + theta1.shape (theta(1) first), taus of shape
+    (K,) for one run and (K, R) for R runs.
+    """
+    eta = positive_float(eta, "eta")
+    opt = optim.adagrad_norm(eta, c0)
+    return _run(opt, lambda s: eta / np.sqrt(s.c) if s.c > 0 else 0.0, grad, theta1, indices)
+
+
+def adagrad_diag_run(grad, theta1, indices, eta=1.0, c0=0.0):
+    """K steps of diagonal AdaGrad (``course.optim.adagrad``): per coordinate i,
+
+        c_i(k+1) = c_i(k) + (g_k)_i^2,  tau_i(k) = eta / sqrt(c_i(k+1)),  theta_i(k+1) = theta_i(k) - tau_i(k) (g_k)_i.
+
+    Returns ``(thetas, taus)``, both with one entry per coordinate: shapes (K+1,) + theta1.shape and
+    (K,) + theta1.shape.
+    """
+    eta = positive_float(eta, "eta")
+    opt = optim.adagrad(eta, c0)
+
+    def taus_of(state):
+        out = np.zeros_like(state.c)
+        np.divide(eta, np.sqrt(state.c), out=out, where=state.c > 0)
+        return out
+
+    return _run(opt, taus_of, grad, theta1, indices)
+
+
+def tau_limit(eta, G, batch_size):
+    """The limit of tau(k) sqrt(k) for AdaGrad-Norm with minibatches of ``batch_size`` B indices drawn
+    uniformly with replacement (lecture's sum over I(k)), when theta(k) -> theta*:
+
+        tau(k) sqrt(k) -> eta / sigma,    sigma^2 = E ||grad E_k(theta*)||^2 = B * 1/N sum_j ||G_j||^2,
+
+    where the rows G_j = grad f_j(theta*) of G (shape (N, d)) are the per-sample gradients at the
+    minimiser, which sum to zero (so the B summands of a batch are independent with mean zero).
+    """
+    eta = positive_float(eta, "eta")
+    G = as_float_array(G, "G", ndim=2)
+    batch_size = positive_int(batch_size, "batch_size")
+    sigma2 = batch_size * float(np.mean(np.sum(G ** 2, axis=1)))
+    return eta / np.sqrt(sigma2)
+
+
+def working_decades(etas, gaps, tol):
+    """How many orders of magnitude of step scales work: log10(eta_max / eta_min) over the step scales
+    whose final optimality gap is at most ``tol`` (a nan or inf gap, a diverged run, never works).
+    0.0 when fewer than two work.
+    """
+    etas = as_float_array(etas, "etas", ndim=1)
+    gaps = as_float_array(gaps, "gaps", shape=etas.shape)
+    tol = positive_float(tol, "tol")
+    with np.errstate(invalid="ignore"):
+        ok = etas[np.isfinite(gaps) & (gaps <= tol)]
+    return float(np.log10(ok.max() / ok.min())) if ok.size else 0.0
+

@@ -1,0 +1,72 @@
+"""Grading a class: in parallel, one at a time and on a Dask cluster give the same grades, and a
+run killed with SIGKILL and started again completes with the same grades, nothing lost or doubled."""
+
+import json
+import shutil
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.demo import submit_demo_class
+from autograder.grading import JOURNAL, Course
+
+A = "step_sizes"
+EXPECTED = {"alice": 10, "bob": 0, "carol": 8, "dave": 9, "erin": 7, "frank": 9, "grace": 10}
+
+
+def _scores(results):
+    return {r.student: (r.status, [(c.cell, c.score) for c in r.cells]) for r in results}
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory):
+    course = Course.from_sources(tmp_path_factory.mktemp("class"))
+    course.build([A])
+    submit_demo_class(course, A)
+    return course
+
+
+def test_parallel_one_at_a_time_and_dask_agree(small_class):
+    from distributed import Client, LocalCluster
+
+    course = small_class
+    parallel = course.grade(A, seed=3, workers=2, feedback=False)
+    assert {r.student: r.auto_score for r in parallel if r.graded} == EXPECTED
+    serial = course.grade(A, seed=3, workers=1, feedback=False)
+    assert _scores(serial) == _scores(parallel)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        on_dask = course.grade(A, seed=3, executor=client.get_executor(), feedback=False)
+    assert _scores(on_dask) == _scores(parallel)
+
+
+def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path):
+    course = small_class
+    journal = course.root / JOURNAL / A
+    shutil.rmtree(journal, ignore_errors=True)
+    command = [sys.executable, "-m", "autograder.cli", "grade", A, "--course", str(course.root),
+               "--csv", str(tmp_path / "g.csv"), "--workers", "2"]
+    first = subprocess.Popen(command + ["--seed", "99"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(journal.glob("*.saved"))) < 2:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    done_before = len(list(journal.glob("*.saved")))
+    assert 2 <= done_before < len(EXPECTED) + 1, "the kill should land in the middle of the run"
+    assert json.loads((journal / "run.json").read_text()) == {
+        "seed": 99, "students": sorted(course.students(A)), "finished": False}
+    # started again without a seed, it resumes the interrupted run with its seed
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    run = json.loads((journal / "run.json").read_text())
+    assert run["seed"] == 99 and run["finished"]
+    results = {s: course.result(A, s) for s in course.students(A)}
+    assert {s: r.auto_score for s, r in results.items() if r.graded} == EXPECTED
+    assert not results["heidi"].graded
+    with Gradebook(course.api.coursedir.db_url) as gb:
+        assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == sorted(EXPECTED)
