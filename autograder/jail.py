@@ -23,11 +23,45 @@ import ctypes.util
 import json
 import os
 import resource
+import signal
 import sys
+import time
+import uuid
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 PIDS_ROOT = "/sys/fs/cgroup/pids"
+FILE_MB = 64
+
+
+def new_cgroup_name() -> str | None:
+    """A fresh pids-cgroup name, or None where this process may not create cgroups."""
+    if os.access(PIDS_ROOT, os.W_OK):
+        return f"sgd-course/{uuid.uuid4().hex}"
+    return None
+
+
+def kill_cgroup(name: str) -> None:
+    """SIGKILL every process in the cgroup (until none is left) and remove it."""
+    path = os.path.join(PIDS_ROOT, name)
+    for _ in range(50):
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as fh:
+                pids = [int(p) for p in fh.read().split()]
+        except OSError:
+            return
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _libc():
@@ -75,7 +109,7 @@ def hide_folders(folders: list[str]) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m autograder.jail")
     parser.add_argument("--memory-mb", type=int, default=2048)
-    parser.add_argument("--file-mb", type=int, default=64)
+    parser.add_argument("--file-mb", type=int, default=FILE_MB)
     parser.add_argument("--max-tasks", type=int, default=128)
     parser.add_argument("--cgroup", help="name of the pids cgroup to create and join")
     parser.add_argument("--hide", action="append", default=[])

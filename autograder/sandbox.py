@@ -25,11 +25,9 @@ import copy
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import nbformat
@@ -40,7 +38,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets import Integer
 
-from . import remote
+from . import jail, remote
+from .zygote import Zygote
 from .checks import SEED_VARIABLE, CheckFailed
 from .sanitize import assemble
 
@@ -157,52 +156,34 @@ class GradingClient(NotebookClient):
 
 
 def _kernel_spec(folder, job, scratch, workdir, cgroup):
+    """A kernelspec for this submission's kernel: forked from the worker's zygote when it runs,
+    else a plain kernel started through ``autograder.jail``. Returns the jail's report file."""
     report = os.path.join(scratch, "jail.json")
-    argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.memory_mb),
-            "--max-tasks", str(job.max_tasks), "--workdir", workdir, "--report", report]
-    if cgroup:
-        argv += ["--cgroup", cgroup]
-    for path in job.hide:
-        argv += ["--hide", path]
-    argv += ["--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-             "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
     env = {"NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
            "IPYTHONDIR": os.path.join(scratch, "ipython"), "MPLCONFIGDIR": os.path.join(scratch, "mpl"),
            "HOME": workdir, SEED_VARIABLE: str(job.seed)}
+    zygote = Zygote.socket_path()
+    if zygote:
+        request = os.path.join(scratch, "request.json")
+        with open(request, "w") as fh:
+            json.dump({"env": env, "workdir": workdir, "memory_mb": job.memory_mb, "file_mb": jail.FILE_MB,
+                       "max_tasks": job.max_tasks, "cgroup": cgroup, "hide": list(job.hide),
+                       "report": report, "seed": job.seed}, fh)
+        argv = [sys.executable, "-m", "autograder.zygote", "launch", "--socket", zygote,
+                "--request", request, "--", "{connection_file}"]
+    else:
+        argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.memory_mb),
+                "--max-tasks", str(job.max_tasks), "--workdir", workdir, "--report", report]
+        argv += ["--cgroup", cgroup] if cgroup else []
+        for path in job.hide:
+            argv += ["--hide", path]
+        argv += ["--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
     os.makedirs(os.path.join(folder, "sgd-grading"))
     with open(os.path.join(folder, "sgd-grading", "kernel.json"), "w") as fh:
         json.dump({"argv": argv, "display_name": "sgd-course grading", "language": "python", "env": env}, fh)
     return report
-
-
-def _cgroup_name():
-    root = "/sys/fs/cgroup/pids"
-    if os.access(root, os.W_OK):
-        return f"sgd-course/{uuid.uuid4().hex}"
-    return None
-
-
-def _kill_cgroup(name):
-    path = os.path.join("/sys/fs/cgroup/pids", name)
-    for _ in range(50):
-        try:
-            with open(os.path.join(path, "cgroup.procs")) as fh:
-                pids = [int(p) for p in fh.read().split()]
-        except OSError:
-            return
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
 
 
 def _split_hidden(source):
@@ -234,7 +215,7 @@ async def _run(nb, job, job_limits_missing=None):
     scratch = tempfile.mkdtemp(prefix="sgd-grading-")
     workdir = os.path.join(scratch, "work")
     os.makedirs(workdir)
-    cgroup = _cgroup_name()
+    cgroup = jail.new_cgroup_name()
     report = _kernel_spec(os.path.join(scratch, "kernels"), job, scratch, workdir, cgroup)
     km = AsyncKernelManager(kernel_name="sgd-grading",
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.join(scratch, "kernels")]))
@@ -289,7 +270,7 @@ async def _run(nb, job, job_limits_missing=None):
         except Exception:
             pass
         if cgroup:
-            _kill_cgroup(cgroup)
+            jail.kill_cgroup(cgroup)
         shutil.rmtree(scratch, ignore_errors=True)
     if stopped:
         notes.append(f"grading stopped early: {stopped}; cells after that point were not run")
