@@ -139,6 +139,7 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
         try:
             result, calls = fn.invoke(args, kwargs, [m.__name__ for m in forbidden], label=call)
         except StudentError as error:
+            _no_reference(call, error.reference_calls)  # the reference was called, then it failed
             if error.name == "NotImplementedError":
                 raise CheckFailed(f"{call} raised NotImplementedError: replace `raise NotImplementedError()` "
                                   "with your implementation.") from None

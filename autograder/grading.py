@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,7 +275,9 @@ class Course:
         if stamp.exists():
             shutil.copyfile(stamp, staged / "timestamp.txt")
         try:
-            result = self.saver.autograde(assignment, student)
+            with warnings.catch_warnings():  # nbgrader 0.9.6 + SQLAlchemy 2: harmless autoflush notices
+                warnings.filterwarnings("ignore", message="Object of type .* not in session")
+                result = self.saver.autograde(assignment, student)
             if not result["success"]:
                 raise RuntimeError(_last_error_line(result))
             if feedback:

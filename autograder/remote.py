@@ -37,9 +37,9 @@ class RemoteError(Exception):
 class StudentError(Exception):
     """An exception raised by the student's code inside the kernel (name and message only)."""
 
-    def __init__(self, name, message):
+    def __init__(self, name, message, reference_calls=()):
         super().__init__(f"{name}: {message}")
-        self.name, self.message = name, message
+        self.name, self.message, self.reference_calls = name, message, list(reference_calls)
 
 
 class Recipe:
@@ -287,7 +287,7 @@ def parse_reply(text, label, resolve_handle, synced=None):
     if reply.get("missing"):
         raise RemoteError(f"{label.split('(')[0]} is not defined: did you delete or rename it, or "
                           "does its cell fail to run?")
-    raise StudentError(reply.get("error", "Error"), reply.get("message", ""))
+    raise StudentError(reply.get("error", "Error"), reply.get("message", ""), reply.get("reference_calls", []))
 
 
 # -- the kernel's side ------------------------------------------------------------------------------
@@ -333,13 +333,13 @@ def kernel_side(namespace):
         if not isinstance(target, int) and target not in namespace:
             return json.dumps({"ok": False, "missing": True, "error": "NameError",
                                "message": f"{target!r} is not defined"})
+        calls = []
         try:
             files = {os.path.abspath(importlib.import_module(m).__file__) for m in forbidden_modules}
             fn = handles[target] if isinstance(target, int) else namespace[target]
             request = json.loads(request_json)
             synced.clear()
             args, kwargs = decode(request["args"], resolve, synced), decode(request["kwargs"], resolve, synced)
-            calls = []
 
             def profiler(frame, event, arg):
                 if event == "call" and os.path.abspath(frame.f_code.co_filename) in files:
@@ -354,7 +354,8 @@ def kernel_side(namespace):
             return json.dumps({"ok": True, "result": encode(result, handles.keep),
                                "reference_calls": calls[:3], "sync": sync_out(synced)})
         except BaseException as error:
-            return json.dumps({"ok": False, "error": type(error).__name__, "message": str(error)[:2000]})
+            return json.dumps({"ok": False, "error": type(error).__name__, "message": str(error)[:2000],
+                               "reference_calls": calls[:3]})
 
     return call
 

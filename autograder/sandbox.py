@@ -250,6 +250,7 @@ async def _run(nb, job, job_limits_missing=None):
                     runner = copy.deepcopy(cell)
                     runner.source = visible
                     stopped = await _execute(client, runner, index, replies, job.timeout, calls)
+                    nb.cells[index] = cell  # nbclient put the runner (visible part only) there
                     cell.outputs = runner.outputs
                     cell.execution_count = runner.get("execution_count")
                     if not stopped and hidden.strip():

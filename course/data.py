@@ -18,6 +18,8 @@ Every random function takes a ``numpy.random.Generator`` ``rng``; nothing uses n
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from course.validate import positive_float, positive_int
@@ -93,8 +95,6 @@ def load_digits(test_fraction=0.25, rng=None, dtype=np.float64):
     chosen with ``rng`` (default ``np.random.default_rng(0)``, so the default split never changes).
     Returns ``(X_train, y_train, X_test, y_test)`` with X of ``dtype`` and shape (m, 64), y int64.
     """
-    from sklearn.datasets import load_digits as _sk_load_digits
-
     test_fraction = positive_float(test_fraction, "test_fraction")
     if test_fraction >= 1:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
@@ -103,11 +103,22 @@ def load_digits(test_fraction=0.25, rng=None, dtype=np.float64):
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"dtype must be a floating-point type such as np.float32, got {dtype}")
 
-    digits = _sk_load_digits()
-    X = (digits.data / 16.0).astype(dtype)
-    y = digits.target.astype(np.int64)
+    pixels, labels = _digits()
+    X = (pixels / 16.0).astype(dtype)
+    y = labels.astype(np.int64)
     train, test = _stratified_split(y, test_fraction, rng)
     return X[train], y[train], X[test], y[test]
+
+
+@functools.lru_cache(maxsize=1)
+def _digits():
+    """scikit-learn's bundled digits (pixels 0..16, labels), read once per process."""
+    from sklearn.datasets import load_digits as _sk_load_digits
+
+    digits = _sk_load_digits()
+    pixels, labels = digits.data, digits.target
+    pixels.flags.writeable = labels.flags.writeable = False  # shared by every caller
+    return pixels, labels
 
 
 def _shuffled(X, y, rng):
