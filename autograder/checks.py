@@ -50,6 +50,14 @@ def grading_rng(label: str) -> np.random.Generator:
     return np.random.default_rng([run_seed(), zlib.crc32(label.encode())])
 
 
+def fmt(x) -> str:
+    """An input as a student should read it in a failure message: 6 significant digits, short arrays."""
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        return f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
+    return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")
+
+
 def _describe(x) -> str:
     if isinstance(x, np.ndarray):
         return f"ndarray(shape={x.shape}, dtype={x.dtype})"

@@ -14,7 +14,7 @@ import course.sgd
 from course import minibatch as ref
 
 from ..bugs import Bug
-from ..checks import CheckFailed, assert_matches, grading_rng, student_call
+from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call
 from ..remote import Recipe
 
 FORBIDDEN = [course.minibatch, course.problems, course.sgd]
@@ -75,7 +75,7 @@ def check_minibatch_gradient(minibatch_gradient):
     for idx, unbiased in cases:
         kwargs = {} if unbiased is None else {"unbiased": unbiased}
         flag = "" if unbiased is None else f", unbiased={unbiased}"
-        call = f"minibatch_gradient({_problem_text(theta, X)}, idx={_fmt(idx)}{flag})"
+        call = f"minibatch_gradient({_problem_text(theta, X)}, idx={fmt(idx)}{flag})"
         got = student_call(minibatch_gradient, theta, X, y, idx, call=call, forbidden=FORBIDDEN, **kwargs)
         expected = ref.minibatch_gradient(theta, X, y, idx, unbiased=bool(unbiased))
         plain = ref.minibatch_gradient(theta, X, y, idx)
@@ -119,7 +119,7 @@ def check_descent(descent):
          [perm[i:i + chunk] for i in range(0, n, chunk)]),
     ]
     for text, batches in cases:
-        call = f"descent(grad, theta1={_fmt(theta1)}, schedule=<tau0/k^{alpha:.3g}>, {text})"
+        call = f"descent(grad, theta1={fmt(theta1)}, schedule=<tau0/k^{alpha:.3g}>, {text})"
         got = student_call(descent, grad, theta1, schedule, batches, call=call,
                            forbidden=[course.minibatch, course.sgd])
         thetas, work = ref.descent(grad, theta1, schedule, batches)
@@ -183,7 +183,7 @@ def check_bias_variance(bias_variance):
         R, d = int(rng.integers(4, 12)), int(rng.integers(2, 5))
         true = rng.normal(size=d)
         estimates = true + rng.normal(scale=0.5, size=d) + rng.normal(scale=rng.uniform(0.5, 3), size=(R, d))
-        call = f"bias_variance(estimates=<{R}x{d} array>, true_grad={_fmt(true)})"
+        call = f"bias_variance(estimates=<{R}x{d} array>, true_grad={fmt(true)})"
         got = student_call(bias_variance, estimates, true, call=call, forbidden=FORBIDDEN)
         bias, var = ref.bias_variance(estimates, true)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
@@ -253,13 +253,6 @@ def _describe(x) -> str:
     if isinstance(x, np.ndarray):
         return f"ndarray(shape={x.shape}, dtype={x.dtype})"
     return f"{type(x).__name__}"
-
-
-def _fmt(x) -> str:
-    arr = np.asarray(x)
-    if arr.ndim == 0:
-        return f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
-    return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")
 
 
 # Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).

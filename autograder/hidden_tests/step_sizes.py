@@ -14,7 +14,7 @@ from course.schedules import inverse_power as ref_inverse_power
 
 from ..bugs import Bug
 from ..remote import Recipe
-from ..checks import CheckFailed, assert_matches, grading_rng, student_call
+from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call
 
 GRAD = Recipe("course.problems.sanity_check_sample_grad")
 SIGN_ERROR = "the sign looks flipped: the gradient of 1/2 (theta - a_j)^2 is theta - a_j."
@@ -32,7 +32,7 @@ def check_stochastic_gradient(stochastic_gradient):
 
 
 def _check_sg(fn, theta, j):
-    call = f"stochastic_gradient(theta={_fmt(theta)}, j={_fmt(j)})"
+    call = f"stochastic_gradient(theta={fmt(theta)}, j={fmt(j)})"
     got = student_call(fn, theta, j, call=call, forbidden=[course.problems])
     expected = sanity_check_sample_grad(theta, j)
     a = SANITY_CHECK_A[j]
@@ -72,7 +72,7 @@ def _check_schedule(factory, args, made, reference, formula, rng):
     k_vector = np.arange(1, int(rng.integers(5, 40)) + 1)
     k_matrix = rng.integers(1, 100, size=(2, 3))
     for k in (1, k_scalar, k_vector, k_matrix):
-        call = f"{made}(k={_fmt(k)})"
+        call = f"{made}(k={fmt(k)})"
         got = student_call(schedule, k, call=call, forbidden=[course.schedules])
         expected = reference(k)
         hints = []
@@ -109,7 +109,7 @@ def check_sgd(sgd):
 
 
 def _check_sgd_case(sgd, theta1, schedule, name, indices):
-    call = (f"sgd(stochastic_gradient, theta1={_fmt(theta1)}, schedule=<{name}>, "
+    call = (f"sgd(stochastic_gradient, theta1={fmt(theta1)}, schedule=<{name}>, "
             f"indices=<int array of shape {indices.shape}>)")
     got = student_call(sgd, GRAD, theta1, schedule, indices, call=call,
                        forbidden=[course.sgd])
@@ -136,13 +136,6 @@ def check_loglog_slope(loglog_slope):
         hints = [(np.polyfit(k, values, 1)[0], "fit a line to log(values) against log(k), not to the raw values."),
                  (np.polyfit(np.log(k), np.log(values), 1)[1], "that is the intercept; return the slope.")]
         assert_matches(got, expected, call, rtol=1e-6, atol=1e-9, hints=hints)
-
-
-def _fmt(x) -> str:
-    arr = np.asarray(x)
-    if arr.ndim == 0:
-        return f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
-    return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")
 
 
 # Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).
