@@ -128,7 +128,8 @@ def read_submission(raw, name, release_json, others=()):
     except Exception as error:  # nbformat raises several kinds
         return f"the file is not a valid Jupyter notebook ({str(error).splitlines()[0]})", None
     release = nbformat.reads(release_json, as_version=4)
-    expected = {c.metadata["nbgrader"]["grade_id"] for c in release.cells if "nbgrader" in c.metadata}
+    expected = {c.metadata["nbgrader"]["grade_id"] for c in release.cells  # answer and test cells
+                if c.metadata.get("nbgrader", {}).get("grade") or c.metadata.get("nbgrader", {}).get("solution")}
     found = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
     if expected and not expected & found:
         return ("none of this assignment's cells are in it: is it the notebook of another assignment? "
