@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 PRELOAD = ["numpy", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel",
            "IPython", "ipywidgets", "course", "course.plots", "course.widgets", "course.nn",

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import mutation
 from autograder.checks import CheckFailed
 from autograder.demo import reference_answers, with_bug
 from autograder.hidden_tests import adagrad as hidden
@@ -88,17 +89,12 @@ RUN = {"adagrad_norm": "adagrad_norm_run", "adagrad_diag": "adagrad_diag_run"}
 
 
 def define(cell, source):
-    namespace = {"np": np}
-    exec(compile(source, f"<student cell {cell}>", "exec"), namespace)
-    return namespace[CELLS[cell][0]]
+    """Run a cell's answer as the student's kernel would; return the function it defines."""
+    return mutation.define(source, CELLS[cell][0], cell)
 
 
 def mutate(cell, edits):
-    answer = ANSWERS[cell]
-    for old, new in edits:
-        assert answer.count(old) == 1, f"{cell}: {old!r} must occur exactly once in the reference answer"
-        answer = answer.replace(old, new.replace("{run}", RUN.get(cell, "")))
-    return answer
+    return mutation.mutate(ANSWERS[cell], [(old, new.replace("{run}", RUN.get(cell, ""))) for old, new in edits], cell)
 
 
 @pytest.fixture(params=[1, 2, 3, 4])
@@ -112,20 +108,12 @@ def test_reference_passes(cell, seeded):
 
 
 def test_every_mutant_is_caught(seeded, capsys):
-    caught, survivors = 0, []
-    total = sum(len(m) for m in MUTANTS.values())
-    for cell, mutants in MUTANTS.items():
-        for name, edits in mutants.items():
-            try:
-                with np.errstate(all="ignore"):
-                    CELLS[cell][1](define(cell, mutate(cell, edits)))
-            except CheckFailed:
-                caught += 1
-            else:
-                survivors.append(f"{cell}: {name}")
+    caught, total, alive = mutation.survivors(
+        (f"{cell}: {name}", lambda cell=cell, edits=edits: CELLS[cell][1](define(cell, mutate(cell, edits))))
+        for cell, mutants in MUTANTS.items() for name, edits in mutants.items())
     with capsys.disabled():
         print(f"\nadagrad mutation score: {caught}/{total}")
-    assert not survivors, f"mutants not caught: {survivors}"
+    assert not alive, f"mutants not caught: {alive}"
 
 
 def test_every_graded_function_has_checks_and_mutants():
