@@ -251,8 +251,10 @@ def learning_curve_explorer(fit):
             plots.learning_curves(runs, title=f"{setting}: test accuracy {history['test_acc'][-1]:.3f}",
                                   styles={k: "--" for k in runs if k.startswith("previous")})
             plt.show()
-        previous.clear()
-        previous[setting] = history
+            # inside the block: the Output widget shows and swallows an error of fit (an unanswered
+            # exercise), and then there is no history to remember
+            previous.clear()
+            previous[setting] = history
 
     for control in (batch, eta, sampler, epochs):
         control.observe(redraw, names="value")

@@ -1,0 +1,222 @@
+"""The student's and the instructor's experience in a real browser: JupyterLab (started here on
+localhost with a random token) in Debian's headless Chromium, driven by Playwright.
+
+- every student version opens and runs, with no error but the NotImplementedError of its unanswered
+  exercises;
+- every source notebook runs, and each control of its widget explorers (every slider, every dropdown)
+  changes the figure or the printed values, without an error;
+- nbgrader's Validate button passes a solved notebook and names the failing tests of an unanswered one;
+- the formgrader lists the graded demo class with its scores.
+
+The served course directory is a copy of a graded demo class (see ``graded_class``), so nothing here
+changes what other tests see. Screenshots go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import browser_helpers as bh
+import pytest
+from conftest import ASSIGNMENTS, SEED
+
+from autograder import demo
+from autograder.grading import REPO_SOURCE, Course
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-output" / "screenshots"
+NOTEBOOKS = [(a, p.stem) for a in ASSIGNMENTS for p in sorted((REPO_SOURCE / a).glob("*.ipynb"))]
+IDS = [f"{a}/{n}" for a, n in NOTEBOOKS]
+SOLVED = "solved"  # folder (in the served course directory) with the reference answers typed in
+
+
+def _playwright():
+    """Playwright for Python is a test dependency: missing, the tests fail (they never skip)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:  # pragma: no cover - a set-up error, reported as a failure
+        raise RuntimeError("Playwright for Python is missing: pip install -e '.[test]'") from error
+    return sync_playwright
+
+
+@pytest.fixture(scope="session")
+def graded_class(request, tmp_path_factory):
+    """The session's graded demo class (``demo_class``) when other tests of this run need it anyway;
+    run on their own, the browser tests grade a lean class instead (per assignment: the reference
+    solution, the unchanged student version and the truncated file), to keep them fast."""
+    here = Path(__file__).resolve()
+    if any("demo_class" in item.fixturenames and Path(item.path).resolve() != here
+           for item in request.session.items):
+        return request.getfixturevalue("demo_class")
+    course = Course.from_sources(tmp_path_factory.mktemp("course"))
+    course.build()
+    keep = (demo.REFERENCE, demo.UNCHANGED, demo.MALFORMED)
+    rosters, results = {}, {}
+    for assignment in course.assignments:
+        roster = demo.submit_demo_class(course, assignment)
+        for student in set(roster) - set(keep):
+            shutil.rmtree(course.submission_dir(student, assignment))
+        rosters[assignment] = {s: roster[s] for s in keep}
+        for result in course.grade(assignment, keep, seed=SEED):
+            results[assignment, result.student] = result
+    return course, rosters, results
+
+
+@pytest.fixture(scope="session")
+def lab(graded_class, tmp_path_factory):
+    """A JupyterLab server on a copy of the graded class, with a solved copy of every notebook."""
+    course, _, _ = graded_class
+    root = tmp_path_factory.mktemp("lab") / "course"
+    shutil.copytree(course.root, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copyfile(ROOT / "notebooks" / "nbgrader_config.py", root / "nbgrader_config.py")
+    for assignment, notebook in NOTEBOOKS:
+        target = root / SOLVED / assignment / f"{notebook}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        answers = demo.reference_answers(root / "source" / assignment / f"{notebook}.ipynb")
+        target.write_text(demo.fill_in(root / "release" / assignment / f"{notebook}.ipynb", answers))
+    server = bh.LabServer(root, tmp_path_factory.mktemp("lab-state"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    manager = _playwright()().start()
+    context = bh.launch_browser(manager, tmp_path_factory.mktemp("chromium-profile"))
+    yield context
+    context.close()
+    manager.stop()
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    """A new tab; on teardown a screenshot of it (named after the test) and all kernels shut down."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab = browser.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    name = re.sub(r"[^\w.-]+", "_", request.node.name.removeprefix("test_"))
+    try:
+        tab.screenshot(path=SHOTS / f"{name}.png")
+    except Exception as error:  # a crashed tab: the test's own failure says more
+        print(f"no screenshot of {name}: {error}")
+    finally:
+        tab.close()
+        lab.shutdown_kernels()
+
+
+def _unexpected_output(cells, allowed_errors=()) -> str:
+    """Each error (but ``allowed_errors``) and each stderr output that is not a warning, one a line:
+    the cell's number (as JupyterLab counts, from 1), its first source line, and the message."""
+    found = []
+    for cell in cells:
+        for text in cell["stderr"]:
+            if bh.is_error(text) and bh.error_name(text) in allowed_errors:
+                continue
+            if bh.is_error(text) or not re.search(r"\w*Warning\b", text):
+                first = (cell["source"].strip().splitlines() or [""])[0][:80]
+                found.append(f"cell {cell['index'] + 1} ({first!r}): {text.strip().splitlines()[-1][:300]}")
+    return "\n".join(found)
+
+
+@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS, ids=IDS)
+def test_student_version_runs_with_only_not_implemented_errors(lab, page, assignment, notebook):
+    nb = bh.Notebook(page, lab, f"release/{assignment}/{notebook}.ipynb")
+    cells = nb.run_each()
+    code = [c for c in cells if c["code"]]
+    assert code and all(bh.PROMPT_DONE.match(c["prompt"]) for c in code), \
+        [(c["index"], c["prompt"]) for c in code if not bh.PROMPT_DONE.match(c["prompt"])]
+    unexpected = _unexpected_output(cells, allowed_errors={"NotImplementedError"})
+    assert not unexpected, f"errors other than the unanswered exercises' NotImplementedError:\n{unexpected}"
+    unanswered = [c for c in cells if any(bh.is_error(t) for t in c["stderr"])]
+    assert unanswered, "an unanswered student version should stop at its NotImplementedError stubs"
+
+
+@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS, ids=IDS)
+def test_source_runs_and_every_explorer_control_redraws(lab, page, assignment, notebook):
+    nb = bh.Notebook(page, lab, f"source/{assignment}/{notebook}.ipynb")
+    nb.hide_left_sidebar()
+    cells = nb.run_all()
+    not_run = [(c["index"], c["prompt"]) for c in cells if c["code"] and not bh.PROMPT_DONE.match(c["prompt"])]
+    unexpected = _unexpected_output(cells)
+    assert not unexpected, f"error output:\n{unexpected}"
+    assert not not_run, f"cells that did not run: {not_run}"
+    explorers = [c["index"] for c in cells if c["controls"]]
+    assert explorers, "the notebook shows no widget explorer (no slider or other control rendered)"
+    report = []
+    for index in explorers:
+        where = f"explorer in cell {index + 1}"
+        controls = nb.controls(index)
+        assert any(c["kind"] == "slider" for c in controls), f"{where}: no slider"
+        before = nb.snapshot(index)
+        assert before, f"{where} shows nothing"
+        nb.cell(index).screenshot(path=SHOTS / f"{assignment}-{notebook}-explorer-{index + 1}.png")
+        # sliders first, in the explorer's initial mode; then each dropdown (which may change the mode)
+        order = sorted(range(len(controls)), key=lambda n: controls[n]["kind"] != "slider")
+        for n in order:
+            control = controls[n]
+            old, new = nb.move(index, n)
+            what = f"{where}, {control['kind']} {control['label']!r} moved from {old} to {new}"
+            assert old != new, f"{where}: the {control['kind']} {control['label']!r} did not move"
+            after, seconds = nb.wait_changed(index, before, what=what)
+            report.append(f"{control['label']}: {old} -> {new}, redrawn after {1000 * seconds:.0f} ms")
+            errors = _unexpected_output([c for c in nb.cells() if c["index"] == index])
+            assert not errors, f"{what}: {errors}"
+            before = after
+        nb.cell(index).screenshot(path=SHOTS / f"{assignment}-{notebook}-explorer-{index + 1}-moved.png")
+    print(f"\n{assignment}/{notebook}: " + "; ".join(report))
+
+
+@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS, ids=IDS)
+def test_validate_button_passes_a_solved_notebook(lab, page, assignment, notebook):
+    nb = bh.Notebook(page, lab, f"{SOLVED}/{assignment}/{notebook}.ipynb")
+    verdict = nb.validate()
+    assert verdict["title"] == "Validation Results", verdict
+    assert "validation-success" in verdict["classes"], verdict["text"]
+    assert "Success! Your notebook passes all the tests." in verdict["text"]
+    nb.page.screenshot(path=SHOTS / f"validate-solved-{assignment}-{notebook}.png")
+    nb.close_dialog()
+
+
+@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS[:1], ids=IDS[:1])
+def test_validate_button_names_the_failing_tests_of_the_student_version(lab, page, assignment, notebook):
+    """One notebook is enough to see that the verdict is read, not always "success"."""
+    nb = bh.Notebook(page, lab, f"release/{assignment}/{notebook}.ipynb")
+    verdict = nb.validate()
+    assert "validation-failed" in verdict["classes"], verdict["text"]
+    assert "The following cell failed:" in verdict["text"] and "NotImplementedError" in verdict["text"]
+    nb.close_dialog()
+
+
+def test_formgrader_lists_the_graded_demo_class(lab, page, graded_class):
+    _, rosters, results = graded_class
+    page.goto(lab.lab_url())
+    page.locator("li.lm-MenuBar-item", has_text="Nbgrader").click()
+    page.locator(".lm-Menu li.lm-Menu-item[data-command='nbgrader:open-formgrader']").click()
+    frame = page.frame_locator("iframe")
+    for assignment in ASSIGNMENTS:
+        row = frame.locator("tr", has=frame.locator("td.name", has_text=re.compile(rf"^{assignment}$")))
+        row.wait_for()
+        count = row.locator("td.num-submissions").inner_text().strip()
+        submitted = sum((d / assignment).is_dir() for d in (lab.root / "submitted").iterdir())
+        assert submitted >= len(rosters[assignment]) and count == str(submitted), \
+            f"{assignment}: {count} submissions listed, {submitted} in submitted/"
+    page.screenshot(path=SHOTS / "formgrader-assignments.png")
+    for assignment in ASSIGNMENTS:
+        frame.locator("a", has_text="Manage Assignments").first.click()
+        frame.locator("td.num-submissions a").first.wait_for()
+        frame.locator("tr", has=frame.locator("td.name", has_text=re.compile(rf"^{assignment}$"))) \
+             .locator("td.num-submissions a").click()
+        frame.locator("h1, .page-header", has_text="Manage Submissions").first.wait_for()
+        for student in rosters[assignment]:
+            result = results[assignment, student]
+            row = frame.locator("tr", has=frame.locator("td", has_text=re.compile(rf"^{student}$")))
+            row.wait_for()
+            text = row.inner_text()
+            if result.graded:
+                assert f"{result.auto_score:g} / " in text, f"{assignment}/{student}: {text!r}"
+            else:
+                assert "needs autograding" in text, f"{assignment}/{student} was not graded: {text!r}"
+        page.screenshot(path=SHOTS / f"formgrader-{assignment}.png")

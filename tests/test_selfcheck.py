@@ -1,0 +1,134 @@
+"""The student's self-check (``sgd-course check``): a solved notebook exits 0, an unanswered or broken
+one exits 1 and names the failing test cells, a file that cannot be checked exits 2."""
+
+import ast
+import json
+
+import nbformat
+import pytest
+from conftest import ASSIGNMENTS
+
+from autograder import cli, demo, selfcheck
+from autograder.grading import Course
+
+BROKEN = "# broken on purpose: every function of this cell returns None\n"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = Course.from_sources(tmp_path_factory.mktemp("selfcheck-course"))
+    course.build()
+    return course
+
+
+def _notebooks(course):
+    return [(a, n) for a in course.assignments for n in course.notebooks(a)]
+
+
+def _write(course, tmp_path, assignment, notebook, answers) -> str:
+    path = tmp_path / assignment / f"{notebook}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(demo.fill_in(course.release_path(assignment, notebook), answers))
+    return str(path)
+
+
+def _answers(course, assignment, notebook):
+    return demo.reference_answers(course.root / "source" / assignment / f"{notebook}.ipynb")
+
+
+def _break_first_function(course, assignment, notebook, answers):
+    """The reference answers with the first solution cell that defines functions made to return None;
+    returns (answers, grade_id of the solution cell, grade_id of the test cell right after it)."""
+    nb = nbformat.read(course.release_path(assignment, notebook), as_version=4)
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    for i, cell in enumerate(nb.cells):
+        gid = meta[i].get("grade_id")
+        if cell.cell_type != "code" or not meta[i].get("solution") or gid not in answers:
+            continue
+        names = [n.name for n in ast.parse(answers[gid]).body if isinstance(n, ast.FunctionDef)]
+        tests = [meta[j]["grade_id"] for j in range(i + 1, len(nb.cells))
+                 if meta[j].get("grade") and not meta[j].get("solution") and nb.cells[j].cell_type == "code"]
+        if names and tests:
+            broken = answers[gid] + "\n\n" + BROKEN + "".join(
+                f"{name} = lambda *args, **kwargs: None\n" for name in names)
+            return {**answers, gid: broken}, gid, tests[0]
+    pytest.fail(f"{assignment}/{notebook}: no solution cell defines a function followed by a test cell")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_solved_notebook_passes_and_exits_0(course, tmp_path, assignment, capsys):
+    for notebook in course.notebooks(assignment):
+        path = _write(course, tmp_path, assignment, notebook, _answers(course, assignment, notebook))
+        report = selfcheck.check(path)
+        assert report.status == selfcheck.OK, report.text()
+        assert not report.failed and not report.changed and not report.unanswered
+        assert not report.unanswered_written, "the reference answers fill the written answers too"
+        assert "pass the visible tests" in report.text()
+
+
+def test_the_student_version_exits_1_and_names_every_test_cell(course, capsys):
+    assignment, notebook = _notebooks(course)[0]
+    release = course.release_path(assignment, notebook)
+    assert cli.main(["check", str(release)]) == selfcheck.FAILED
+    out = capsys.readouterr().out
+    report = selfcheck.check(release)
+    assert report.tests and {f.cell for f in report.failed} == set(report.tests)
+    for cell in report.tests:
+        assert f"FAILED {cell} (" in out, out
+    assert "NotImplementedError" in out and "not answered yet" in out
+    assert report.unanswered and report.unanswered_written, "unanswered code and written answers are listed"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS[:1])
+def test_a_broken_function_exits_1_and_names_its_test(course, tmp_path, assignment, capsys):
+    notebook = course.notebooks(assignment)[0]
+    answers, _, test = _break_first_function(course, assignment, notebook,
+                                                    _answers(course, assignment, notebook))
+    path = _write(course, tmp_path, assignment, notebook, answers)
+    assert cli.main(["check", path]) == selfcheck.FAILED
+    out = capsys.readouterr().out
+    assert f"FAILED {test} (" in out, out
+    report = selfcheck.check(path)
+    assert test in {f.cell for f in report.failed} and not report.unanswered, report.text()
+
+
+def test_a_realistic_bug_shows_the_visible_tests_message(course, tmp_path):
+    """A sign error in the stochastic gradient: the visible test says which input and what it expected."""
+    answers = _answers(course, "step_sizes", "step_sizes")
+    bug = next(b for b in demo.demo_bugs("step_sizes") if b.cell == "stochastic_gradient")
+    report = selfcheck.check(_write(course, tmp_path, "step_sizes", "step_sizes", demo.with_bug(answers, bug)))
+    assert report.status == selfcheck.FAILED
+    failure = next(f for f in report.failed if f.cell == "test_stochastic_gradient")
+    assert failure.message.startswith("AssertionError: theta = 0.5, j = 0"), failure.message
+    assert failure.points == 2
+
+
+def test_an_edited_test_cell_exits_1(course, tmp_path):
+    assignment, notebook = _notebooks(course)[0]
+    path = tmp_path / f"{notebook}.ipynb"
+    nb = nbformat.reads(demo.fill_in(course.release_path(assignment, notebook),
+                                     _answers(course, assignment, notebook)), as_version=4)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                and not c.metadata["nbgrader"].get("solution") and c.cell_type == "code")
+    test.source = "pass  # the tests were in the way"
+    nbformat.write(nb, path)
+    report = selfcheck.check(path)
+    assert report.status == selfcheck.FAILED and report.changed == [test.metadata["nbgrader"]["grade_id"]]
+    assert "CHANGED" in report.text()
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "the file is empty"),
+    (b'{"cells": [', "not a valid Jupyter notebook"),
+    (json.dumps(nbformat.v4.new_notebook()).encode(), "no test cells"),
+])
+def test_a_file_that_cannot_be_checked_exits_2(tmp_path, capsys, content, words):
+    path = tmp_path / "mine.ipynb"
+    path.write_bytes(content)
+    assert cli.main(["check", str(path)]) == selfcheck.UNCHECKABLE
+    assert words in capsys.readouterr().out
+
+
+def test_a_missing_file_exits_2(tmp_path, capsys):
+    assert selfcheck.main([str(tmp_path / "nowhere.ipynb")]) == selfcheck.UNCHECKABLE
+    assert "cannot read it" in capsys.readouterr().out
