@@ -217,9 +217,10 @@ def learning_curves(histories, title=None, styles=None):
     for name, h in histories.items():
         style = (styles or {}).get(name, "-")
         epochs = max(h["epoch"][-1], 1)
-        steps = np.arange(1, len(h["step_loss"]) + 1) * epochs / max(len(h["step_loss"]), 1)
-        (line,) = ax_loss.plot(h["epoch"], h["train_loss"], "o" + style, ms=3, label=name)
-        ax_loss.plot(steps, h["step_loss"], style, lw=0.5, alpha=0.35, color=line.get_color())
+        step_loss, train_loss = _positive(h["step_loss"]), _positive(h["train_loss"])
+        steps = np.arange(1, len(step_loss) + 1) * epochs / max(len(step_loss), 1)
+        (line,) = ax_loss.plot(h["epoch"], train_loss, "o" + style, ms=3, label=name)
+        ax_loss.plot(steps, step_loss, style, lw=0.5, alpha=0.35, color=line.get_color())
         ax_acc.plot(h["epoch"], h["test_acc"], "o" + style, ms=3, color=line.get_color(), label=name)
         if "train_acc" in h:
             ax_acc.plot(h["epoch"], h["train_acc"], ":", color=line.get_color())
@@ -231,8 +232,17 @@ def learning_curves(histories, title=None, styles=None):
     ax_loss.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    try:
+        fig.tight_layout()
+    except ValueError:  # a diverged run can leave the log axis with nothing to lay out
+        pass
     return fig
+
+
+def _positive(values):
+    """Losses for a log axis: a diverged (inf/nan) or zero loss becomes a gap in the line."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
 # ---------------------------------------------------------------------------------------- nonsmooth
