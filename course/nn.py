@@ -305,3 +305,96 @@ def accuracy(params, x, y):
     labels = predict(params, x)
     y = _check_labels(y, labels.shape[0], params[f"W{_num_layers(params)}"].shape[1])
     return float(np.mean(labels == y))
+
+
+# ---------------------------------------------------------------------------------------- PReLU
+
+def _prelu_slope(a, x):
+    """The PReLU slope as an array that broadcasts against x: a number, or one slope per feature."""
+    a = as_float_array(a, "a", dtype=x.dtype)
+    if a.ndim != 0 and a.shape != x.shape[-1:]:
+        raise ValueError(f"a must be a number or have shape ({x.shape[-1]},) (one slope per feature of x "
+                         f"{x.shape}), got {a.shape}")
+    return a
+
+
+def prelu_forward(x, a):
+    """PReLU(x) = x for x > 0 and a x for x <= 0, elementwise, with a learnable slope a.
+
+    ``a`` is a number (one slope for all) or an array of shape (d,) for x of shape (..., d) (one slope per
+    feature, broadcast over the other axes). Leaky ReLU is PReLU with a fixed a. Returns (out, cache).
+    """
+    x = as_float_array(x, "x")
+    a = _prelu_slope(a, x)
+    return np.where(x > 0, x, a * x), (x, a)
+
+
+def prelu_backward(dout, cache, prime_at_zero=None):
+    """Backward pass of PReLU: (dx, da).
+
+    dx = dout * PReLU'(x) with PReLU'(x) = 1 for x > 0, a for x < 0 and ``prime_at_zero`` at x = 0
+    (default a, as in PyTorch; any value between a and 1 is a Clarke subgradient there);
+    da = sum of dout * x over the entries with x < 0, summed over every axis that a was broadcast over
+    (x = 0 adds nothing: there d PReLU / da = x = 0). da has the shape and dtype of a.
+    """
+    x, a = cache
+    dout = as_float_array(dout, "dout", shape=x.shape, dtype=x.dtype)
+    slope = np.where(x > 0, 1.0, a).astype(x.dtype)
+    if prime_at_zero is not None:
+        at_zero = np.broadcast_to(np.asarray(prime_at_zero, dtype=np.float64), x.shape)
+        lo, hi = np.minimum(a, 1.0), np.maximum(a, 1.0)
+        if not np.all((np.broadcast_to(lo, x.shape) <= at_zero) & (at_zero <= np.broadcast_to(hi, x.shape))):
+            raise ValueError(f"prime_at_zero must lie between a and 1, got {prime_at_zero!r}")
+        slope = np.where(x == 0, at_zero, slope).astype(x.dtype)
+    dx = dout * slope
+    da_full = np.where(x < 0, dout * x, 0).astype(x.dtype)
+    da = da_full.sum() if a.ndim == 0 else da_full.reshape(-1, x.shape[-1]).sum(axis=0)
+    return dx, x.dtype.type(da) if a.ndim == 0 else da
+
+
+# ---------------------------------------------------------------------------------------- max-pooling
+
+def _pool_windows(x, size):
+    """x (..., H, W) -> its non-overlapping size x size windows as (..., H/size, W/size, size*size),
+    the entries of each window in row-major order (row a, then column b)."""
+    *lead, H, W = x.shape
+    h, w = H // size, W // size
+    return np.moveaxis(x.reshape(*lead, h, size, w, size), -3, -2).reshape(*lead, h, w, size * size)
+
+
+def maxpool_forward(x, size=2):
+    """Max-pooling over non-overlapping size x size windows of the last two axes.
+
+    out[..., i, j] = max_{0 <= a, b < size} x[..., size i + a, size j + b]
+
+    x has shape (..., H, W) (e.g. (B, H, W) or (B, C, H, W)) with H and W multiples of ``size``;
+    out has shape (..., H/size, W/size) and x's dtype. Returns (out, cache) with cache = (x, size).
+    """
+    x = as_float_array(x, "x")
+    size = positive_int(size, "size")
+    if x.ndim < 2 or x.shape[-2] % size or x.shape[-1] % size:
+        raise ValueError(f"x must have shape (..., H, W) with H and W multiples of size={size}, got {x.shape}")
+    return _pool_windows(x, size).max(axis=-1), (x, size)
+
+
+def maxpool_backward(dout, cache):
+    """Backward pass of max-pooling: each window's dout goes to its maximal entry, the others get 0.
+
+    Tie rule: when several entries of a window share the maximum, the FIRST of them in row-major order
+    (smallest row a, then smallest column b) gets all of dout, as np.argmax and PyTorch's max_pool2d do.
+    The max is not differentiable at a tie: its Clarke subdifferential there is the convex hull of the
+    unit vectors of the maximal entries (for two of them, the segment between e_1 and e_2), and the tie
+    rule picks one vertex of it. Returns dx with the shape and dtype of x.
+    """
+    x, size = cache
+    h, w = x.shape[-2] // size, x.shape[-1] // size
+    dout = as_float_array(dout, "dout", shape=x.shape[:-2] + (h, w), dtype=x.dtype)
+    windows = _pool_windows(x, size)
+    first = windows.argmax(axis=-1)                                    # first maximal entry
+    dwindows = np.zeros_like(windows)
+    np.put_along_axis(dwindows, first[..., None], dout[..., None], axis=-1)
+    dx = np.moveaxis(dwindows.reshape(*x.shape[:-2], h, w, size, size), -2, -3)
+    return dx.reshape(x.shape)
+
+
+__all__ += ["prelu_forward", "prelu_backward", "maxpool_forward", "maxpool_backward"]

@@ -1,0 +1,471 @@
+"""Hidden tests of the nonsmooth-training assignment (notebooks/source/nonsmooth).
+
+Every check draws its inputs at grading time (``grading_rng``), computes the expected result with the
+reference in ``course.nonsmooth`` / ``course.nn``, and calls the student's function through
+``student_call``, which fails it if it calls the reference module. Where a graded function needs
+another one (the autodiff's ``backward`` needs the local derivatives), the check passes in its own
+independent version, defined in this file, so that each function is graded on its own.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+import course.nn
+import course.nonsmooth
+from course.nonsmooth import Value
+
+from ..bugs import Bug
+from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call
+
+FORBIDDEN = [course.nonsmooth]
+
+
+# =============================================================================== test functions
+# Gradients of piecewise linear and smooth functions of one variable; each takes a number or an array.
+
+def _kinked(kinks, slopes):
+    """The derivative of a continuous piecewise linear function: slopes[i] between kinks[i-1] and kinks[i]."""
+    kinks, slopes = np.asarray(kinks, dtype=float), np.asarray(slopes, dtype=float)
+
+    def grad(t):
+        return slopes[np.searchsorted(kinks, np.asarray(t, dtype=float), side="left")][()]
+
+    return grad
+
+
+def _one_d_cases(rng):
+    """(description, grad, theta, deltas): kinks at theta, near theta and far from theta, and a smooth one."""
+    c = float(np.round(rng.uniform(-2, 2), 3))
+    a = float(np.round(rng.uniform(0.01, 0.5), 3))
+    s = float(np.round(rng.uniform(0.5, 3.0), 3))
+    c2 = c + float(np.round(rng.uniform(0.1, 0.3), 3))
+    small = rng.uniform(1e-4, 1e-2, size=int(rng.integers(3, 9)))
+    large = rng.uniform(0.05, 0.6, size=int(rng.integers(6, 12)))
+    signs = np.where(rng.random(small.size) < 0.5, -1.0, 1.0)
+    slopes3 = np.round(rng.uniform(-2, 2, size=3), 3)
+    return [
+        (f"ReLU' shifted to the kink c={c:g}", _kinked([c], [0.0, 1.0]), c, small),
+        (f"{s:g} sign(t - c), the derivative of {s:g}|t - c|, c={c:g}", _kinked([c], [-s, s]), c, small),
+        (f"leaky ReLU' with slope a={a:g}, kink at 0", _kinked([0.0], [a, 1.0]), 0.0, small),
+        (f"ReLU' shifted to c={c:g}, at a smooth point", _kinked([c], [0.0, 1.0]), c + 0.5, small),
+        (f"slopes {slopes3.tolist()} with kinks at {c:g} and {c2:g}", _kinked([c, c2], slopes3), c,
+         large),
+        (f"{s:g} sign(t - c) with offsets of both signs, c={c:g}", _kinked([c], [-s, s]), c, small * signs),
+        ("cos, the derivative of sin (smooth)", np.cos, float(np.round(rng.uniform(-3, 3), 3)), large),
+    ]
+
+
+def _fits(got, alternative, rtol, atol):
+    try:
+        alt = np.asarray(alternative, dtype=np.float64)
+        arr = np.asarray(got, dtype=np.float64)
+        return arr.shape == alt.shape and bool(np.allclose(arr, alt, rtol=rtol, atol=atol))
+    except (TypeError, ValueError):
+        return False
+
+
+def _verdict(results, rtol, atol):
+    """Report the first failing case, with only the hints that explain EVERY failing case in which
+    they are offered: a hint that fits one input by coincidence would send the student the wrong way.
+
+    ``results`` is a list of (got, expected, call, hints) with hints a list of (alternative, message).
+    """
+    failing = []
+    for got, expected, call, hints in results:
+        try:
+            assert_matches(got, expected, call, rtol=rtol, atol=atol)
+        except CheckFailed:
+            failing.append((got, expected, call, hints))
+    if not failing:
+        return
+    got, expected, call, hints = failing[0]
+    keep = []
+    for alternative, message in hints:
+        offered = [(g, dict((m, a) for a, m in h)[message]) for g, _, _, h in failing
+                   if message in (m for _, m in h)]
+        if all(_fits(g, a, rtol, atol) for g, a in offered):
+            keep.append((alternative, message))
+    assert_matches(got, expected, call, rtol=rtol, atol=atol, hints=keep)
+
+
+# =============================================================================== Clarke, one variable
+
+def check_clarke_interval(clarke_interval):
+    """[min, max] of the gradients at theta +- delta_i, against the reference, on kinks and smooth points."""
+    rng = grading_rng("clarke_interval")
+    results = []
+    for description, grad, theta, deltas in _one_d_cases(rng):
+        call = f"clarke_interval(grad=<{description}>, theta={theta:g}, deltas={fmt(deltas)})"
+        got = student_call(clarke_interval, grad, theta, deltas.copy(), call=call, forbidden=FORBIDDEN)
+        expected = course.nonsmooth.clarke_interval(grad, theta, deltas)
+        plus = np.array([grad(theta + d) for d in deltas], dtype=float)
+        minus = np.array([grad(theta - d) for d in deltas], dtype=float)
+        both = np.concatenate([plus, minus])
+        at = float(grad(theta))
+        results.append((got, expected, call, [
+            (expected[::-1], "return [lo, hi]: the smallest gradient first."),
+            ([plus.min(), plus.max()], "you only used theta + delta: evaluate at theta - delta too, "
+                                       "so that both sides of a kink at theta are seen."),
+            ([minus.min(), minus.max()], "you only used theta - delta (or theta itself): evaluate at "
+                                         "theta + delta and theta - delta."),
+            ([at, at], "that is the gradient AT theta; the Clarke estimate uses gradients at points "
+                       "NEAR theta (theta +- delta), where the function is differentiable."),
+            ([both.mean(), both.mean()], "the estimate is the convex hull [min, max] of the sampled "
+                                         "gradients, not their mean."),
+        ]))
+    _verdict(results, rtol=1e-12, atol=1e-12)
+
+
+# =============================================================================== convex hull
+
+def _hull_cases(rng):
+    n = int(rng.integers(8, 30))
+    gauss = rng.standard_normal((n, 2))
+    grid = rng.integers(-3, 4, size=(int(rng.integers(12, 30)), 2)).astype(float)
+    t = rng.integers(-4, 5, size=int(rng.integers(4, 9))).astype(float)
+    direction = rng.integers(-2, 3, size=2).astype(float)
+    if not direction.any():
+        direction = np.array([1.0, 2.0])
+    line = np.outer(t, direction) + rng.integers(-3, 4, size=2)
+    p = rng.standard_normal(2)
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0], [1, 0.5], [0.5, 0.5], [0, 1]], dtype=float)
+    unit = np.array([[1.0, 0.0], [0.0, 1.0]])
+    return [
+        (f"{n} random points", gauss),
+        (f"{len(grid)} points of an integer grid (duplicates, collinear points)", grid),
+        (f"{len(line)} points on one line", line[rng.permutation(len(line))]),
+        ("one point repeated", np.tile(p, (int(rng.integers(2, 5)), 1))),
+        ("two equal points", np.tile(p, (2, 1))),
+        ("a square with points on its edges and inside", square[rng.permutation(len(square))] * 2.0 - 1.0),
+        ("the gradients of max(t1, t2) near a tie", np.vstack([unit, unit[rng.integers(2, size=8)]])),
+    ]
+
+
+def _collinear_kept(points):
+    """The monotone chain that keeps collinear points (pops only on right turns): the common mistake."""
+    pts = np.unique(np.asarray(points, dtype=float), axis=0)
+    if len(pts) <= 2:
+        return pts
+
+    def half(seq):
+        chain = []
+        for p in seq:
+            while len(chain) >= 2 and course.nonsmooth._cross(chain[-2], chain[-1], p) < 0:
+                chain.pop()
+            chain.append(p)
+        return chain
+
+    return np.array(half(pts)[:-1] + half(pts[::-1])[:-1])
+
+
+def check_convex_hull(convex_hull):
+    """Vertices in counter-clockwise order from the lexicographically smallest, no collinear points."""
+    rng = grading_rng("convex_hull")
+    results = []
+    for description, points in _hull_cases(rng):
+        call = f"convex_hull(points=<{description}: {fmt(points)}>)"
+        got = student_call(convex_hull, points.copy(), call=call, forbidden=FORBIDDEN)
+        expected = course.nonsmooth.convex_hull(points)
+        hints = [
+            (_collinear_kept(points), "a point on an edge between two corners is not a vertex: drop it "
+                                      "when the walk goes straight on (cross product <= 0, not < 0)."),
+            (np.unique(points, axis=0), "those are all the (distinct) points: keep only the corners of "
+                                        "the hull."),
+            (points, "those are all the input points: keep only the corners of the hull."),
+        ]
+        if len(expected) >= 3:
+            hints += [
+                (np.roll(expected[::-1], 1, axis=0), "the corners are in clockwise order: go "
+                                                      "counter-clockwise (lower hull left to right first)."),
+                (expected[::-1], "the corners are in clockwise order: go counter-clockwise, starting at the "
+                                 "lexicographically smallest point."),
+                (np.vstack([expected, expected[:1]]), "do not repeat the first corner at the end."),
+            ]
+            for shift in range(1, len(expected)):
+                hints.append((np.roll(expected, -shift, axis=0), "right corners and order, but start at "
+                              "the lexicographically smallest point (smallest first coordinate, then second)."))
+        results.append((got, expected, call, hints))
+    _verdict(results, rtol=1e-12, atol=1e-12)
+
+
+# =============================================================================== max-pooling
+
+def _maxpool_cases(rng):
+    B = int(rng.integers(1, 4))
+    C = int(rng.integers(1, 3))
+    h, w = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    return [
+        ("random values (no ties)", rng.standard_normal((B, 2 * h, 2 * w)), 2),
+        ("small integers: many ties, float32", rng.integers(0, 3, size=(B, C, 2 * h, 2 * w)).astype(np.float32), 2),
+        ("small integers, size 3 windows", rng.integers(0, 2, size=(B, 3 * h, 3 * w)).astype(float), 3),
+        ("a constant image: every entry ties", np.full((B, 2 * h, 2 * w), float(rng.integers(-3, 4))), 2),
+    ]
+
+
+def _pool_alternatives(x, size, dout):
+    """dx for the known mistakes: last maximal entry, every maximal entry, ties split evenly, dout ignored."""
+    windows = course.nn._pool_windows(x, size)
+    is_max = windows == windows.max(axis=-1, keepdims=True)
+    last = windows.shape[-1] - 1 - is_max[..., ::-1].argmax(axis=-1)
+    one_hot_last = np.arange(windows.shape[-1]) == last[..., None]
+    lead, (h, w) = x.shape[:-2], dout.shape[-2:]
+
+    def back(d):
+        return np.moveaxis(d.reshape(*lead, h, w, size, size), -2, -3).reshape(x.shape)
+
+    return {
+        "last": back(one_hot_last * dout[..., None]),
+        "all": back(is_max * dout[..., None]),
+        "split": back(is_max * dout[..., None] / is_max.sum(axis=-1, keepdims=True)),
+    }
+
+
+def check_maxpool_backward(maxpool_backward):
+    """dx: dout goes to the first maximal entry of each window (row-major); shapes and dtype of x."""
+    rng = grading_rng("maxpool_backward")
+    results = []
+    for description, x, size in _maxpool_cases(rng):
+        out, cache = course.nn.maxpool_forward(x, size)
+        dout = rng.standard_normal(out.shape).astype(x.dtype)
+        call = (f"maxpool_backward(dout=<{dout.dtype} {dout.shape}>, x=<{description}, {x.dtype} "
+                f"{x.shape}>, size={size})")
+        got = student_call(maxpool_backward, dout.copy(), x.copy(), size, call=call,
+                           forbidden=FORBIDDEN + [course.nn])
+        expected = course.nn.maxpool_backward(dout, cache)
+        alt = _pool_alternatives(x, size, dout)
+        ones = course.nn.maxpool_backward(np.ones_like(dout), cache)
+        results.append((got, expected, call, [
+            (alt["last"], "at a tie the FIRST maximal entry (row-major order) gets dout, not the last."),
+            (alt["all"], "at a tie only ONE entry (the first maximal one, row-major) gets dout: "
+                         "sending dout to every maximal entry counts it several times."),
+            (alt["split"], "ties: the tie rule of this course sends all of dout to the first maximal "
+                           "entry (row-major), not an even split."),
+            (ones, "multiply by dout: the maximal entry gets dout, not 1."),
+        ]))
+    _verdict(results, rtol=1e-6, atol=1e-7)
+
+
+# =============================================================================== the autodiff
+
+def _local_rules(node, relu_prime_at_zero=0.0):
+    """This check's own local derivatives (an independent copy of the rules the notebook states)."""
+    x = node.parents[0].data if node.parents else None
+    y = node.parents[1].data if len(node.parents) > 1 else None
+    rules = {
+        "": lambda: (),
+        "+": lambda: (1.0, 1.0),
+        "-": lambda: (1.0, -1.0),
+        "*": lambda: (y, x),
+        "neg": lambda: (-1.0,),
+        "relu": lambda: ((1.0 if x > 0 else 0.0) if x != 0 else float(relu_prime_at_zero),),
+        "abs": lambda: (float(np.sign(x)),),
+        "max": lambda: (1.0, 0.0) if x >= y else (0.0, 1.0),
+    }
+    return rules[node.op]()
+
+
+_VALUES = (-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0)
+
+
+def _leaf(rng):
+    return Value(float(rng.choice(_VALUES)) if rng.random() < 0.7 else float(np.round(rng.normal(), 3)))
+
+
+def _node_cases(rng):
+    """(description, node, relu_prime_at_zero) for every operation, at kinks, ties and smooth points."""
+    r_values = [0.0, 1.0, float(np.round(rng.uniform(0.05, 0.95), 3))]
+    r = lambda: float(rng.choice(r_values))
+    v = lambda: float(np.round(rng.uniform(0.2, 3.0), 3)) * (1 if rng.random() < 0.5 else -1)
+    a, b = v(), v()
+    cases = [
+        ("an input", Value(a), r()),
+        (f"Value({a:g}) + Value({b:g})", Value(a) + Value(b), r()),
+        (f"Value({a:g}) - Value({b:g})", Value(a) - Value(b), r()),
+        (f"Value({a:g}) * Value({b:g})", Value(a) * Value(b), r()),
+        (f"-Value({a:g})", -Value(a), r()),
+    ]
+    for x in (abs(a), -abs(b), 0.0):
+        for rr in ([0.0, 1.0, r_values[2]] if x == 0.0 else [r()]):
+            cases.append((f"Value({x:g}).relu()", Value(x).relu(), rr))
+    for x in (abs(a), -abs(b), 0.0):
+        cases.append((f"abs(Value({x:g}))", abs(Value(x)), r()))
+    for x, y in ((a, b), (b, a), (a, a), (0.0, 0.0)):
+        cases.append((f"Value({x:g}).max(Value({y:g}))", Value(x).max(Value(y)), r()))
+    x = Value(a)
+    cases.append((f"x * x with x = Value({a:g})", x * x, r()))
+    return cases
+
+
+def _as_partials(got, node, call):
+    """The student's tuple of partial derivatives as a float64 array, or a CheckFailed saying why not."""
+    n = len(node.parents)
+    if isinstance(got, np.ndarray):
+        got = got.tolist() if got.ndim == 1 else got
+    if not isinstance(got, (tuple, list)):
+        raise CheckFailed(f"For {call}: expected a tuple of {n} number(s), one per parent, got "
+                          f"{type(got).__name__} {got!r}.")
+    if len(got) != n:
+        raise CheckFailed(f"For {call}: the node has {n} parent(s), so return {n} partial derivative(s); "
+                          f"got {len(got)}: {tuple(got)!r}." + (" An input has no parents: return ()."
+                                                                 if n == 0 else ""))
+    for item in got:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Real, np.floating, np.integer)):
+            raise CheckFailed(f"For {call}: every partial derivative must be a number, got {item!r} "
+                              f"({type(item).__name__}). Use the parents' .data, not the Values themselves.")
+    return np.asarray(got, dtype=np.float64).reshape(n)
+
+
+def check_local_derivatives(local_derivatives):
+    """The partial derivatives of every operation, at smooth points, kinks (with ReLU'(0)) and ties."""
+    rng = grading_rng("local_derivatives")
+    results = []
+    for description, node, r in _node_cases(rng):
+        call = f"local_derivatives(node=<{description}>, relu_prime_at_zero={r:g})"
+        got = _as_partials(student_call(local_derivatives, node, r, call=call, forbidden=FORBIDDEN), node, call)
+        expected = np.asarray(course.nonsmooth.local_derivatives(node, r), dtype=np.float64)
+        hints = []
+        p = [q.data for q in node.parents]
+        if node.op == "relu" and p[0] == 0:
+            hints += [([0.0], "at x == 0 exactly, ReLU'(0) is the argument relu_prime_at_zero, not always 0 "
+                              "(x > 0: 1, x < 0: 0)."),
+                      ([1.0], "at x == 0 exactly, ReLU'(0) is the argument relu_prime_at_zero, not always 1 "
+                              "(x > 0: 1, x < 0: 0).")]
+        if node.op == "relu" and p[0] < 0 and r != 0:
+            hints.append(([r], "decide by the INPUT x = node.parents[0].data, not by the output node.data "
+                               "(which is 0 for every x <= 0)."))
+        if node.op == "*":
+            hints.append((p, "d(x*y)/dx = y and d(x*y)/dy = x: the partials are swapped."))
+        if node.op == "-":
+            hints.append(([1.0, 1.0], "d(x - y)/dy = -1."))
+        if node.op == "neg":
+            hints.append(([1.0], "d(-x)/dx = -1."))
+        if node.op == "max" and p[0] == p[1]:
+            hints += [([0.0, 1.0], "tie rule: at x == y the whole derivative goes to the FIRST argument."),
+                      ([0.5, 0.5], "tie rule: at x == y the whole derivative goes to the FIRST argument "
+                                   "(a split is a valid subgradient, but not this course's rule).")]
+        if node.op == "abs" and p[0] == 0:
+            hints.append(([1.0], "abs'(0) = sign(0) = 0 here, as in PyTorch."))
+        results.append((got, expected, call, hints))
+    _verdict(results, rtol=1e-12, atol=1e-12)
+
+
+OPS = ("+", "-", "*", "neg", "relu", "abs", "max")
+
+
+def _random_graph(rng, num_leaves, num_ops):
+    """A random DAG of Value operations; nodes are reused (shared), so gradients must be summed."""
+    nodes = [_leaf(rng) for _ in range(num_leaves)]
+    for _ in range(num_ops):
+        op = OPS[int(rng.integers(len(OPS)))]
+        recent = nodes[-min(len(nodes), 6):]
+        a = recent[int(rng.integers(len(recent)))]
+        b = nodes[int(rng.integers(len(nodes)))]
+        if op == "*" and abs(a.data * b.data) > 50:
+            op = "+"
+        node = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "neg": lambda: -a,
+                "relu": lambda: a.relu(), "abs": lambda: abs(a), "max": lambda: a.max(b)}[op]()
+        nodes.append(node)
+    return nodes[0:num_leaves], nodes[-1] + nodes[-2] + nodes[-3]
+
+
+def _graph_cases(rng):
+    r_values = [0.0, 1.0, float(np.round(rng.uniform(0.05, 0.95), 3))]
+    cases = []
+    # E2 at 0: the lecture's example; the answer depends on ReLU'(0)
+    for r in r_values:
+        x = Value(0.0)
+        cases.append(("E2(x) = x.relu() - (-x).relu() at x = 0", [x], x.relu() - (-x).relu(), r))
+    # a kink at 0 on one path and a deeper smooth path: tells "ReLU'(0) not passed on" from wrong orders
+    x, w = Value(0.0), Value(float(np.round(rng.uniform(0.5, 2), 3)))
+    cases.append((f"out = (x.relu() + x * w) * w with x=0, w={w.data:g}", [x, w], (x.relu() + x * w) * w,
+                  float(np.round(rng.uniform(0.05, 1.0), 3))))
+    # a node reached along paths of different lengths (breadth-first order is not topological)
+    x, w = Value(float(np.round(rng.uniform(0.5, 2), 3))), Value(float(np.round(rng.uniform(-2, -0.5), 3)))
+    y = x * w
+    z = y.relu() + y
+    cases.append((f"y = x*w, out = (y.relu() + y) * x with x={x.data:g}, w={w.data:g}", [x, w], z * x,
+                  float(rng.choice(r_values))))
+    # shared nodes
+    x = Value(float(np.round(rng.uniform(-2, 2), 3)))
+    cases.append((f"out = x * x + x with x={x.data:g}", [x], x * x + x, 0.0))
+    for _ in range(4):
+        leaves, out = _random_graph(rng, int(rng.integers(2, 5)), int(rng.integers(8, 25)))
+        cases.append((f"a random graph of {len(course.nonsmooth.topological_order(out))} nodes", leaves, out,
+                      float(rng.choice(r_values))))
+    return cases
+
+
+def _variant_grads(out, order, r, *, overwrite=False, forward=False, reset=True):
+    """The grads that known mistakes produce: overwriting instead of summing, forward order, no reset."""
+    if reset:
+        for node in order:
+            node.grad = 0.0
+    out.grad = 1.0
+    for node in (order if forward else reversed(order)):
+        for parent, d in zip(node.parents, _local_rules(node, r)):
+            parent.grad = d * node.grad if overwrite else parent.grad + d * node.grad
+    return np.array([node.grad for node in order])
+
+
+def check_backward(backward):
+    """node.grad for every node, against the reference; differentiating twice must not accumulate."""
+    rng = grading_rng("backward")
+    results = []
+    for description, leaves, out, r in _graph_cases(rng):
+        order = course.nonsmooth.topological_order(out)
+        overwritten = _variant_grads(out, order, r, overwrite=True)
+        forward = _variant_grads(out, order, r, forward=True)
+        alternatives = {}
+        for name, rr in (("r=0", 0.0), ("expected", r)):
+            course.nonsmooth.backward(out, rr, local=_local_rules)
+            alternatives[name] = np.array([node.grad for node in order])
+        expected = alternatives["expected"]
+        not_reset = _variant_grads(out, order, r, reset=False)       # accumulated on top of expected
+        course.nonsmooth.backward(out, r, local=_local_rules)      # the graph keeps the expected grads:
+                                                                    # backward must reset them
+        call = f"backward(output=<{description}>, relu_prime_at_zero={r:g}, local=<correct local derivatives>)"
+        student_call(backward, out, r, local=_local_rules, call=call, forbidden=FORBIDDEN)
+        got = np.array([node.grad for node in order])
+        if not np.all(np.isfinite(got)):
+            raise CheckFailed(f"For {call}: some .grad is not a finite number: {fmt(got)}.")
+        call_leaves = f"{call}: the grads of all {len(order)} nodes in topological order"
+        hints = [
+            (not_reset, "the grads are too large: set every node's .grad to 0 before accumulating "
+                        "(the graph may have been differentiated before)."),
+            (np.zeros_like(expected), "all grads are 0: start with output.grad = 1 (after resetting)."),
+            (overwritten, "a node used by several nodes must collect all their contributions: "
+                          "parent.grad += ..., not parent.grad = ..."),
+            (forward, "visit the nodes in REVERSE topological order (the output first), so that a node's "
+                      "grad is complete before it is passed on."),
+        ]
+        if r != 0:
+            hints.append((alternatives["r=0"], "pass relu_prime_at_zero on to local(node, relu_prime_at_zero)."))
+        results.append((got, expected, call_leaves, hints))
+        if out.grad != 1.0 and np.allclose(got, expected, rtol=1e-10, atol=1e-12):
+            raise CheckFailed(f"For {call}: output.grad must be 1 (d output / d output), got {out.grad!r}.")
+    _verdict(results, rtol=1e-10, atol=1e-12)
+
+
+# Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).
+DEMO_BUGS = [
+    Bug("ivy", "Clarke estimate from one side of the kink only", "clarke_interval",
+        "samples = [grad(theta + d) for d in deltas] + [grad(theta - d) for d in deltas]",
+        "samples = [grad(theta + d) for d in deltas]", ("test_clarke_interval",)),
+    Bug("jonas", "convex hull keeps collinear points", "convex_hull",
+        "cross(chain[-2], chain[-1], p) <= 0", "cross(chain[-2], chain[-1], p) < 0", ("test_convex_hull",)),
+    Bug("kira", "max-pool backward sends dout to every tied maximum", "maxpool_backward",
+        "mask = np.arange(size * size) == first[..., None]",
+        "mask = windows == windows.max(axis=-1, keepdims=True)", ("test_maxpool_backward",)),
+    Bug("leon", "ReLU'(0) ignored: ReLU's local derivative is 0 at 0 whatever the setting", "local_derivatives",
+        "1.0 if x > 0 else 0.0 if x < 0 else relu_prime_at_zero", "1.0 if x > 0 else 0.0",
+        ("test_local_derivatives",)),
+    Bug("mona", "backward overwrites gradients instead of summing them", "backward",
+        "parent.grad += d * node.grad", "parent.grad = d * node.grad", ("test_backward",)),
+    Bug("nils", "calls the course library's convex hull", "convex_hull",
+        "pts = np.unique(np.asarray(points, dtype=float), axis=0)   # sorted, duplicates removed",
+        "from course.nonsmooth import convex_hull as _reference\n    return _reference(points)",
+        ("test_convex_hull",)),
+]
