@@ -2,7 +2,7 @@
 
     python benchmarks/torch_mlp.py [--rounds 7] [--threads N] [--only digits,784-128,784-512]
 
-PyTorch is an optional benchmark dependency (here: ``pip install torch==2.13.0``, a CPU build on disk).
+PyTorch is an optional benchmark dependency: ``pip install -e ".[bench]"`` (torch 2.13.0, the CPU build).
 
 Both sides train the same network from the same weights (course.nn.init_mlp, copied into torch.nn.Linear),
 on the same float32 data in the same order (the epochs' permutations of one seeded numpy Generator), with
