@@ -8,8 +8,9 @@ A course directory follows nbgrader's layout::
     <root>/autograded/..., <root>/feedback/..., <root>/gradebook.db
 
 Grading a class (``Course.grade``) hands each submission to ``sandbox.grade_job`` on a
-``concurrent.futures`` executor (local processes by default, or a Dask cluster): files checked, locked
-cells restored, a fresh jailed kernel, hidden tests run in the grader. The results come back here, are
+``concurrent.futures`` executor (local threads by default, each driving its own kernel process, or a
+Dask cluster): files checked, locked cells restored, a fresh jailed kernel, hidden tests run in the
+grader. The results come back here, are
 journaled (``journal``) and saved through nbgrader's own autograde preprocessors (minus execution),
 so the gradebook, the formgrader, feedback and exports are nbgrader's as usual. A submission that
 cannot be graded is recorded as such, with the reason, and the rest of the class goes on.
@@ -17,14 +18,15 @@ cannot be graded is recorded as such, with the reason, and the rest of the class
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
-import multiprocessing
 import os
 import shutil
 import sys
+import threading
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Igno
 from .config import CELL_TIMEOUT, nbgrader_config
 from .journal import Journal
 from .sandbox import Job, Outcome, grade_job, read_submission
+from .zygote import Zygote
 
 JOURNAL = ".grading/journal"
 STAGING = ".grading/staged"
@@ -85,6 +88,28 @@ class Result:
     @property
     def manual_pending(self) -> int:
         return sum(1 for c in self.cells if c.manual and c.score is None)
+
+
+def default_workers() -> int:
+    """Submissions graded at once by default: one per core."""
+    return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _local_executor(workers: int | None, jobs: int):
+    """(executor, slots) for grading on this machine: ``workers`` notebooks run at once (default: one
+    per core), and as many more kernels may start or stop meanwhile, which hides their latency.
+
+    Threads are enough: a job's work runs in its kernel, a fresh process of its own, and the thread
+    mostly waits on it, so no worker process has to start and import anything. The zygote that forks
+    the kernels is started from this thread, which outlives the jobs."""
+    n = min(workers or default_workers(), jobs)
+    Zygote.socket_path()
+    pool = ThreadPoolExecutor(max_workers=min(2 * n, jobs), thread_name_prefix="grading")
+    try:
+        yield pool, threading.BoundedSemaphore(n)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ensure_tools_on_path() -> None:
@@ -171,7 +196,8 @@ class Course:
         """Grade each student's submission of ``assignment``, in parallel, and write the gradebook.
 
         Each submission is graded by ``sandbox.grade_job`` in a fresh kernel, on ``executor`` (any
-        ``concurrent.futures.Executor``; default: ``workers`` local processes, one per core). Only
+        ``concurrent.futures.Executor``; default: ``workers`` notebooks at once on this machine, one
+        per core, see ``_local_executor``). Only
         this process writes the gradebook. Every finished submission is journaled before it is
         saved, so a run that is killed (even with SIGKILL) and started again resumes with the same
         seed and loses or double-counts nothing. ``seed`` fixes the hidden tests' random inputs
@@ -193,12 +219,12 @@ class Course:
                 journal.mark_saved(student)
         report = progress or (lambda *a: None)
         done = len(students) - len(pending)
-        own = executor is None and pending
-        if own:
-            executor = ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(pending)),
-                                           mp_context=multiprocessing.get_context("spawn"))
-        try:
-            futures = {executor.submit(grade_job, self._job(assignment, s, self.last_seed)): s
+        with contextlib.ExitStack() as stack:
+            slots = None
+            if executor is None and pending:
+                executor, slots = stack.enter_context(_local_executor(workers, len(pending)))
+            futures = {executor.submit(grade_job, self._job(assignment, s, self.last_seed),
+                                       *([slots] if slots else [])): s
                        for s in pending}
             for future in as_completed(futures):
                 student = futures[future]
@@ -216,9 +242,6 @@ class Course:
                 journal.mark_saved(student)
                 done += 1
                 report(done, len(students), self.result(assignment, student, journal))
-        finally:
-            if own:
-                executor.shutdown(wait=True, cancel_futures=True)
         journal.finish()
         return [self.result(assignment, s, journal) for s in students]
 

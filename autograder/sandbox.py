@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import contextlib
 import copy
 import json
 import os
@@ -78,7 +79,10 @@ class Outcome:
     sandbox: list = field(default_factory=list)  # limits the jail could not apply on this machine
 
 
-def grade_job(job: Job) -> Outcome:
+def grade_job(job: Job, slots=None) -> Outcome:
+    """Grade one submission (see the module's docstring). ``slots``: a semaphore that grading threads
+    of one process share, so that at most that many notebooks run cells at once while the next
+    kernels start and the finished ones stop outside the limit (hiding kernel start-up latency)."""
     started = time.perf_counter()
     outcome = Outcome(job.student, job.assignment)
     try:
@@ -94,7 +98,7 @@ def grade_job(job: Job) -> Outcome:
             source = nbformat.reads(job.sources[name], as_version=4)
             release = nbformat.reads(job.releases[name], as_version=4)
             nb, repairs = assemble(source, release, submitted)
-            ran, stops = asyncio.run(_run(nb, job, outcome.sandbox))
+            ran, stops = asyncio.run(_run(nb, job, outcome.sandbox, slots))
             notes = ([f"extra files in the submission were ignored: {', '.join(job.extra_files)}"]
                      if job.extra_files else []) + repairs + stops
             if notes:  # the student reads them at the top of the feedback
@@ -208,9 +212,10 @@ def _failed(cell) -> bool:
     return any(o.output_type == "error" for o in cell.outputs)
 
 
-async def _run(nb, job, job_limits_missing=None):
+async def _run(nb, job, job_limits_missing=None, slots=None):
     """Execute ``nb`` in place in a fresh jailed kernel; returns (nb, notes). What the jail could not
-    apply on this machine is appended to ``job_limits_missing`` (for the instructor, not the student)."""
+    apply on this machine is appended to ``job_limits_missing`` (for the instructor, not the student).
+    With ``slots`` (a semaphore shared by grading threads) the cells run only while holding a slot."""
     notes = []
     job_limits_missing = [] if job_limits_missing is None else job_limits_missing
     scratch = tempfile.mkdtemp(prefix="sgd-grading-")
@@ -227,7 +232,6 @@ async def _run(nb, job, job_limits_missing=None):
     replies = {}
     client.on_cell_executed = lambda cell, cell_index, execute_reply: replies.__setitem__(cell_index, execute_reply)
     stopped = ""
-    deadline = time.monotonic() + job.max_seconds
     calls = None
     try:
         async with client.async_setup_kernel():
@@ -236,30 +240,8 @@ async def _run(nb, job, job_limits_missing=None):
                 stopped = "the grader could not prepare the kernel"
             with open(report) as fh:
                 job_limits_missing.extend(json.load(fh))
-            for index, cell in enumerate(nb.cells):
-                if stopped:
-                    break
-                if cell.cell_type != "code":
-                    continue
-                if time.monotonic() > deadline:
-                    stopped = f"the notebook ran longer than {job.max_seconds} s in total"
-                    break
-                meta = cell.metadata.get("nbgrader", {})
-                is_test = meta.get("grade") and not meta.get("solution")
-                visible, hidden = _split_hidden(cell.source) if is_test else (cell.source, "")
-                if is_test:
-                    runner = copy.deepcopy(cell)
-                    runner.source = visible
-                    stopped = await _execute(client, runner, index, replies, job.timeout, calls)
-                    nb.cells[index] = cell  # nbclient put the runner (visible part only) there
-                    cell.outputs = runner.outputs
-                    cell.execution_count = runner.get("execution_count")
-                    if not stopped and hidden.strip():
-                        message = run_hidden(hidden, calls, job.seed)
-                        if message:
-                            cell.outputs.append(_error("CheckFailed", message))
-                else:
-                    stopped = await _execute(client, cell, index, replies, job.timeout, calls)
+            with slots or contextlib.nullcontext():  # the kernel is ready: wait for a free slot
+                stopped = stopped or await _run_cells(client, nb, job, replies, calls)
     except DeadKernelError:
         stopped = stopped or "the kernel died"
     except Exception as error:
@@ -282,6 +264,35 @@ async def _run(nb, job, job_limits_missing=None):
                     and not cell.get("outputs") and cell.get("execution_count") is None:
                 cell.outputs = [_error("NotRun", f"not run because {stopped}")]
     return nb, notes
+
+
+async def _run_cells(client, nb, job, replies, calls) -> str:
+    """Run the notebook's code cells in order, a test cell's hidden part in the grader; returns "" or
+    why the run had to stop."""
+    deadline = time.monotonic() + job.max_seconds
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if time.monotonic() > deadline:
+            return f"the notebook ran longer than {job.max_seconds} s in total"
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            visible, hidden = _split_hidden(cell.source)
+            runner = copy.deepcopy(cell)
+            runner.source = visible
+            stopped = await _execute(client, runner, index, replies, job.timeout, calls)
+            nb.cells[index] = cell  # nbclient put the runner (visible part only) there
+            cell.outputs = runner.outputs
+            cell.execution_count = runner.get("execution_count")
+            if not stopped and hidden.strip():
+                message = run_hidden(hidden, calls, job.seed)
+                if message:
+                    cell.outputs.append(_error("CheckFailed", message))
+        else:
+            stopped = await _execute(client, cell, index, replies, job.timeout, calls)
+        if stopped:
+            return stopped
+    return ""
 
 
 async def _execute(client, cell, index, replies, timeout, calls):

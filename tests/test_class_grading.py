@@ -70,3 +70,33 @@ def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path):
     assert not results["heidi"].graded
     with Gradebook(course.api.coursedir.db_url) as gb:
         assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == sorted(EXPECTED)
+
+
+def test_slots_bound_the_notebooks_that_run_at_once_while_kernels_start_meanwhile():
+    """With one slot and three grading threads, the three notebooks run one after the other: their
+    cells never overlap in time (the kernels start meanwhile, outside the slot)."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nbformat
+
+    from autograder import sandbox
+    from autograder.grading import ensure_tools_on_path
+
+    ensure_tools_on_path()
+    code = "import time\nprint(time.time())\ntime.sleep(0.3)\nprint(time.time())"
+    job = sandbox.Job("synthetic", "student", {}, {}, {}, seed=1)
+    slots = threading.BoundedSemaphore(1)
+
+    def run(_):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        ran, notes = asyncio.run(sandbox._run(nb, job, slots=slots))
+        assert not notes
+        start, end = map(float, "".join(o["text"] for o in ran.cells[0].outputs).split())
+        return start, end
+
+    with ThreadPoolExecutor(3) as pool:
+        spans = sorted(pool.map(run, range(3)))
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end, f"two notebooks ran at once with one slot: {spans}"
