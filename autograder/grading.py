@@ -130,6 +130,12 @@ class Course:
         self.config = nbgrader_config(self.root, timeout=self.timeout)
         self._saver = None
         self.sandbox_warnings: set[str] = set()
+        # nbgrader's exchange (release / fetch / submit / collect), world-writable as nbgrader wants it;
+        # made here so that the formgrader does not warn that it is missing
+        exchange = Path(self.config.Exchange.root)
+        if not exchange.is_dir():
+            exchange.mkdir(parents=True)
+            exchange.chmod(0o1777)
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
 
@@ -184,6 +190,12 @@ class Course:
                 shutil.copyfile(content, dest)
             else:
                 dest.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    def add_student(self, student: str, first_name: str | None = None, last_name: str | None = None,
+                    email: str | None = None) -> None:
+        """Put a student (with the names the formgrader shows) in the gradebook, or update one."""
+        with Gradebook(self.api.coursedir.db_url, self.api.course_id) as gb:
+            gb.update_or_create_student(student, first_name=first_name, last_name=last_name, email=email)
 
     def students(self, assignment: str) -> list[str]:
         submitted = self.root / "submitted"

@@ -7,8 +7,9 @@ For every source notebook in notebooks/source/:
   (widgets and experiments included), from the kernel's start to the last cell's reply;
 - **grade**: the reference submission (the student version with the reference answers typed in,
   autograder.demo.reference_answers / fill_in) graded by autograder.grading.Course.grade(assignment,
-  [student], workers=1), as ``sgd-course grade`` does it: a grading worker, a fresh jailed kernel, the
-  hidden tests, the gradebook and the feedback. The reference must get full marks.
+  [student], workers=1), as ``sgd-course grade`` does it: a fresh jailed kernel (forked from the
+  grader's kernel zygote, which the first call of the process starts), the hidden tests, the gradebook
+  and the feedback. The reference must get full marks.
 Each is repeated ``--repeats`` times; the table gives the median (and the range). Targets: a run in at most
 20 s, a grade in at most 5 s. For each notebook the slowest cells of its median run are listed.
 """
@@ -77,7 +78,7 @@ def run_notebook_retrying(path: Path):
 
 
 def grade_reference(course: Course, assignment: str, student: str):
-    """(seconds of Course.grade, seconds of the grading job in the worker, the graded cells' times)."""
+    """(seconds of Course.grade, seconds of the grading job, the graded cells' times)."""
     files = {}
     for notebook in course.notebooks(assignment):
         source = course.root / "source" / assignment / f"{notebook}.ipynb"
@@ -129,11 +130,11 @@ def main(argv=None) -> int:
                 graded = grade_reference(course, assignment, f"reference-{r}")
                 grades.setdefault(assignment, []).append(graded)
                 print(f"  round {r + 1} {assignment}/{path.name}: run {seconds:.1f} s (kernel start "
-                      f"{kernel:.1f} s), grade {graded[0]:.1f} s (job in the worker {graded[1]:.1f} s)", flush=True)
+                      f"{kernel:.1f} s), grade {graded[0]:.1f} s (the job {graded[1]:.1f} s)", flush=True)
 
     print()
     header = (f"{'notebook':<30}{'run s, median (range)':>23}{'target':>8}{'met':>5}"
-              f"{'grade s, median (range)':>25}{'target':>8}{'met':>5}{'of it: job in worker':>22}")
+              f"{'grade s, median (range)':>25}{'target':>8}{'met':>5}{'of it: the job':>22}")
     print(header)
     print("-" * len(header))
     missed = []
@@ -155,8 +156,8 @@ def main(argv=None) -> int:
         print(f"{assignment} run: kernel start {kernel:.1f} s; slowest cells: {_slowest(per_cell, args.slowest)}")
         total, job, graded_cells = _median_row(grades[assignment])
         kernel_side = sum(t for t, _, _ in graded_cells)
-        print(f"{assignment} grade: {total:.1f} s = {total - job:.1f} s outside the job (grading worker, "
-              f"gradebook, feedback) + {job:.1f} s job, of which {kernel_side:.1f} s in student-kernel cells "
+        print(f"{assignment} grade: {total:.1f} s = {total - job:.1f} s outside the job (gradebook, "
+              f"feedback) + {job:.1f} s job, of which {kernel_side:.1f} s in student-kernel cells "
               f"(visible parts) and the rest kernel start, hidden tests, checks; slowest cells: "
               f"{_slowest(graded_cells, args.slowest)}")
     for remark in remarks:

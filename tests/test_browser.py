@@ -203,6 +203,7 @@ def test_formgrader_lists_the_graded_demo_class(lab, page, graded_class):
         submitted = sum((d / assignment).is_dir() for d in (lab.root / "submitted").iterdir())
         assert submitted >= len(rosters[assignment]) and count == str(submitted), \
             f"{assignment}: {count} submissions listed, {submitted} in submitted/"
+    assert frame.locator("#warning-exchange").count() == 0, "the formgrader warns about the exchange"
     page.screenshot(path=SHOTS / "formgrader-assignments.png")
     for assignment in ASSIGNMENTS:
         frame.locator("a", has_text="Manage Assignments").first.click()
@@ -215,6 +216,7 @@ def test_formgrader_lists_the_graded_demo_class(lab, page, graded_class):
             row = frame.locator("tr", has=frame.locator("td", has_text=re.compile(rf"^{student}$")))
             row.wait_for()
             text = row.inner_text()
+            assert student.capitalize() in text and "(demo)" in text, f"{student}'s name is not shown: {text!r}"
             if result.graded:
                 assert f"{result.auto_score:g} / " in text, f"{assignment}/{student}: {text!r}"
             else:
