@@ -1,7 +1,5 @@
 """Session fixtures: one course directory, built and graded once for the whole test session."""
 
-import os
-from pathlib import Path
 
 import pytest
 

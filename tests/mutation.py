@@ -13,11 +13,16 @@ import numpy as np
 from autograder.checks import CheckFailed
 
 
-def define(source: str, name: str, label: str = "answer"):
-    """Run an answer cell as the student's kernel would; return the function ``name`` it defines."""
+def run_cell(source: str, label: str = "answer") -> dict:
+    """Run an answer cell as the student's kernel would (numpy imported as np); return its namespace."""
     namespace = {"np": np}
     exec(compile(source, f"<student cell {label}>", "exec"), namespace)
-    return namespace[name]
+    return namespace
+
+
+def define(source: str, name: str, label: str = "answer"):
+    """Run an answer cell; return the function ``name`` it defines."""
+    return run_cell(source, label)[name]
 
 
 def mutate(answer: str, edits, label: str = "answer") -> str:

@@ -3,7 +3,6 @@ run killed with SIGKILL and started again completes with the same grades, nothin
 
 import json
 import shutil
-import os
 import signal
 import subprocess
 import sys
