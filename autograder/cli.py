@@ -104,7 +104,7 @@ def summary(results: list[Result]) -> str:
 
 
 def _executor(args):
-    """A Dask cluster's executor when --dask is given; None means local processes."""
+    """A Dask cluster's executor when --dask is given; None means this machine's grading threads."""
     if not getattr(args, "dask", None):
         return None
     try:
