@@ -5,14 +5,19 @@
 Runs each source notebook (default: every notebooks/source/*/*.ipynb) in a fresh kernel, as a student
 does, and for every explorer it shows (a cell whose output is a widget) moves each control in the
 kernel, one step at a time to values not visited before, and times the control's observer callbacks:
-computing, drawing the figure and encoding the PNG that JupyterLab shows (``plt.show()`` of the inline
-backend). What the browser adds on top (sending the PNG, painting it) is small next to that; the
+computing, drawing the figure and encoding the PNG that JupyterLab shows (whether an explorer shows it
+with ``plt.show()`` of the inline backend or puts ``savefig`` bytes into an ``ipywidgets.Image``), and
+sending it to the front end. What the browser adds on top (painting it) is small next to that; the
 browser tests print it per move (``pytest tests/test_browser.py -k explorer -s``).
 
 Controls: sliders (int, float, log, selection) move one step, dropdowns / toggle or radio buttons to
-the next option, checkboxes flip. The table has, per control, the median and the slowest move and
-the part of it spent in ``plt.show()`` (rendering); a last line per explorer gives the median over all
-its moves. Not part of the test suite: timings depend on the machine and on what else runs on it.
+the next option, checkboxes flip. The table has, per control, the median and the slowest move (wall
+clock: what the student waits), the median of the kernel's CPU time per move (the same unless other
+processes compete for the cores; then it tells what the explorer itself costs) and the median time
+spent rendering figures (drawing and PNG encoding: every ``FigureCanvasBase.print_figure``, which both
+``plt.show()`` and ``savefig`` call); a last line per explorer gives the medians over all its moves,
+and the target applies to its wall-clock median. Not part of the test suite: timings depend on the
+machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 BENCH = r'''
 def __slider_latency(model_id, moves, mark):
     import json, math, time
-    import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
     import ipywidgets as W
     from ipywidgets.widgets import widget as _widget
     instances = getattr(_widget, "_instances", None) or W.Widget.widgets
@@ -55,14 +60,14 @@ def __slider_latency(model_id, moves, mark):
     walk(root)
 
     shown = [0.0]
-    original_show = plt.show
-    def timed_show(*args, **kwargs):
+    original_print = FigureCanvasBase.print_figure
+    def timed_print(*args, **kwargs):
         started = time.perf_counter()
         try:
-            return original_show(*args, **kwargs)
+            return original_print(*args, **kwargs)
         finally:
             shown[0] += time.perf_counter() - started
-    plt.show = timed_show
+    FigureCanvasBase.print_figure = timed_print
 
     def plan(w):
         """The values of up to `moves` successive steps to values not visited before."""
@@ -87,23 +92,25 @@ def __slider_latency(model_id, moves, mark):
         for w in controls:
             initial = w.index if isinstance(w, W.widget_selection._Selection) else w.value
             label = w.description or type(w).__name__
-            times, renders = [], []
+            times, renders, cpus = [], [], []
             for value in plan(w):
                 shown[0] = 0.0
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 if isinstance(value, tuple):
                     w.index = value[1]
                 else:
                     w.value = value
                 times.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
                 renders.append(shown[0])
             if isinstance(w, W.widget_selection._Selection):
                 w.index = initial
             else:
                 w.value = initial
-            results.append({"control": label, "kind": type(w).__name__, "times": times, "renders": renders})
+            results.append({"control": label, "kind": type(w).__name__, "times": times, "renders": renders,
+                            "cpus": cpus})
     finally:
-        plt.show = original_show
+        FigureCanvasBase.print_figure = original_print
     print(mark + json.dumps(results))
 
 __slider_latency(%r, %d, %r)
@@ -111,19 +118,7 @@ del __slider_latency
 '''
 
 
-# --what-if: how fast the explorers would be with the two render costs removed that dominate them:
-# tight_layout() on every redraw (it draws the figure once more to measure the labels) and the inline
-# backend's bbox_inches="tight" (again one more draw per PNG). The figures look a little different
-# (fixed margins), so this only tells what a fixed layout would gain.
-WHAT_IF = r"""
-import matplotlib.figure as _mf
-_mf.Figure.tight_layout = lambda self, *args, **kwargs: None
-get_ipython().run_line_magic("config", "InlineBackend.print_figure_kwargs = {'bbox_inches': None}")
-get_ipython().run_line_magic("matplotlib", "inline")
-"""
-
-
-def explorers_of(path: Path, moves: int, timeout: int = 600, what_if: bool = False):
+def explorers_of(path: Path, moves: int, timeout: int = 600):
     """[(cell number, first source line, [control timings])] for each explorer of a notebook."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -137,7 +132,7 @@ def explorers_of(path: Path, moves: int, timeout: int = 600, what_if: bool = Fal
             model_ids = [o["data"][WIDGET_MIME]["model_id"] for o in cell.outputs
                          if o.get("output_type") in ("display_data", "execute_result") and WIDGET_MIME in o.get("data", {})]
             for model_id in model_ids:
-                bench = nbformat.v4.new_code_cell((WHAT_IF if what_if else "") + BENCH % (model_id, moves, MARK))
+                bench = nbformat.v4.new_code_cell(BENCH % (model_id, moves, MARK))
                 nb.cells.append(bench)
                 client.execute_cell(bench, len(nb.cells) - 1, store_history=False)
                 errors = [o for o in bench.outputs if o.output_type == "error"]
@@ -150,42 +145,49 @@ def explorers_of(path: Path, moves: int, timeout: int = 600, what_if: bool = Fal
     return found
 
 
+def _row(name, control, wall_ms, cpu_s, render_s):
+    """One line of the table: (explorer, control, moves, median, max, median CPU, median render) in ms."""
+    return (name, control, len(wall_ms), statistics.median(wall_ms), max(wall_ms),
+            1000 * statistics.median(cpu_s), 1000 * statistics.median(render_s))
+
+
+def _print_table(rows):
+    header = ("explorer", "control", "moves", "median ms", "max ms", "cpu ms", "render ms")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(2)]
+    print(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]:>5}  {header[3]:>9}  {header[4]:>8}"
+          f"  {header[5]:>6}  {header[6]:>9}")
+    for name, control, n, median, worst, cpu, render in rows:
+        ok = "" if control != "== all moves" else ("  ok" if median <= TARGET_MS else f"  SLOW (> {TARGET_MS:.0f} ms)")
+        print(f"{name:<{widths[0]}}  {control:<{widths[1]}}  {n:>5}  {median:9.0f}  {worst:8.0f}  {cpu:6.0f}"
+              f"  {render:9.0f}{ok}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="source notebooks (default: all)")
     parser.add_argument("--moves", type=int, default=5, help="moves per control (default: %(default)s)")
-    parser.add_argument("--what-if", action="store_true",
-                        help="time the explorers as if they used a fixed layout: no tight_layout() and no "
-                             "tight bounding box for the PNG (see WHAT_IF)")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(SOURCE.glob("*/*.ipynb"))
     rows, slow = [], []
     for path in paths:
         started = time.perf_counter()
         print(f"running {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ...", file=sys.stderr, flush=True)
-        for number, first, controls in explorers_of(path.resolve(), args.moves, what_if=args.what_if):
+        for number, first, controls in explorers_of(path.resolve(), args.moves):
             name = f"{path.stem} [{number}] {first[:38]}"
-            everything = []
+            wall, cpu, render = [], [], []
             for c in controls:
                 ms = [1000 * t for t in c["times"]]
-                render = [1000 * t for t in c["renders"]]
-                everything += ms
                 if ms:
-                    rows.append((name, f"{c['control']} ({c['kind']})", len(ms), statistics.median(ms), max(ms),
-                                 statistics.median(render)))
-            if everything:
-                median = statistics.median(everything)
-                rows.append((name, "== all moves", len(everything), median, max(everything), None))
-                if median > TARGET_MS:
-                    slow.append((name, median))
+                    rows.append(_row(name, f"{c['control']} ({c['kind']})", ms, c["cpus"], c["renders"]))
+                wall += ms
+                cpu += c["cpus"]
+                render += c["renders"]
+            if wall:
+                rows.append(_row(name, "== all moves", wall, cpu, render))
+                if statistics.median(wall) > TARGET_MS:
+                    slow.append((name, statistics.median(wall)))
         print(f"  {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-    header = ("explorer", "control", "moves", "median ms", "max ms", "plt.show ms")
-    widths = [max(len(str(r[i])) if not isinstance(r[i], float) else 9 for r in rows + [header]) for i in range(3)]
-    print(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]:>5}  {header[3]:>9}  {header[4]:>8}  {header[5]:>11}")
-    for name, control, n, median, worst, render in rows:
-        ok = "" if control != "== all moves" else ("  ok" if median <= TARGET_MS else f"  SLOW (> {TARGET_MS:.0f} ms)")
-        render_text = f"{render:11.0f}" if render is not None else " " * 11
-        print(f"{name:<{widths[0]}}  {control:<{widths[1]}}  {n:>5}  {median:9.0f}  {worst:8.0f}  {render_text}{ok}")
+    _print_table(rows)
     if slow:
         print(f"\n{len(slow)} explorer(s) above the {TARGET_MS:.0f} ms median target: "
               + ", ".join(f"{n} ({m:.0f} ms)" for n, m in slow))

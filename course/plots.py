@@ -4,18 +4,69 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import LogLocator, NullLocator
 
 
-def band(ax, iterates, label=None, color=None, quantiles=(0.1, 0.9)):
-    """Median and a quantile band over runs of ``iterates`` with shape (K+1, R), against k = 1..K+1."""
+def band_stats(iterates, quantiles=(0.1, 0.9)):
+    """(k, lo, median, hi) of ``iterates`` with shape (K+1, R) (or (K+1,), one run): k = 1..K+1 and, per
+    step, the quantiles ``quantiles`` and the median over the runs."""
     iterates = np.asarray(iterates)
     if iterates.ndim == 1:
         iterates = iterates[:, None]
     k = np.arange(1, iterates.shape[0] + 1)
     lo, mid, hi = np.quantile(iterates, [quantiles[0], 0.5, quantiles[1]], axis=1)
+    return k, lo, mid, hi
+
+
+def band(ax, iterates, label=None, color=None, quantiles=(0.1, 0.9)):
+    """Median and a quantile band over runs of ``iterates`` with shape (K+1, R), against k = 1..K+1."""
+    k, lo, mid, hi = band_stats(iterates, quantiles)
     (line,) = ax.plot(k, mid, label=label, color=color)
     ax.fill_between(k, lo, hi, color=line.get_color(), alpha=0.25, linewidth=0)
     return ax
+
+
+# -- updating a figure in place (the widget explorers redraw this way: no new axes, no new layout) ----
+
+def set_fill_between(fill, x, lo, hi):
+    """Give the band ``fill`` (what ``ax.fill_between`` returned) new data, as if drawn anew."""
+    if hasattr(fill, "set_data"):                       # matplotlib >= 3.10
+        fill.set_data(x, lo, hi)
+        return
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    x, lo, hi = np.asarray(x)[ok], np.asarray(lo)[ok], np.asarray(hi)[ok]
+    fill.set_verts([np.column_stack([np.concatenate([x, x[::-1]]), np.concatenate([lo, hi[::-1]])])])
+
+
+def fit_ylim(ax, *values, log=False, margin=0.05):
+    """Set the y-limits of ``ax`` to cover the finite ``values`` (only the positive ones on a log axis),
+    with a ``margin`` (a fraction of the range, or of the decades on a log axis). Nothing finite: the
+    limits stay as they are. For what ``relim`` does not see, such as a ``fill_between`` band."""
+    v = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in values])
+    v = v[np.isfinite(v) & (np.abs(v) < 1e100) & ((v > 0) if log else True)]
+    if not v.size:
+        return
+    lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
+    pad = margin * (hi - lo) if hi > lo else (0.5 if log else max(abs(hi), 1.0) * 0.1)
+    lo, hi = lo - pad, hi + pad
+    ax.set_ylim((10 ** lo, 10 ** hi) if log else (lo, hi))
+
+
+def autoscale(ax):
+    """Fit the limits of ``ax`` to its lines' current data (after ``set_data``)."""
+    ax.relim(visible_only=True)
+    ax.autoscale_view()
+
+
+def thin_log_ticks(ax, max_decades=2.0):
+    """Minor ticks on the log axes of ``ax`` only where the view spans at most ``max_decades`` decades
+    (there they carry the labels). On a wider view the decades say enough, and leaving out the minor
+    ticks saves about a fifth of the time a figure takes to draw."""
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log":
+            continue
+        wide = lo > 0 and hi > 0 and abs(np.log10(hi / lo)) > max_decades
+        axis.set_minor_locator(NullLocator() if wide else LogLocator(subs="auto"))
 
 
 def regimes(iterates_by_name, loss_gap=lambda theta: theta ** 2, title=None):
@@ -79,12 +130,7 @@ def paths_on_contours(ax, loss, paths_by_label, center, radius, title=None, leve
     (K+1, 2) or a list of paths (drawn in one colour, the label once). The minimiser is the star.
     """
     center = np.asarray(center, dtype=float)
-    t1, t2 = np.meshgrid(np.linspace(center[0] - radius, center[0] + radius, 120),
-                         np.linspace(center[1] - radius, center[1] + radius, 120))
-    values = np.asarray(loss(np.stack([t1.ravel(), t2.ravel()], axis=1))).reshape(t1.shape)
-    values = values - values.min()
-    ax.contour(t1, t2, values, levels=np.geomspace(values.max() * 1e-3, values.max(), levels),
-               colors="0.75", linewidths=0.7)
+    level_sets(ax, loss, center, radius, levels)
     for label, paths in paths_by_label.items():
         paths = [paths] if np.ndim(paths) == 2 else list(paths)
         color = None
@@ -97,6 +143,18 @@ def paths_on_contours(ax, loss, paths_by_label, center, radius, title=None, leve
            xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", title=title, aspect="equal")
     ax.legend(fontsize=7, loc="upper left")
     return ax
+
+
+def level_sets(ax, loss, center, radius, levels=12):
+    """Grey level sets of ``loss`` (geometrically spaced above its minimum) on the square of half-width
+    ``radius`` around ``center``; returns the contour set."""
+    center = np.asarray(center, dtype=float)
+    t1, t2 = np.meshgrid(np.linspace(center[0] - radius, center[0] + radius, 120),
+                         np.linspace(center[1] - radius, center[1] + radius, 120))
+    values = np.asarray(loss(np.stack([t1.ravel(), t2.ravel()], axis=1))).reshape(t1.shape)
+    values = values - values.min()
+    return ax.contour(t1, t2, values, levels=np.geomspace(values.max() * 1e-3, values.max(), levels),
+                      colors="0.75", linewidths=0.7)
 
 
 def loglog_curves(x, ys_by_label, *, xlabel, ylabel, title=None, reference=None, ax=None, style="-"):
@@ -216,9 +274,7 @@ def learning_curves(histories, title=None, styles=None):
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
     for name, h in histories.items():
         style = (styles or {}).get(name, "-")
-        epochs = max(h["epoch"][-1], 1)
-        step_loss, train_loss = _positive(h["step_loss"]), _positive(h["train_loss"])
-        steps = np.arange(1, len(step_loss) + 1) * epochs / max(len(step_loss), 1)
+        steps, step_loss, train_loss = learning_curve_data(h)
         (line,) = ax_loss.plot(h["epoch"], train_loss, "o" + style, ms=3, label=name)
         ax_loss.plot(steps, step_loss, style, lw=0.5, alpha=0.35, color=line.get_color())
         ax_acc.plot(h["epoch"], h["test_acc"], "o" + style, ms=3, color=line.get_color(), label=name)
@@ -237,6 +293,15 @@ def learning_curves(histories, title=None, styles=None):
     except ValueError:  # a diverged run can leave the log axis with nothing to lay out
         pass
     return fig
+
+
+def learning_curve_data(history):
+    """(steps, step_loss, train_loss) of a history as ``learning_curves`` draws them: the minibatch
+    losses against fractional epochs, and both losses ready for a log axis (see ``_positive``)."""
+    epochs = max(history["epoch"][-1], 1)
+    step_loss, train_loss = _positive(history["step_loss"]), _positive(history["train_loss"])
+    steps = np.arange(1, len(step_loss) + 1) * epochs / max(len(step_loss), 1)
+    return steps, step_loss, train_loss
 
 
 def _positive(values):
@@ -308,16 +373,13 @@ def relu_prime_drift(results_by_name, axes=None):
         fig = axes[0].figure
     ax_drift, ax_count = axes
     for i, (name, res) in enumerate(results_by_name.items()):
-        k = np.arange(1, len(res["drift"]) + 1)
-        drift = np.where(res["drift"] > 0, res["drift"], np.nan)
-        differs = int(np.sum(res["differs"]))
+        k, drift, marks, counts = relu_prime_drift_data(res)
         if np.all(np.isnan(drift)):
             ax_drift.plot([], [], color=f"C{i}", label=f"{name}: identical runs (drift 0)")
         else:
             ax_drift.semilogy(k, drift, color=f"C{i}", label=f"{name}: final drift {res['drift'][-1]:.1e}")
-            marks = np.flatnonzero(res["differs"])
-            ax_drift.plot(k[marks], np.nan_to_num(drift[marks], nan=np.nanmin(drift)), "|", color=f"C{i}", ms=12)
-        ax_count.step(k, np.cumsum(res["differs"]), where="post", color=f"C{i}", label=f"{name}: {differs} steps")
+            ax_drift.plot(*marks, "|", color=f"C{i}", ms=12)
+        ax_count.step(k, counts, where="post", color=f"C{i}", label=f"{name}: {counts[-1]} steps")
     ax_drift.set_xlim(0, max(len(res["drift"]) for res in results_by_name.values()) + 1)
     ax_drift.set(xlabel="step k", ylabel=r"$\|\theta_A - \theta_B\| / \|\theta_A\|$",
                  title="how far the two runs drift apart (| = backprop differed)")
@@ -326,6 +388,17 @@ def relu_prime_drift(results_by_name, axes=None):
     ax_count.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def relu_prime_drift_data(res):
+    """What ``relu_prime_drift`` draws for one run pair: (k, drift, (k, y) of the marks at the steps where
+    backprop differed, number of such steps so far). A drift of exactly 0 becomes nan (a gap on the
+    log axis); the marks sit on the drift curve (at its smallest value where it is 0)."""
+    k = np.arange(1, len(res["drift"]) + 1)
+    drift = np.where(res["drift"] > 0, res["drift"], np.nan)
+    marks = np.flatnonzero(res["differs"])
+    floor = np.nanmin(drift) if not np.all(np.isnan(drift)) else np.nan
+    return k, drift, (k[marks], np.nan_to_num(drift[marks], nan=floor)), np.cumsum(res["differs"])
 
 
 def gd_paths(paths_by_name, title=None):

@@ -1,0 +1,319 @@
+"""The widget explorers of ``course.widgets`` in a plain Python process (Agg backend, no kernel).
+
+Each explorer is built, its controls are moved, and what its figure then shows is compared with an
+independent computation of the same runs; the figure and its lines are the same objects after a move
+(updated in place, not redrawn from scratch), the shown PNG changes, and a setting seen before comes
+from the cache. No timings here: ``benchmarks/slider_latency.py`` measures those.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from course import minibatch, nonsmooth, plots, problems, schedules, widgets
+from course.sgd import sgd_iterates
+
+
+@pytest.fixture(autouse=True)
+def _not_grading(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+
+
+def png(ui):
+    """The PNG bytes the explorer shows (its last child is the image widget)."""
+    return bytes(ui.children[-1].value)
+
+
+def lines(ui):
+    """Every Line2D of the explorer's figure, in order."""
+    return [line for ax in ui.figure.axes for line in ax.lines]
+
+
+def assert_moved_in_place(ui, control, value):
+    """Move ``control`` to ``value``: same figure, same lines, a new picture. Returns the lines."""
+    figure, before, picture = ui.figure, lines(ui), png(ui)
+    ui.controls[control].value = value
+    assert ui.figure is figure and lines(ui) == before and all(a is b for a, b in zip(lines(ui), before))
+    assert png(ui) != picture and png(ui).startswith(b"\x89PNG")
+    return before
+
+
+def adagrad_norm(grad, theta1, indices, eta=1.0, c0=0.0):
+    """AdaGrad-Norm for R runs at once, as the adagrad notebook's solution writes it."""
+    theta = np.asarray(theta1, dtype=float)
+    c = np.full(theta.shape[:-1], float(c0))
+    thetas, taus = [theta], []
+    for k in range(1, len(indices) + 1):
+        g = grad(theta, indices[k - 1])
+        c = c + np.sum(g ** 2, axis=-1)
+        tau = eta / np.sqrt(c)
+        theta = theta - tau[..., None] * g
+        thetas.append(theta)
+        taus.append(tau)
+    return np.stack(thetas), np.stack(taus)
+
+
+# -- step sizes ----------------------------------------------------------------------------------
+
+def test_step_size_explorer_shows_the_runs_of_the_chosen_schedule():
+    ui = widgets.step_size_explorer()
+    median, *_ = assert_moved_in_place(ui, "tau0", 0.1)
+    assert_moved_in_place(ui, "kind", "constant: tau0")
+    iterates = widgets.step_size_runs("constant: tau0", 0.1, 1.0, runs=200)
+    np.testing.assert_array_equal(median.get_ydata(), np.median(iterates, axis=1))
+    band = ui.figure.axes[0].collections[0]
+    lo = np.quantile(iterates, 0.1, axis=1)
+    assert np.isclose(band.get_paths()[0].vertices[:, 1].min(), lo.min())
+    gap_line = ui.figure.axes[1].lines[0]
+    np.testing.assert_allclose(gap_line.get_ydata(), np.mean(iterates ** 2, axis=1))
+    assert "constant, tau0=0.1" in [t.get_text() for t in ui.figure.axes[0].get_legend().get_texts()]
+    assert f"{iterates[-1].mean():+.3f}" in ui.figure.texts[0].get_text()
+
+
+def test_step_size_explorer_caches_each_setting():
+    ui = widgets.step_size_explorer()
+    first = ui.figure.axes[0].lines[0].get_ydata().copy()
+    ui.controls["runs"].value = 50
+    assert len(ui.figure.axes[0].lines[0].get_ydata()) == len(first)
+    assert not np.array_equal(ui.figure.axes[0].lines[0].get_ydata(), first)
+    misses = ui.compute.cache_info().misses
+    ui.controls["runs"].value = 200
+    assert ui.compute.cache_info().misses == misses           # came from the cache ...
+    np.testing.assert_array_equal(ui.figure.axes[0].lines[0].get_ydata(), first)   # ... identical
+
+
+def test_step_size_explorer_uses_the_given_sgd():
+    calls = []
+
+    def my_sgd(grad, theta1, schedule, indices):
+        calls.append(len(indices))
+        return sgd_iterates(grad, theta1, schedule, indices)
+
+    widgets.step_size_explorer(sgd_fn=my_sgd).controls["p"].value = 0.5
+    assert calls == [300, 300]
+
+
+# -- gradient descent vs SGD -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def least_squares_2d():
+    return problems.least_squares_data(40, 2, np.random.default_rng(3))
+
+
+def test_gd_vs_sgd_explorer_draws_the_runs_of_descent(least_squares_2d):
+    X, y = least_squares_2d
+
+    def grad(theta, idx):
+        return minibatch.minibatch_gradient(theta, X, y, idx, unbiased=True)
+
+    ui = widgets.gd_vs_sgd_explorer(X, y, minibatch.descent, grad)
+    assert_moved_in_place(ui, "batch", 5)
+    assert_moved_in_place(ui, "start", "close")
+    ax_paths, ax_work = ui.figure.axes
+    star = problems.least_squares_solution(X, y)
+    lip = float(np.linalg.eigvalsh(X.T @ X).max())
+    theta1 = star + 0.6 * 0.8 * np.array([0.8, 0.6])
+    res = widgets.gd_vs_sgd_runs(X, y, minibatch.descent, grad, 5, 0.1 / lip, theta1)
+    sgd_paths, gd_path = ax_paths.lines[:5], ax_paths.lines[5]
+    for line, (thetas, _) in zip(sgd_paths, res["SGD"]):
+        np.testing.assert_array_equal(line.get_xdata(), thetas[:, 0])
+        np.testing.assert_array_equal(line.get_ydata(), thetas[:, 1])
+    np.testing.assert_array_equal(gd_path.get_ydata(), res["GD"][0][:, 1])
+    thetas, work = res["GD"]
+    gap = problems.least_squares_loss(thetas[-1], X, y) - problems.least_squares_loss(star, X, y)
+    np.testing.assert_allclose(ax_work.lines[5].get_xdata(), np.maximum(work, 1) / len(y))
+    assert np.isclose(ax_work.lines[5].get_ydata()[-1], gap, rtol=1e-9, atol=1e-12)
+    assert ax_paths.get_xlim() == pytest.approx((star[0] - 0.6, star[0] + 0.6))
+    visible = [c.get_visible() for c in ax_paths.collections]
+    assert visible.count(True) == 1, "only the level sets of the chosen view are shown"
+    assert ax_paths.get_legend().get_texts()[0].get_text() == "SGD, B = 5"
+
+
+# -- AdaGrad ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def least_squares_3d():
+    return problems.least_squares_data(30, 3, np.random.default_rng(4))
+
+
+def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
+    X, y = least_squares_3d
+    calls = []
+
+    def counted(*args):
+        calls.append(args[3:])
+        return adagrad_norm(*args)
+
+    ui = widgets.adagrad_explorer(counted, X, y)
+    assert_moved_in_place(ui, "eta", 10.0)               # constant tau = 10 diverges on the sanity check
+    ax_gap, ax_tau = ui.figure.axes
+    gap_a, gap_s, taus, limit = widgets.adagrad_runs("sanity check", adagrad_norm, 10.0, 1e-6)
+    np.testing.assert_array_equal(ax_gap.lines[0].get_ydata(), gap_a)
+    assert np.isnan(ax_gap.lines[1].get_ydata()[-1]) and not np.all(np.isnan(ax_gap.lines[1].get_ydata()))
+    np.testing.assert_array_equal(ax_gap.lines[1].get_ydata(), np.where(np.abs(gap_s) < 1e100, gap_s, np.nan))
+    assert ax_gap.get_legend().get_texts()[1].get_text().endswith("(diverged)")
+    k = np.arange(1, len(taus) + 1)
+    np.testing.assert_allclose(ax_tau.lines[0].get_ydata(), taus.mean(axis=1) * np.sqrt(k))
+    assert ax_tau.lines[1].get_ydata()[0] == pytest.approx(limit)
+
+    assert_moved_in_place(ui, "problem", "least squares")
+    gap_a, _, _, _ = widgets.adagrad_runs("least squares", adagrad_norm, 10.0, 1e-6, X=X, y=y, runs=10)
+    np.testing.assert_array_equal(ax_gap.lines[0].get_ydata(), gap_a)
+    assert ax_gap.get_title() == "least squares"
+
+    ui.controls["c0"].value = 1.0
+    ui.controls["c0"].value = 1e-6                        # seen before: no new run
+    assert calls == [(1.0, 1e-6), (10.0, 1e-6), (10.0, 1e-6), (10.0, 1.0)]
+
+
+def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
+    """Against 1/2 ||X theta - y||^2 - min E, computed directly for each run and step."""
+    X, y = least_squares_3d
+    gap_a, gap_s, _, _ = widgets.adagrad_runs("least squares", adagrad_norm, 0.01, 1.0, X=X, y=y, runs=3, steps=50)
+    np.testing.assert_array_equal(widgets.constant_step_runs("least squares", 0.01, X=X, y=y, runs=3, steps=50), gap_s)
+    indices = np.random.default_rng(0).integers(0, len(y), size=(50, 3, 1))
+    grad = problems.least_squares_runs_grad(X, y)
+    e_star = problems.least_squares_loss(problems.least_squares_solution(X, y), X, y)
+    thetas, _ = adagrad_norm(grad, np.zeros((3, 3)), indices, 0.01, 1.0)
+    direct = [np.mean([problems.least_squares_loss(t, X, y) - e_star for t in step]) for step in thetas]
+    np.testing.assert_allclose(gap_a, direct, rtol=1e-9)
+    thetas = sgd_iterates(grad, np.zeros((3, 3)), schedules.constant(0.01), indices)
+    direct = [np.mean([problems.least_squares_loss(t, X, y) - e_star for t in step]) for step in thetas]
+    np.testing.assert_allclose(gap_s, direct, rtol=1e-9)
+
+
+# -- a fully connected network ---------------------------------------------------------------------
+
+def fake_fit(calls):
+    """A stand-in for the notebook's fit: histories that depend on every argument, counted in ``calls``."""
+    def fit(batch_size, eta, sampler, epochs):
+        calls.append((batch_size, eta, sampler, epochs))
+        e = np.arange(epochs + 1)
+        scale = eta / batch_size * (2.0 if sampler == "replacement" else 1.0)
+        history = {"epoch": list(e), "train_loss": list(1.0 / (1 + scale * e)),
+                   "train_acc": list(1 - 0.2 / (1 + e)), "test_acc": list(0.99 - 0.2 / (1 + scale * e)),
+                   "step_loss": list(np.linspace(2.0, 0.1, 7 * epochs))}
+        return None, history
+    return fit
+
+
+def test_learning_curve_explorer_draws_now_and_the_previous_setting():
+    calls = []
+    ui = widgets.learning_curve_explorer(fake_fit(calls))
+    E = ui.controls["epochs"].value                       # the explorer's default
+    assert_moved_in_place(ui, "batch", 64)
+    ax_loss, ax_acc = ui.figure.axes
+    _, now = fake_fit([])(64, 2.0, "shuffle", E)
+    _, before = fake_fit([])(25, 2.0, "shuffle", E)
+    steps, step_loss, train_loss = plots.learning_curve_data(now)
+    solid, thin, dashed, _ = ax_loss.lines
+    np.testing.assert_array_equal(solid.get_ydata(), train_loss)
+    np.testing.assert_array_equal(thin.get_xdata(), steps)
+    np.testing.assert_array_equal(thin.get_ydata(), step_loss)
+    np.testing.assert_array_equal(dashed.get_ydata(), plots.learning_curve_data(before)[2])
+    np.testing.assert_array_equal(ax_acc.lines[0].get_ydata(), now["test_acc"])
+    np.testing.assert_array_equal(ax_acc.lines[1].get_ydata(), now["train_acc"])
+    assert [t.get_text() for t in ax_loss.get_legend().get_texts()] == \
+        ["B=64, eta=2, shuffle", "previous: B=25, eta=2, shuffle"]
+    assert f"{now['test_acc'][-1]:.3f}" in ui.figure.texts[0].get_text()
+
+    assert_moved_in_place(ui, "epochs", 12)   # the same setting, longer: no "previous" curves
+    _, longer = fake_fit([])(64, 2.0, "shuffle", 12)
+    np.testing.assert_array_equal(solid.get_ydata(), plots.learning_curve_data(longer)[2])
+    assert not dashed.get_visible() and len(ax_loss.get_legend().get_texts()) == 1
+
+    ui.controls["epochs"].value = E                       # trained before: comes from the cache
+    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", 12)]
+
+
+def test_learning_curve_explorer_hides_the_previous_curves_at_first():
+    ui = widgets.learning_curve_explorer(fake_fit([]))
+    ax_loss, _ = ui.figure.axes
+    assert [line.get_visible() for line in ax_loss.lines] == [True, True, False, False]
+    assert len(ax_loss.get_legend().get_texts()) == 1
+
+
+# -- nonsmooth: does ReLU'(0) matter? -------------------------------------------------------------
+
+STEPS = 40   # float16 meets its first exact zero within these steps
+
+
+@pytest.fixture(scope="module")
+def relu_table():
+    return widgets.relu_prime_table(steps=STEPS)
+
+
+def assert_same_result(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+
+
+def test_relu_prime_table_holds_every_setting(relu_table):
+    assert set(relu_table) == {(d, r) for d in widgets.RELU_PRIME_DTYPES for r in widgets.RELU_PRIME_CHOICES}
+    assert relu_table["float16", 1.0]["zeros"].sum() > 0, "float16 should meet an exact zero in these steps"
+
+
+@pytest.mark.parametrize("dtype, r", [("float16", 0.0), ("float16", 0.5), ("float32", 0.0), ("float32", 0.25),
+                                      ("float64", 0.75)])
+def test_relu_prime_table_gives_what_a_run_gives(relu_table, dtype, r):
+    """Including the settings the shortcuts fill in (ReLU'(0) = 0; no exact zero in float32/64)."""
+    assert_same_result(relu_table[dtype, r], nonsmooth.relu_prime_runs(np.dtype(dtype), r, steps=STEPS))
+
+
+def test_relu_prime_explorer_shows_the_chosen_setting(relu_table):
+    ui = widgets.relu_prime_explorer(steps=STEPS, computed=relu_table)
+    assert_moved_in_place(ui, "prime", 0.5)
+    res = relu_table["float16", 0.5]
+    drift_line, marks = ui.figure.axes[0].lines
+    _, drift, (mark_k, _), counts = plots.relu_prime_drift_data(res)
+    np.testing.assert_array_equal(drift_line.get_ydata(), drift)
+    np.testing.assert_array_equal(marks.get_xdata(), mark_k)
+    np.testing.assert_array_equal(ui.figure.axes[1].lines[0].get_ydata(), counts)
+    assert_moved_in_place(ui, "precision", "float32")
+    assert "identical runs" in ui.figure.axes[0].get_legend().get_texts()[0].get_text()
+
+
+def test_relu_prime_explorer_computes_each_setting_of_its_own_runs_fn_once():
+    calls = []
+
+    def runs_fn(dtype, r, steps):
+        calls.append((dtype.name, r))
+        differs = np.arange(steps) % 7 == int(4 * r)
+        return {"differs": differs, "zeros": differs.astype(int), "drift": np.cumsum(differs) * r * 1e-3,
+                "loss_a": np.ones(steps), "loss_b": np.ones(steps), "test_accuracy": (0.9, 0.9 - r / 10)}
+
+    ui = widgets.relu_prime_explorer(runs_fn=runs_fn, steps=20)
+    assert_moved_in_place(ui, "prime", 0.25)
+    ui.controls["prime"].value = 1.0
+    assert calls == [("float16", 1.0), ("float16", 0.25)]
+    np.testing.assert_array_equal(ui.figure.axes[1].lines[0].get_ydata(), np.cumsum(np.arange(20) % 7 == 4))
+
+
+# -- while grading ---------------------------------------------------------------------------------
+
+def test_explorers_are_skipped_while_grading(monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert widgets.step_size_explorer() is None
+    assert widgets.gd_vs_sgd_explorer(None, None, None, None) is None
+    assert widgets.adagrad_explorer(None, None, None) is None
+    assert widgets.learning_curve_explorer(None) is None
+    assert widgets.relu_prime_explorer() is None
+    assert capsys.readouterr().out.count("skipped while the notebook is being graded") == 5
+
+
+def test_plots_functions_still_draw_new_figures():
+    """The notebooks' own figures (``course.plots``) keep their behaviour next to the helpers added."""
+    iterates = widgets.step_size_runs("constant: tau0", 0.1, 1.0, runs=20, steps=30)
+    fig = plots.regimes({"constant": iterates})
+    _, _, mid, _ = plots.band_stats(iterates)
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), mid)
+    res = nonsmooth.relu_prime_runs(np.float32, 1.0, steps=5)
+    fig = plots.relu_prime_drift({"float32": res})
+    assert "identical runs" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    matplotlib.pyplot.close("all")
