@@ -267,8 +267,8 @@ def main(argv=None):
     torch.set_num_threads(threads)
     configs = [c for c in CONFIGS if args.only is None or c.name in args.only.split(",")]
     print(f"numpy {np.__version__} ({blas[0]['internal_api'] if blas else '?'} "
-          f"{blas[0].get('version', '') if blas else ''}), torch {torch.__version__}, {threads} thread(s), "
-          f"{args.rounds} rounds", flush=True)
+          f"{blas[0].get('version', '') if blas else ''}, {blas[0].get('architecture', '?') if blas else '?'} "
+          f"kernels), torch {torch.__version__}, {threads} thread(s), {args.rounds} rounds", flush=True)
 
     epochs, steps = {}, {}     # (config name, kind) -> per round: (course s, torch s, peak, best, losses)
     for r in range(args.rounds):

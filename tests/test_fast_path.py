@@ -11,7 +11,7 @@ import pytest
 
 from course import optim
 from course.nn import init_mlp, mlp_loss_and_grad
-from course.train import _fast_path_applies, train
+from course.train import _fast_path_applies, _mlp_loss, _MLPWorkspace, train
 
 
 def reference_loss(params, X, y):
@@ -151,6 +151,25 @@ def test_zero_epochs_and_divergence_behave_as_in_the_loop():
     assert np.isnan(h_fast["step_loss"][-1]) and np.isnan(h_slow["step_loss"][-1])
     for key in p_slow:                                            # the params before the failed step
         np.testing.assert_allclose(p_fast[key], p_slow[key], rtol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_whole_set_loss_in_chunks(monkeypatch, dtype):
+    # the fast path evaluates the whole-set loss on chunks of _MLPWorkspace.CHUNK rows (here 16: chunks of
+    # 16, 16, 16 and 13 rows); a BLAS may round a row of a product differently depending on where the row
+    # falls in the product (OpenBLAS does), so train_loss is compared with the float64 loss at the same
+    # params, within float32 rounding of a few short sums (rtol 1e-5; float64: 1e-12). The training does
+    # not use train_loss: params and step losses match the loop as in the other tests.
+    monkeypatch.setattr(_MLPWorkspace, "CHUNK", 16)
+    rng = np.random.default_rng(10)
+    X, y, params = problem(rng, dtype=dtype)
+    assert len(X) % 16 and len(X) > 3 * 16
+    fast, slow = both(params, X, y, OPTIMIZERS["adagrad"], epochs=1, batch_size=8)
+    assert_same_run(fast, slow, TOL[dtype])
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for history_index, at in ((0, params), (1, fast[0])):
+        exact = _mlp_loss({k: v.astype(np.float64) for k, v in at.items()}, X, y)
+        np.testing.assert_allclose(fast[1]["train_loss"][history_index], exact, rtol=rtol)
 
 
 def test_fast_path_raises_the_loops_errors():
