@@ -29,7 +29,15 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     # nbgrader 0.9.6 with SQLAlchemy 2 prints harmless autoflush notices while recording grades
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C: the submissions that were running are graded again next time
+        if args.run is _grade:
+            print("\ninterrupted: every submission finished so far is saved; run the same command again "
+                  "to grade the rest (with the same seed)", file=sys.stderr)
+        else:
+            print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -44,18 +44,23 @@ def test_parallel_one_at_a_time_and_dask_agree(small_class):
     assert _scores(on_dask) == _scores(parallel)
 
 
-def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path, sig):
     course = small_class
     journal = course.root / JOURNAL / A
     shutil.rmtree(journal, ignore_errors=True)
     command = [sys.executable, "-m", "autograder.cli", "grade", A, "--course", str(course.root),
                "--csv", str(tmp_path / "g.csv"), "--workers", "2"]
-    first = subprocess.Popen(command + ["--seed", "99"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(command + ["--seed", "99"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(journal.glob("*.saved"))) < 2:
         time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first.send_signal(sig)
+    _, stderr = first.communicate(timeout=120)
+    if sig == signal.SIGINT:  # Ctrl-C: the running submissions finish, a word, exit 130, no traceback
+        assert first.returncode == 130 and "run the same command again" in stderr, stderr
+        assert "Traceback" not in stderr, stderr
     done_before = len(list(journal.glob("*.saved")))
     assert 2 <= done_before < len(EXPECTED) + 1, "the kill should land in the middle of the run"
     assert json.loads((journal / "run.json").read_text()) == {
