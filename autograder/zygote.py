@@ -4,7 +4,7 @@ Starting a kernel costs about a second of CPU, mostly imports (IPython, ipykerne
 the course library). A zygote imports all that once, runs no student code, and forks one child per
 kernel: every submission still gets a brand-new process, never one that another student's code ran in.
 
-    python -m autograder.zygote serve --socket PATH      # the zygote (one per grading worker)
+    python -m autograder.zygote serve --socket PATH      # the zygote (one per grading process)
     python -m autograder.zygote launch --socket PATH --request FILE -- CONNECTION_FILE
 
 ``launch`` is the kernel command that jupyter_client starts: it asks the zygote for a kernel, forwards
@@ -16,6 +16,7 @@ The zygote never starts threads, so forking it is safe.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import select
@@ -204,7 +205,7 @@ def _forward(pid, sig):
 
 
 class Zygote:
-    """A zygote process for this (worker) process, started on first use and stopped at exit."""
+    """The zygote of this process: started on first use (or early, with ``start``), stopped at exit."""
 
     _instance = None
     _lock = threading.Lock()
@@ -214,28 +215,39 @@ class Zygote:
         self.path = os.path.join(self.folder, "zygote.sock")
         self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote", "serve", "--socket", self.path],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        ready = select.select([self.process.stdout], [], [], 120)[0]
-        if not ready or self.process.stdout.readline().strip() != b"ready":
-            self.stop()
-            raise RuntimeError("the kernel zygote did not start")
+        self.ready = False
+
+    def wait_ready(self) -> bool:
+        """Wait until the zygote has imported everything; False (and the zygote stopped) if it failed."""
+        if not self.ready:
+            started = select.select([self.process.stdout], [], [], 120)[0]
+            self.ready = bool(started) and self.process.stdout.readline().strip() == b"ready"
+            if not self.ready:
+                self.stop()
+        return self.ready
+
+    @classmethod
+    def start(cls) -> "Zygote | None":
+        """Start the zygote unless it runs; do not wait for its imports (a second or so of its own CPU,
+        which a command can overlap with its own start). Call it from a thread that outlives the
+        grading: the zygote is killed when the thread that started it ends (PR_SET_PDEATHSIG)."""
+        with cls._lock:
+            if cls._instance is None or cls._instance.process.poll() is not None:
+                try:
+                    cls._instance = cls()
+                except OSError:
+                    cls._instance = None
+                    return None
+                atexit.register(cls._instance.stop)
+            return cls._instance
 
     @classmethod
     def socket_path(cls) -> str | None:
-        """The running zygote's socket, starting it if needed; None where it cannot run.
-
-        One zygote serves every grading thread of this process. Start it from a thread that outlives
-        the grading (the zygote is killed when the thread that started it ends: PR_SET_PDEATHSIG)."""
+        """The running zygote's socket, starting it and waiting for it if needed; None where it cannot
+        run. One zygote serves every grading thread of this process."""
+        zygote = cls.start()
         with cls._lock:
-            if cls._instance is not None and cls._instance.process.poll() is None:
-                return cls._instance.path
-            try:
-                cls._instance = cls()
-            except (OSError, RuntimeError):
-                cls._instance = None
-                return None
-            import atexit
-            atexit.register(cls._instance.stop)
-            return cls._instance.path
+            return zygote.path if zygote is not None and zygote.wait_ready() else None
 
     def stop(self):
         try:

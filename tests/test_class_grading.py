@@ -49,7 +49,7 @@ def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path, sig):
     course = small_class
     journal = course.root / JOURNAL / A
     shutil.rmtree(journal, ignore_errors=True)
-    command = [sys.executable, "-m", "autograder.cli", "grade", A, "--course", str(course.root),
+    command = [sys.executable, "-m", "autograder", "grade", A, "--course", str(course.root),
                "--csv", str(tmp_path / "g.csv"), "--workers", "2"]
     first = subprocess.Popen(command + ["--seed", "99"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True)

@@ -59,4 +59,4 @@ def test_ci_runs_the_readme_install_and_test_commands():
 
 def test_console_script_is_declared():
     _, data = _pyproject()
-    assert data["project"]["scripts"]["sgd-course"] == "autograder.cli:main"
+    assert data["project"]["scripts"]["sgd-course"] == "autograder.__main__:main"
