@@ -313,10 +313,12 @@ class Course:
             with warnings.catch_warnings():  # nbgrader 0.9.6 + SQLAlchemy 2: harmless autoflush notices
                 warnings.filterwarnings("ignore", message="Object of type .* not in session")
                 result = self.saver.autograde(assignment, student)
+            _pass_on_interrupt(result)
             if not result["success"]:
                 raise RuntimeError(_last_error_line(result))
             if feedback:
                 result = self.api.generate_feedback(assignment, student)
+                _pass_on_interrupt(result)
                 if not result["success"]:
                     outcome.notes.append("writing the feedback failed: " + _last_error_line(result))
         finally:
@@ -369,6 +371,13 @@ class Course:
             cells += [(notebook, c.metadata["nbgrader"]["grade_id"]) for c in nb.cells
                       if c.metadata.get("nbgrader", {}).get("grade")]
         return cells
+
+
+def _pass_on_interrupt(result: dict) -> None:
+    """nbgrader's API catches every exception, Ctrl-C included, and reports it in ``result``: raise a
+    Ctrl-C again (the submission is journaled but not marked saved, so the next run saves it again)."""
+    if not result["success"] and _last_error_line(result).startswith("KeyboardInterrupt"):
+        raise KeyboardInterrupt
 
 
 def _last_error_line(outcome: dict) -> str:

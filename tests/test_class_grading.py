@@ -76,6 +76,22 @@ def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path, sig):
         assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == sorted(EXPECTED)
 
 
+def test_a_ctrl_c_that_nbgrader_catches_while_saving_is_passed_on(small_class, monkeypatch):
+    """nbgrader's API turns every exception into {"success": False}, Ctrl-C included; the run must stop
+    (and say so), not record an error or go on."""
+    from autograder.sandbox import Outcome
+
+    class Interrupted:
+        def autograde(self, assignment, student):
+            return {"success": False, "error": "Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n"}
+
+    monkeypatch.setattr(small_class, "_saver", Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        small_class._save(Outcome("alice", A, notebooks={A: "{}"}), feedback=False)
+    assert not (small_class.root / ".grading" / "staged" / "alice").exists() or \
+        not any((small_class.root / ".grading" / "staged" / "alice").rglob("*.ipynb"))
+
+
 def test_slots_bound_the_notebooks_that_run_at_once_while_kernels_start_meanwhile():
     """With one slot and three grading threads, the three notebooks run one after the other: their
     cells never overlap in time (the kernels start meanwhile, outside the slot)."""
