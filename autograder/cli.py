@@ -11,10 +11,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -82,10 +85,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class Progress:
-    """A one-line progress bar on stderr with the estimated time left."""
+    """A one-line progress bar on stderr with the estimated time left. With ``stop`` (an Event), it
+    raises KeyboardInterrupt after a submission is saved once ``stop`` is set (see ``ctrl_c``)."""
 
-    def __init__(self, stream=sys.stderr, width=30):
-        self.stream, self.width = stream, width
+    def __init__(self, stream=sys.stderr, width=30, stop=None):
+        self.stream, self.width, self.stop = stream, width, stop
         self.started, self.first = time.perf_counter(), None
 
     def __call__(self, done, total, result: Result):
@@ -99,6 +103,32 @@ class Progress:
         print(f"\r[{bar:<{self.width}}] {done}/{total}  ~{left:4.0f} s left  "
               f"{result.student[:20]}: {mark:<10}", end="\n" if done == total else "",
               file=self.stream, flush=True)
+        if self.stop is not None and self.stop.is_set():
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt, and is also remembered in the Event this yields: Python drops
+    an exception raised inside a garbage-collection callback (SQLAlchemy has some), so a Ctrl-C can
+    be lost; ``Progress(stop=...)`` then raises it again after the next saved submission."""
+    requested = threading.Event()
+
+    def on_sigint(signum, frame):
+        requested.set()
+        raise KeyboardInterrupt
+
+    def unraisable(info):  # the dropped Ctrl-C is not printed as an error: it is remembered
+        if not (isinstance(info.exc_type, type) and issubclass(info.exc_type, KeyboardInterrupt)):
+            previous_hook(info)
+
+    previous, previous_hook = signal.signal(signal.SIGINT, on_sigint), sys.unraisablehook
+    sys.unraisablehook = unraisable
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 def summary(results: list[Result]) -> str:
@@ -134,7 +164,9 @@ def _demo(args) -> int:
             roster.update({(assignment, student): what for student, what
                            in demo.submit_demo_class(course, assignment).items()})
             print(f"grading the demo class of {assignment} ...", flush=True)
-            results += course.grade(assignment, seed=args.seed, progress=Progress(), workers=args.workers)
+            with ctrl_c() as stop:
+                results += course.grade(assignment, seed=args.seed, progress=Progress(stop=stop),
+                                        workers=args.workers)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -168,8 +200,9 @@ def _grade(args) -> int:
         print(f"imported {len(imported)} submission(s) from {args.submissions}")
     executor = _executor(args)
     try:
-        results = course.grade(args.assignment, seed=args.seed, feedback=not args.no_feedback,
-                               progress=Progress(), executor=executor, workers=args.workers)
+        with ctrl_c() as stop:
+            results = course.grade(args.assignment, seed=args.seed, feedback=not args.no_feedback,
+                                   progress=Progress(stop=stop), executor=executor, workers=args.workers)
     finally:
         if executor is not None:
             executor.shutdown()

@@ -120,3 +120,31 @@ def test_slots_bound_the_notebooks_that_run_at_once_while_kernels_start_meanwhil
         spans = sorted(pool.map(run, range(3)))
     for (_, end), (start, _) in zip(spans, spans[1:]):
         assert start >= end, f"two notebooks ran at once with one slot: {spans}"
+
+
+def test_a_ctrl_c_dropped_by_python_stops_the_run_after_the_next_saved_submission(capsys):
+    """Python drops a KeyboardInterrupt raised inside a garbage-collection callback (SQLAlchemy has
+    some): the CLI remembers the Ctrl-C, raises it after the next saved submission, and does not
+    print the dropped one as an error."""
+    import gc
+    import os
+    import weakref
+
+    from autograder.cli import Progress, ctrl_c
+    from autograder.grading import Result
+
+    class Node:
+        pass
+
+    with ctrl_c() as stop:
+        progress = Progress(stop=stop)
+        progress(1, 3, Result("alice", A))                  # nothing requested: goes on
+        node = Node()
+        ref = weakref.ref(node, lambda _: os.kill(os.getpid(), signal.SIGINT))  # Ctrl-C inside a callback
+        del node
+        gc.collect()
+        assert ref() is None and stop.is_set()              # the interrupt was dropped, but remembered
+        with pytest.raises(KeyboardInterrupt):
+            progress(2, 3, Result("bob", A))
+    assert "KeyboardInterrupt" not in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
