@@ -49,6 +49,19 @@ def _batches(sampler, n, batch_size, rng):
     return minibatches_with_replacement(n, batch_size, -(-n // batch_size), rng)
 
 
+def _diverged(history, loss, epoch, stacklevel):
+    """Record the minibatch loss E_k; if it is not finite, note the step in history["diverged_at_step"],
+    warn (at the caller of train, ``stacklevel`` frames up) and return True: training stops there."""
+    history["step_loss"].append(loss)
+    if math.isfinite(loss):
+        return False
+    k = len(history["step_loss"]) - 1
+    history["diverged_at_step"] = k
+    warnings.warn(f"the minibatch loss became {loss} at step k={k} (epoch {epoch}): training stopped; "
+                  "the step size is probably too large", RuntimeWarning, stacklevel=stacklevel)
+    return True
+
+
 def _take(y, idx):
     return None if y is None else y[idx]
 
@@ -121,12 +134,7 @@ def train(loss_and_grad, params, X, y, optimizer, *, epochs, batch_size, rng, sa
         for idx in _batches(sampler, len(X), batch_size, rng):
             loss, grads = loss_and_grad(params, X[idx], _take(y, idx))
             loss = float(loss)
-            history["step_loss"].append(loss)
-            if not np.isfinite(loss):
-                k = len(history["step_loss"]) - 1
-                history["diverged_at_step"] = k
-                warnings.warn(f"the minibatch loss became {loss} at step k={k} (epoch {epoch}): training "
-                              f"stopped; the step size is probably too large", RuntimeWarning, stacklevel=2)
+            if _diverged(history, loss, epoch, stacklevel=3):
                 return params, history
             updates, state = optimizer.update(grads, state, params)
             params = apply_updates(params, updates)
@@ -365,12 +373,7 @@ def _train_mlp_fast(params, X, y, optimizer, epochs, batch_size, rng, sampler, X
         total, count = 0.0, 0
         for idx in _batches(sampler, len(ws.X), batch_size, rng):
             loss = float(ws.loss_and_grad(idx))
-            history["step_loss"].append(loss)
-            if not math.isfinite(loss):
-                k = len(history["step_loss"]) - 1
-                history["diverged_at_step"] = k
-                warnings.warn(f"the minibatch loss became {loss} at step k={k} (epoch {epoch}): training "
-                              f"stopped; the step size is probably too large", RuntimeWarning, stacklevel=3)
+            if _diverged(history, loss, epoch, stacklevel=4):
                 return current(), history
             new_state = None if in_place is None else in_place(ws.opt_grads, state, ws.opt_params, ws.work)
             if new_state is not None:      # theta(k+1) = theta(k) + updates, written into theta

@@ -142,9 +142,10 @@ def test_zero_epochs_and_divergence_behave_as_in_the_loop():
     p32 = {k: v.astype(np.float32) for k, v in params.items()}      # float32 overflows to inf, then nan
     runs = []
     for loss in (mlp_loss_and_grad, reference_loss):
-        with pytest.warns(RuntimeWarning, match="step size is probably too large"):
+        with pytest.warns(RuntimeWarning, match="step size is probably too large") as w:
             runs.append(train(loss, p32, X * 1e3, y, optim.sgd(lambda k: 1e8), epochs=20, batch_size=4,
                               rng=np.random.default_rng(0)))
+        assert [r.filename for r in w if "too large" in str(r.message)] == [__file__]   # the caller's line
     (p_fast, h_fast), (p_slow, h_slow) = runs
     assert h_fast["diverged_at_step"] == h_slow["diverged_at_step"] == len(h_slow["step_loss"]) - 1
     np.testing.assert_allclose(h_fast["step_loss"][:-1], h_slow["step_loss"][:-1], rtol=2e-5)

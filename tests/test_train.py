@@ -123,10 +123,11 @@ def test_divergence_stops_with_a_warning():
                 return np.nan, np.zeros(1)
         return 1.0, np.ones(1)
 
-    with pytest.warns(RuntimeWarning, match="loss became nan at step k=3.*step size is probably too large"):
+    with pytest.warns(RuntimeWarning, match="loss became nan at step k=3.*step size is probably too large") as w:
         _, h = train(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), epochs=5,
                      batch_size=3, rng=np.random.default_rng(0))
     assert h["diverged_at_step"] == 3 and len(h["step_loss"]) == 4
+    assert w[0].filename == __file__, "the warning points at the line that called train()"
 
 
 def test_train_errors():
