@@ -1,26 +1,15 @@
 """Layers, loss and MLP of course.nn, checked against direct formulas and finite differences.
 
-The finite differences here are computed by a few lines of this file, independently of course.gradcheck.
+The finite differences here (tests/finite_differences.py) are independent of course.gradcheck.
 """
 
 import numpy as np
 import pytest
+from finite_differences import fd_grad
 
 from course.nn import (accuracy, init_mlp, leaky_relu_backward, leaky_relu_forward, linear_backward,
                        linear_forward, mlp_backward, mlp_forward, mlp_loss_and_grad, predict,
                        relu_backward, relu_forward, softmax_cross_entropy)
-
-
-def fd_grad(f, x, eps=1e-6):
-    """Central differences of the scalar function f at a float64 array x (perturbed on a copy)."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
 
 
 def assert_grad_close(analytic, numerical, tol=1e-7):

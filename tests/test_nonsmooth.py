@@ -7,6 +7,7 @@ unit vectors, and E2(t) = ReLU(t) - ReLU(-t) = t has {1} at 0, whatever autodiff
 
 import numpy as np
 import pytest
+from finite_differences import fd_grad
 
 from course import nonsmooth as ns
 from course.nn import (leaky_relu_backward, leaky_relu_forward, maxpool_backward, maxpool_forward,
@@ -15,18 +16,6 @@ from course.nonsmooth import Value
 
 TOL = 1e-6
 R_VALUES = (0.0, 0.25, 0.5, 1.0)
-
-
-def fd_grad(f, x, eps=1e-6):
-    """Central differences of the scalar function f at a float64 array x (perturbed on a copy)."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
 
 
 def estimate(grad, theta, seed=0):
