@@ -122,6 +122,9 @@ def ctrl_c():
         if not (isinstance(info.exc_type, type) and issubclass(info.exc_type, KeyboardInterrupt)):
             previous_hook(info)
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started to ignore Ctrl-C (nohup, a job run
+        yield requested                                     # with & from a script): it still does
+        return
     previous, previous_hook = signal.signal(signal.SIGINT, on_sigint), sys.unraisablehook
     sys.unraisablehook = unraisable
     try:

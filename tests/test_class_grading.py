@@ -2,6 +2,7 @@
 run killed with SIGKILL and started again completes with the same grades, nothing lost or doubled."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -52,7 +53,8 @@ def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path, sig):
     command = [sys.executable, "-m", "autograder", "grade", A, "--course", str(course.root),
                "--csv", str(tmp_path / "g.csv"), "--workers", "2"]
     first = subprocess.Popen(command + ["--seed", "99"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True,  # Ctrl-C as in a terminal, also when the tests run as a job started
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # with & (ignored)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(journal.glob("*.saved"))) < 2:
         time.sleep(0.05)
@@ -126,8 +128,15 @@ def test_a_ctrl_c_dropped_by_python_stops_the_run_after_the_next_saved_submissio
     """Python drops a KeyboardInterrupt raised inside a garbage-collection callback (SQLAlchemy has
     some): the CLI remembers the Ctrl-C, raises it after the next saved submission, and does not
     print the dropped one as an error."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal (a job started
+    try:                                                                 # with & by a script ignores SIGINT)
+        _drop_a_ctrl_c_in_a_gc_callback(capsys)
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _drop_a_ctrl_c_in_a_gc_callback(capsys):
     import gc
-    import os
     import weakref
 
     from autograder.cli import Progress, ctrl_c
@@ -147,4 +156,18 @@ def test_a_ctrl_c_dropped_by_python_stops_the_run_after_the_next_saved_submissio
         with pytest.raises(KeyboardInterrupt):
             progress(2, 3, Result("bob", A))
     assert "KeyboardInterrupt" not in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the handler is put back
+
+
+def test_a_run_started_to_ignore_ctrl_c_still_ignores_it():
+    from autograder.cli import ctrl_c
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with ctrl_c() as stop:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)                # ignored: no KeyboardInterrupt
+            assert not stop.is_set()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
