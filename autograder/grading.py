@@ -39,9 +39,9 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Igno
                                     OverwriteKernelspec, SaveAutoGrades)
 
 from .config import CELL_TIMEOUT, nbgrader_config
+from . import jail
 from .journal import Journal
 from .sandbox import Job, Outcome, grade_job, read_submission
-from .zygote import Zygote
 
 JOURNAL = ".grading/journal"
 STAGING = ".grading/staged"
@@ -90,6 +90,10 @@ class Result:
         return sum(1 for c in self.cells if c.manual and c.score is None)
 
 
+class SandboxUnavailable(RuntimeError):
+    """Bubblewrap cannot run here and the instructor did not ask to grade without a sandbox."""
+
+
 def default_workers() -> int:
     """Submissions graded at once by default: one per core."""
     return os.cpu_count() or 1
@@ -101,10 +105,8 @@ def _local_executor(workers: int | None, jobs: int):
     per core), and as many more kernels may start or stop meanwhile, which hides their latency.
 
     Threads are enough: a job's work runs in its kernel, a fresh process of its own, and the thread
-    mostly waits on it, so no worker process has to start and import anything. The zygote that forks
-    the kernels is started from this thread, which outlives the jobs."""
+    mostly waits on it, so no worker process has to start and import anything."""
     n = min(workers or default_workers(), jobs)
-    Zygote.socket_path()
     pool = ThreadPoolExecutor(max_workers=min(2 * n, jobs), thread_name_prefix="grading")
     try:
         yield pool, threading.BoundedSemaphore(n)
@@ -122,8 +124,11 @@ def ensure_tools_on_path() -> None:
 class Course:
     """One nbgrader course directory and the API to work on it."""
 
-    def __init__(self, root, *, timeout: int | None = None):
+    def __init__(self, root, *, timeout: int | None = None, unsafe_no_sandbox: bool = False):
+        """``unsafe_no_sandbox``: grade even where bubblewrap cannot run (student code then runs as a
+        plain process with the grader's rights; every submission's notes say so)."""
         ensure_tools_on_path()
+        self.unsafe_no_sandbox = unsafe_no_sandbox
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout or CELL_TIMEOUT
@@ -216,6 +221,12 @@ class Course:
         (default: a fresh one, or the interrupted run's); it is in ``self.last_seed``.
         """
         students = self.students(assignment) if students is None else list(students)
+        why = jail.available()
+        if why and not self.unsafe_no_sandbox:
+            raise SandboxUnavailable(
+                f"refusing to grade: {why}. Student code would run with your rights. Install "
+                "bubblewrap, or pass --unsafe-no-sandbox (Course(..., unsafe_no_sandbox=True)) to grade "
+                "without a sandbox anyway.")
         journal = Journal(self.root / JOURNAL / assignment)
         self.last_seed = journal.start(seed, students)
         for name in self.notebooks(assignment):
@@ -278,13 +289,8 @@ class Course:
                                                                      if n not in names},
                    sources={n: (self.root / "source" / assignment / f"{n}.ipynb").read_text() for n in names},
                    releases={n: self.release_path(assignment, n).read_text() for n in names},
-                   seed=seed, timeout=self.timeout, hide=tuple(self.hidden_folders()),
+                   seed=seed, timeout=self.timeout, unsafe_no_sandbox=self.unsafe_no_sandbox,
                    extra_files=tuple(extra))
-
-    def hidden_folders(self) -> list[str]:
-        """Folders that student code must not see: this course (gradebook, sources, other students)
-        and the course's shipped source notebooks."""
-        return [str(self.root), str(REPO_SOURCE)]
 
     def _digest(self, assignment: str, student: str) -> str:
         h = hashlib.sha256()

@@ -1,38 +1,137 @@
-"""Start a grading kernel inside limits: ``python -m autograder.jail [options] -- <kernel argv>``.
+"""The sandbox of a grading kernel: bubblewrap (``bwrap``), with resource limits and a pids cgroup.
 
-Applied to the kernel process (and so to everything the student's code starts) before it execs the
-real kernel:
+Every grading kernel runs as ``python -m autograder.jail [options] -- <kernel argv>``, which (on the
+grader's side, trusted) joins a fresh pids cgroup, sets resource limits and then execs ``bwrap``,
+which starts the kernel in a sandbox:
 
-- resource limits: address space (a memory bomb gets a MemoryError or dies, not the machine), file size,
-  no core dumps;
-- a pids cgroup (Linux, where writable): at most ``--max-tasks`` processes and threads, so a fork bomb
-  stays small, and the grader can kill everything the submission started;
-- a private mount namespace (Linux, as root or with user namespaces) in which each ``--hide`` folder
-  (the course directory with the gradebook, source notebooks and other students' files; the shipped
-  source notebooks) is covered by an empty tmpfs, so student code can neither read nor write them;
-- the working directory is an empty scratch folder, so no file of the submission can shadow a module.
+- a user namespace of its own in which the kernel is an unprivileged uid (65534, "nobody", when the
+  grader runs as root; else the grader's uid) with no capabilities (``--cap-drop ALL``) and no way to
+  make further user namespaces (``--disable-userns``);
+- new namespaces for everything (``--unshare-all``): no network (the grader talks to the kernel over
+  ``ipc`` sockets in a bound folder), its own pids (``/proc`` shows the sandbox only), its own IPC and
+  hostname; ``--die-with-parent`` and ``--new-session`` (no terminal);
+- a file system made of: ``/usr`` and the Python environment read-only, the student-facing view of
+  the ``course`` library read-only (its solutions stripped: ``library_view``), an empty writable home
+  (a size-capped tmpfs) as working directory, a size-capped ``/tmp``, and the one folder that holds the
+  kernel's sockets. Nothing else: no course folder, no ``autograder``, no other student's files;
+- a cleared environment (no grading seed, no grader's variables);
+- limits: address space (a memory bomb gets a MemoryError), file size, no core dumps, and at most
+  ``max_tasks`` processes and threads in its pids cgroup (a fork bomb stays small; everything the
+  submission started is killed with the cgroup when the kernel is done).
 
-What could not be applied is written to ``--report`` (a JSON list) so that the grader can say so.
+``available()`` says whether bubblewrap works on this machine; the grader refuses to grade without it
+unless the instructor asks for ``--unsafe-no-sandbox`` (the kernel then runs as a plain process with
+the limits only, and every submission's notes say so).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
-import json
+import functools
 import os
 import resource
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 
-CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
-MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 PIDS_ROOT = "/sys/fs/cgroup/pids"
+NOBODY = 65534
 FILE_MB = 64
+TMPFS_MB = 256
 
+
+@dataclass(frozen=True)
+class Limits:
+    """The one set of limits every grading kernel gets."""
+
+    memory_mb: int = 2048
+    max_tasks: int = 256
+    file_mb: int = FILE_MB
+    tmpfs_mb: int = TMPFS_MB
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> str:
+    """"" if bubblewrap can make a sandbox here, else why not (in words for the instructor)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return ("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap; "
+                "Fedora: dnf install bubblewrap)")
+    probe = [sys.executable, "-m", "autograder.jail", "--", bwrap, *_namespace_flags(),
+             "--ro-bind", "/usr", "/usr", *_system_links(), "--remount-ro", "/", "--", "/bin/true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not run ({error})"
+    if done.returncode != 0:
+        return ("bubblewrap cannot make a sandbox on this machine (are user namespaces disabled? "
+                f"{done.stderr.strip()[:300]})")
+    return ""
+
+
+def _namespace_flags() -> list[str]:
+    flags = ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+             "--die-with-parent", "--new-session"]
+    if os.getuid() == 0:
+        flags += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+    return flags
+
+
+def _system_links() -> list[str]:
+    """/bin, /lib, ... as the host has them (symlinks into /usr on a merged-/usr system)."""
+    argv = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + name
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    return argv
+
+
+def _python_trees() -> list[str]:
+    """The folders the kernel's Python needs: the environment and its real base installation."""
+    trees = []
+    for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        real = os.path.realpath(path)
+        for p in (path, real):
+            if p not in trees and not p.startswith("/usr/"):
+                trees.append(p)
+    return trees
+
+
+def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str, str | None],
+               env: dict[str, str], limits: Limits = Limits()) -> list[str]:
+    """The ``bwrap`` command line that runs ``command`` in the sandbox described in the module's docstring.
+
+    ``home``: the path of the empty working directory inside the sandbox (a tmpfs);
+    ``sockets``: a host folder bound at the same path (the kernel's ipc sockets and connection file);
+    ``library``: path inside the sandbox -> host folder to show there read-only, or None to show an
+    empty folder there (hides a package that lies inside the Python environment);
+    ``env``: the kernel's whole environment."""
+    argv = [shutil.which("bwrap") or "bwrap", *_namespace_flags(), "--ro-bind", "/usr", "/usr", *_system_links()]
+    for path in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types"):
+        if os.path.exists(path):
+            argv += ["--ro-bind", path, path]
+    for tree in _python_trees():
+        argv += ["--ro-bind", tree, tree]
+    for target, source in sorted(library.items()):
+        argv += ["--ro-bind", source, target] if source else ["--tmpfs", target, "--remount-ro", target]
+    size = str(limits.tmpfs_mb * 2 ** 20)
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--size", size, "--tmpfs", "/tmp",
+             "--size", size, "--perms", "0700", "--tmpfs", home,
+             "--bind", sockets, sockets, "--remount-ro", "/", "--chdir", home, "--clearenv"]
+    for key, value in sorted(env.items()):
+        argv += ["--setenv", key, value]
+    return argv + ["--", *command]
+
+
+# -- the pids cgroup ---------------------------------------------------------------------------------
 
 def new_cgroup_name() -> str | None:
     """A fresh pids-cgroup name, or None where this process may not create cgroups."""
@@ -41,10 +140,20 @@ def new_cgroup_name() -> str | None:
     return None
 
 
+def join_pids_cgroup(cgroup: str, max_tasks: int) -> None:
+    """Create the cgroup ``cgroup`` under the pids hierarchy, cap it, and move this process into it."""
+    path = os.path.join(PIDS_ROOT, cgroup)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "pids.max"), "w") as fh:
+        fh.write(str(max_tasks))
+    with open(os.path.join(path, "cgroup.procs"), "w") as fh:
+        fh.write(str(os.getpid()))
+
+
 def kill_cgroup(name: str) -> None:
     """SIGKILL every process in the cgroup (until none is left) and remove it."""
     path = os.path.join(PIDS_ROOT, name)
-    for _ in range(50):
+    for _ in range(100):
         try:
             with open(os.path.join(path, "cgroup.procs")) as fh:
                 pids = [int(p) for p in fh.read().split()]
@@ -57,81 +166,40 @@ def kill_cgroup(name: str) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.05)
+        time.sleep(0.02)
     try:
         os.rmdir(path)
     except OSError:
         pass
 
 
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def set_limits(memory_mb: int, file_mb: int) -> None:
-    memory = memory_mb * 2 ** 20
+def set_limits(limits: Limits) -> None:
+    memory = limits.memory_mb * 2 ** 20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2 ** 20, file_mb * 2 ** 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * 2 ** 20,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def join_pids_cgroup(cgroup: str, max_tasks: int) -> str:
-    """Create the cgroup ``cgroup`` under the pids hierarchy, cap it, and move this process into it."""
-    path = os.path.join(PIDS_ROOT, cgroup)
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "pids.max"), "w") as fh:
-        fh.write(str(max_tasks))
-    with open(os.path.join(path, "cgroup.procs"), "w") as fh:
-        fh.write(str(os.getpid()))
-    return path
-
-
-def hide_folders(folders: list[str]) -> None:
-    """Cover each folder with an empty read-only tmpfs in a private mount namespace."""
-    libc = _libc()
-    uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWNS) != 0:
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
-            raise OSError(ctypes.get_errno(), "unshare failed: no mount namespace")
-        with open("/proc/self/setgroups", "w") as fh:
-            fh.write("deny")
-        with open("/proc/self/uid_map", "w") as fh:
-            fh.write(f"{uid} {uid} 1")
-        with open("/proc/self/gid_map", "w") as fh:
-            fh.write(f"{gid} {gid} 1")
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        raise OSError(ctypes.get_errno(), "could not make mounts private")
-    for folder in folders:
-        if os.path.isdir(folder) and libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 1, b"size=4k") != 0:
-            raise OSError(ctypes.get_errno(), f"could not hide {folder}")  # flag 1 = MS_RDONLY
-
-
 def main(argv=None) -> None:
+    """Join the cgroup, set the limits, silence the kernel's own chatter, exec the command."""
     parser = argparse.ArgumentParser(prog="python -m autograder.jail")
-    parser.add_argument("--memory-mb", type=int, default=2048)
-    parser.add_argument("--file-mb", type=int, default=FILE_MB)
-    parser.add_argument("--max-tasks", type=int, default=128)
+    parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb)
+    parser.add_argument("--max-tasks", type=int, default=Limits.max_tasks)
     parser.add_argument("--cgroup", help="name of the pids cgroup to create and join")
-    parser.add_argument("--hide", action="append", default=[])
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--report", required=True)
+    parser.add_argument("--log", default=None, help="file for the kernel's stdout and stderr (default: none)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    missing = []
     if args.cgroup:
-        try:
-            join_pids_cgroup(args.cgroup, args.max_tasks)
-        except OSError as error:
-            missing.append(f"no process limit ({error.strerror or error})")
-    try:
-        hide_folders([os.path.realpath(f) for f in args.hide])
-    except OSError as error:
-        missing.append(f"course files not hidden ({error.strerror or error})")
-    with open(args.report, "w") as fh:
-        json.dump(missing, fh)
-    set_limits(args.memory_mb, args.file_mb)
-    os.chdir(args.workdir)
+        join_pids_cgroup(args.cgroup, args.max_tasks)  # failing here fails the kernel: never unlimited
+    set_limits(Limits(memory_mb=args.memory_mb, max_tasks=args.max_tasks))
+    log = os.open(args.log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(null)
     os.execv(command[0], command)
 
 

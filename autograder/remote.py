@@ -1,33 +1,33 @@
-"""Hidden tests that run outside the student's kernel.
+"""Hidden tests that run outside the student's kernel, talking to it in plain data only.
 
 While grading, a hidden test runs in the grader's own process; the student's functions stay in the
-student's kernel. The test sees them as proxies (``RemoteFunction``): a call sends the arguments to
-the kernel and brings the result back as plain data (numbers, strings, lists, tuples, dicts and numpy
-arrays as ``.npy`` bytes loaded with ``allow_pickle=False``). Nothing the student's code does can
-change how the grader compares: a patched numpy, a fake ``__eq__``, printed "passed" text or a hook
-that blanks cells in the kernel only changes (or removes) the data that comes back.
+student's sandboxed kernel. The test sees them as proxies (``RemoteFunction``): a call sends copies of
+the arguments to the kernel (``kernel_side`` is the kernel's end) and gets the result back as plain
+data, which ``decode_reply`` validates strictly: numbers, strings, lists, tuples, dicts and numeric
+numpy arrays, or a numbered handle for an object that stays in the kernel. The grader never imports,
+resolves or calls anything the kernel names, never hands the kernel a live object, and never lets the
+kernel change its inputs (they are copies). Nothing the student's code does can change how the grader
+compares: a patched numpy, a fake ``__eq__``, printed "passed" text or a hook only changes (or
+removes) the data that comes back.
 
-Objects that are not plain data travel as handles in both directions:
-- a student's object (a function returned by a schedule factory, say) stays in the kernel and is a
-  ``RemoteFunction``/``RemoteValue`` here;
-- a grader's object (a gradient function, a random generator, an autodiff node) stays here and is a
-  ``TrustedObject`` in the kernel: calls, attribute reads and writes, indexing, iteration and
-  arithmetic on it are answered by the grader through the kernel's input channel.
-A ``Recipe`` names a course-library object by how to make it, so that the kernel can build its own
-copy when many fast calls are expected (a schedule called once per step).
+What the student's function needs besides data (a gradient to call, a schedule, a recorder of calls,
+a driver that builds a graph from the student's classes) is a ``Fixture``: a small function of the
+hidden test's module, numpy only, whose *source text* the kernel runs to build its own copy. Here the
+same fixture is an ordinary callable, for computing the expected result.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
+import inspect
 import io
 import json
-import operator
+import textwrap
 
 import numpy as np
 
 MAX_RESULT_BYTES = 64 * 2 ** 20
+MAX_DEPTH = 20
 
 
 class RemoteError(Exception):
@@ -37,24 +37,24 @@ class RemoteError(Exception):
 class StudentError(Exception):
     """An exception raised by the student's code inside the kernel (name and message only)."""
 
-    def __init__(self, name, message, reference_calls=()):
+    def __init__(self, name, message):
         super().__init__(f"{name}: {message}")
-        self.name, self.message, self.reference_calls = name, message, list(reference_calls)
+        self.name, self.message = name, message
 
 
-class Recipe:
-    """A course-library object named by how to make it: ``Recipe("course.schedules.constant", 0.3)``.
+class Fixture:
+    """Test code the student's function is given: ``Fixture(factory, *args)`` is ``factory(*args)``.
 
-    Locally it behaves like the object (calls and attributes are forwarded); sent to the kernel it is
-    rebuilt there from the same recipe. ``Recipe("course.problems.sanity_check_sample_grad")`` with no
-    arguments names the function itself.
+    ``factory`` is a module-level function of a hidden-test module that uses only numpy (as ``np``)
+    and its arguments (plain data); it returns the object to pass (usually a closure). Locally the
+    fixture behaves as that object; sent to the kernel, it is rebuilt there from ``factory``'s source.
+    After a call, ``kernel_report`` holds what the kernel's copy's ``report()`` returned (data), if any.
     """
 
-    def __init__(self, qualname: str, *args, call: bool | None = None, **kwargs):
-        self.qualname, self.args, self.kwargs = qualname, args, kwargs
-        target = resolve(qualname)
-        self.call = bool(args or kwargs) if call is None else call
-        self.value = target(*args, **kwargs) if self.call else target
+    def __init__(self, factory, *args):
+        self.factory, self.args = factory, args
+        self.value = factory(*args)
+        self.kernel_report = None
 
     def __call__(self, *args, **kwargs):
         return self.value(*args, **kwargs)
@@ -63,215 +63,132 @@ class Recipe:
         return getattr(self.__dict__["value"], name)
 
     def __repr__(self):
-        inner = ", ".join([repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()])
-        return f"{self.qualname}({inner})" if self.call else self.qualname
+        return f"<test fixture {self.factory.__name__}>"
 
-
-def resolve(qualname: str):
-    module, _, name = qualname.rpartition(".")
-    if not module.startswith("course"):
-        raise ValueError(f"recipes may only name course-library objects, not {qualname}")
-    return getattr(importlib.import_module(module), name)
-
-
-# -- the wire format: the same code on both sides ---------------------------------------------------
-
-def encode(x, keep, sync=None):
-    """Value -> JSON-able tree. ``keep(x)`` stores a non-data object on this side, returns its tree.
-
-    With ``sync`` (grader side), every array is also numbered by ``sync(array)``: the kernel's copy
-    and the grader's array are then kept equal at every crossing, so that a student's function that
-    perturbs an array in place while calling the grader's ``f`` (a numerical gradient) behaves as if
-    both shared it."""
-    if x is None or type(x) in (bool, str, int):
-        return {"t": "py", "v": x}
-    if type(x) is float:
-        return {"t": "float", "v": repr(x)}
-    if type(x) is np.ndarray or isinstance(x, np.generic):
-        arr = np.asarray(x)
-        if arr.dtype.hasobject:
-            return keep(x)
-        buf = io.BytesIO()
-        np.save(buf, arr, allow_pickle=False)
-        tree = {"t": "nd", "scalar": not isinstance(x, np.ndarray),
-                "b64": base64.b64encode(buf.getvalue()).decode()}
-        if sync is not None and isinstance(x, np.ndarray):
-            tree["sync"] = sync(x)
-        return tree
-    if type(x) in (list, tuple):
-        return {"t": type(x).__name__, "v": [encode(i, keep, sync) for i in x]}
-    if type(x) is dict and all(type(k) is str for k in x):
-        return {"t": "dict", "v": {k: encode(v, keep, sync) for k, v in x.items()}}
-    if isinstance(x, TrustedObject):  # kernel side: a grader's object goes back as itself
-        return {"t": "trusted", "id": object.__getattribute__(x, "_sgd_id")}
-    if isinstance(x, RemoteFunction):  # grader side: a student's function goes back as itself
-        if isinstance(x._target, int):
-            return {"t": "student", "id": x._target}
-        return {"t": "global", "name": x._target}
-    if isinstance(x, Recipe):
-        return {"t": "recipe", "name": x.qualname, "call": x.call,
-                "args": encode(list(x.args), keep), "kwargs": encode(dict(x.kwargs), keep)}
-    return keep(x)
-
-
-def decode(tree, resolve_handle, synced=None):
-    """JSON-able tree -> value. ``resolve_handle(tree)`` turns a handle into an object or a proxy;
-    arrays marked for syncing are entered into ``synced`` (kernel side)."""
-    t = tree["t"]
-    if t == "py":
-        return tree["v"]
-    if t == "float":
-        return float(tree["v"])
-    if t == "nd":
-        arr = np.load(io.BytesIO(base64.b64decode(tree["b64"])), allow_pickle=False)
-        if synced is not None and "sync" in tree:
-            synced[tree["sync"]] = arr
-        return arr[()] if tree.get("scalar") else arr
-    if t in ("list", "tuple"):
-        items = [decode(i, resolve_handle, synced) for i in tree["v"]]
-        return items if t == "list" else tuple(items)
-    if t == "dict":
-        return {k: decode(v, resolve_handle, synced) for k, v in tree["v"].items()}
-    if t == "recipe":
-        target = resolve(tree["name"])
-        if not tree["call"]:
-            return target
-        return target(*decode(tree["args"], resolve_handle), **decode(tree["kwargs"], resolve_handle))
-    if t in ("student", "trusted", "global"):
-        return resolve_handle(tree)
-    raise RemoteError(f"unknown value kind {t!r}")
-
-
-class Registry:
-    """Objects one side keeps for the other, by number; the same object always gets the same number."""
-
-    def __init__(self, kind):
-        self.kind, self.objects, self.ids = kind, [], {}
-
-    def keep(self, x):
-        key = id(x)
-        if key not in self.ids:
-            self.ids[key] = len(self.objects)
-            self.objects.append(x)
-        return {"t": self.kind, "id": self.ids[key], "callable": callable(x), "type": type(x).__name__}
-
-    def __getitem__(self, number):
-        return self.objects[number]
-
-
-def sync_out(arrays: dict) -> dict:
-    """The current contents of the synced arrays, to send across."""
-    return {str(k): encode(a, None) for k, a in arrays.items()}
-
-
-def sync_in(arrays: dict, trees: dict) -> None:
-    """Copy the other side's contents into our synced arrays, in place."""
-    for key, tree in (trees or {}).items():
-        target = arrays.get(int(key))
-        if target is None:
-            continue
-        try:
-            value = decode(tree, None)
-            if value.shape == target.shape:
-                target[...] = value
-        except (ValueError, TypeError, AttributeError):
-            pass
-
-
-# -- the grader's side: answering the kernel's questions about trusted objects ----------------------
-
-BINARY = {name: getattr(operator, name) for name in
-          ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod", "lt", "le", "gt", "ge")}
-
-
-def answer(request: dict, trusted: Registry, student_handle, synced=None):
-    """Perform one operation the kernel asked for on a trusted object; returns the reply dict."""
-    synced = {} if synced is None else synced
-    sync_in(synced, request.get("sync"))
-    reply = _answer(request, trusted, student_handle)
-    reply["sync"] = sync_out(synced)
-    return reply
-
-
-def _answer(request, trusted, student_handle):
-    def dec(tree):
-        return decode(tree, lambda h: trusted[h["id"]] if h["t"] == "trusted" else student_handle(h))
-    try:
-        obj = trusted[request["id"]]
-        op = request["op"]
-        if op == "call":
-            result = obj(*dec(request["args"]), **dec(request["kwargs"]))
-        elif op == "getattr":
-            if request["name"].startswith("_"):
-                raise AttributeError(f"the grader's object has no public attribute {request['name']!r}")
-            result = getattr(obj, request["name"])
-        elif op == "setattr":
-            if request["name"].startswith("_"):
-                raise AttributeError(f"cannot set {request['name']!r} on the grader's object")
-            setattr(obj, request["name"], dec(request["value"]))
-            result = None
-        elif op == "getitem":
-            result = obj[dec(request["key"])]
-        elif op == "setitem":
-            obj[dec(request["key"])] = dec(request["value"])
-            result = None
-        elif op == "len":
-            result = len(obj)
-        elif op == "iter":
-            result = iter(obj)
-        elif op == "next":
-            result = next(obj)
-        elif op == "repr":
-            result = repr(obj)
-        elif op == "bool":
-            result = bool(obj)
-        elif op == "array":
-            result = np.asarray(obj)
-        elif op == "neg":
-            result = -obj
-        elif op in BINARY:
-            other = dec(request["other"])
-            result = BINARY[op](other, obj) if request.get("reflected") else BINARY[op](obj, other)
-        else:
-            raise ValueError(f"unknown operation {op!r}")
-        return {"ok": True, "result": encode(result, trusted.keep)}
-    except StopIteration:
-        return {"ok": False, "error": "StopIteration", "message": ""}
-    except Exception as error:
-        return {"ok": False, "error": type(error).__name__, "message": str(error)[:2000]}
+    def tree(self, encode):
+        return {"t": "fixture", "source": textwrap.dedent(inspect.getsource(self.factory)),
+                "factory": self.factory.__name__, "args": encode(list(self.args))}
 
 
 class RemoteFunction:
-    """A student's function (or a callable it returned), living in the kernel."""
+    """A student's function (a global of the notebook, or a callable an earlier call returned)."""
 
-    def __init__(self, kernel, target, label, forbidden=()):
+    def __init__(self, kernel, target, label):
         self._kernel, self._target, self._label = kernel, target, label
-        self._forbidden = tuple(forbidden)
 
-    def invoke(self, args, kwargs, forbidden=(), label=None):
-        """Call it in the kernel: (result, names of forbidden reference code it ran)."""
-        return self._kernel.call(self._target, args, kwargs, tuple(forbidden) or self._forbidden,
-                                 label or self._label)
+    def invoke(self, args, kwargs, label=None):
+        return self._kernel.call(self._target, args, kwargs, label or self._label)
 
     def __call__(self, *args, **kwargs):
-        return self.invoke(args, kwargs)[0]
+        return self.invoke(args, kwargs)
 
     def __repr__(self):
         return f"<student's {self._label}>"
 
 
 class RemoteValue:
-    """A non-callable, non-data object that a student's function returned (kept in the kernel)."""
+    """A non-callable, non-data object that a student's function returned (it stays in the kernel)."""
 
-    def __init__(self, type_name, label):
+    def __init__(self, kernel, target, type_name, label):
+        self._kernel, self._target = kernel, target
         self.type_name, self._label = type_name, label
 
     def __repr__(self):
         return f"<{self.type_name} object returned by {self._label}>"
 
 
-def parse_reply(text, label, resolve_handle, synced=None):
-    """Turn the kernel's JSON reply into (result, reference calls), or raise."""
+def handle_tree(x) -> dict:
+    """The wire form of a student's object or global, passed back to the kernel."""
+    target = x._target
+    return {"t": "student", "id": target} if isinstance(target, int) else {"t": "global", "name": target}
+
+
+# -- grader -> kernel ---------------------------------------------------------------------------------
+
+def encode(x, fixtures=None, rngs=None, depth=0):
+    """An argument -> the kernel's JSON tree. Arrays go as copies; fixtures as source; generators as
+    their state (``rngs`` collects them, to take the kernel's final state back)."""
+    if depth > MAX_DEPTH:
+        raise ValueError("argument nested too deeply")
+    rec = lambda v: encode(v, fixtures, rngs, depth + 1)
+    if x is None or type(x) in (bool, str, int):
+        return {"t": "py", "v": x}
+    if type(x) is float:
+        return {"t": "float", "v": repr(x)}
+    if isinstance(x, (np.ndarray, np.generic)):
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"cannot send an array of dtype {arr.dtype} to the kernel")
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        return {"t": "nd", "scalar": not isinstance(x, np.ndarray), "b64": base64.b64encode(buf.getvalue()).decode()}
+    if type(x) in (list, tuple):
+        return {"t": type(x).__name__, "v": [rec(i) for i in x]}
+    if type(x) is dict and all(type(k) is str for k in x):
+        return {"t": "dict", "v": {k: rec(v) for k, v in x.items()}}
+    if isinstance(x, Fixture):
+        if fixtures is not None:
+            fixtures.append(x)
+        return x.tree(rec)
+    if isinstance(x, np.random.Generator):
+        if rngs is not None:
+            rngs.append(x)
+        return {"t": "rng", "state": x.bit_generator.state}
+    if isinstance(x, (RemoteFunction, RemoteValue)):
+        return handle_tree(x)
+    raise TypeError(f"the grader cannot send a {type(x).__name__} to the kernel")
+
+
+def request(target, args, kwargs):
+    """(JSON request, fixtures sent, generators sent) for calling ``target`` with these arguments."""
+    fixtures, rngs = [], []
+    if isinstance(target, Fixture):
+        fn = encode(target, fixtures, rngs)
+    elif isinstance(target, int):
+        fn = {"t": "student", "id": target}
+    else:
+        fn = {"t": "global", "name": str(target)}
+    text = json.dumps({"fn": fn, "args": encode(list(args), fixtures, rngs),
+                       "kwargs": encode(dict(kwargs), fixtures, rngs)})
+    return text, fixtures, rngs
+
+
+# -- kernel -> grader: strict ---------------------------------------------------------------------------
+
+def decode_value(tree, handle, depth=0):
+    """A JSON tree from the kernel -> plain data, or raise RemoteError. ``handle(tree)`` makes the proxy
+    of a student's object. Only data kinds and student handles are accepted."""
+    if depth > MAX_DEPTH or not isinstance(tree, dict):
+        raise RemoteError("the kernel's reply is malformed")
+    t = tree.get("t")
+    if t == "py" and (tree.get("v") is None or type(tree.get("v")) in (bool, str, int)):
+        return tree["v"]
+    if t == "float" and isinstance(tree.get("v"), str):
+        try:
+            return float(tree["v"])
+        except ValueError:
+            raise RemoteError("the kernel's reply is malformed") from None
+    if t == "nd" and isinstance(tree.get("b64"), str):
+        try:
+            arr = np.load(io.BytesIO(base64.b64decode(tree["b64"])), allow_pickle=False)
+        except Exception:
+            raise RemoteError("an array in the kernel's reply could not be read") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biufc" or arr.dtype.names:
+            raise RemoteError(f"unsupported array dtype in the reply")
+        return arr[()] if tree.get("scalar") else arr
+    if t in ("list", "tuple") and isinstance(tree.get("v"), list):
+        items = [decode_value(i, handle, depth + 1) for i in tree["v"]]
+        return items if t == "list" else tuple(items)
+    if t == "dict" and isinstance(tree.get("v"), dict):
+        return {str(k): decode_value(v, handle, depth + 1) for k, v in tree["v"].items()}
+    if t == "student" and type(tree.get("id")) is int and tree["id"] >= 0:
+        return handle(tree)
+    raise RemoteError(f"the kernel's reply holds a value of unknown kind {str(t)[:40]!r}")
+
+
+def parse_reply(text, label, handle, fixtures=(), rngs=()):
+    """The kernel's JSON reply -> the call's result (validated), or raise StudentError/RemoteError.
+    Sets each fixture's ``kernel_report`` and each generator's state to the kernel's final one."""
     if text is None:
         raise RemoteError(f"{label} could not be called: the kernel sent no result (is a cell "
                           "transformer or hook rewriting the code the grader sends?)")
@@ -279,162 +196,24 @@ def parse_reply(text, label, resolve_handle, synced=None):
         raise RemoteError(f"{label} returned more than {MAX_RESULT_BYTES // 2 ** 20} MB")
     try:
         reply = json.loads(text)
-        sync_in(synced or {}, reply.get("sync"))
-        if reply.get("ok"):
-            return decode(reply["result"], resolve_handle), reply.get("reference_calls", [])
-    except (ValueError, KeyError, TypeError) as error:
-        raise RemoteError(f"{label}: the kernel's reply could not be read ({error})") from None
+    except ValueError:
+        raise RemoteError(f"{label}: the kernel's reply could not be read") from None
+    if not isinstance(reply, dict):
+        raise RemoteError(f"{label}: the kernel's reply could not be read")
+    if reply.get("ok") is True:
+        result = decode_value(reply.get("result"), handle)
+        reports = reply.get("reports") or []
+        for fixture, report in zip(fixtures, reports if isinstance(reports, list) else []):
+            fixture.kernel_report = None if report is None else decode_value(report, handle)
+        states = reply.get("rngs") or []
+        for rng, state in zip(rngs, states if isinstance(states, list) else []):
+            try:
+                rng.bit_generator.state = state
+            except (TypeError, ValueError, KeyError):
+                raise RemoteError(f"{label}: the random generator came back in a state that is not "
+                                  "one") from None
+        return result
     if reply.get("missing"):
         raise RemoteError(f"{label.split('(')[0]} is not defined: did you delete or rename it, or "
                           "does its cell fail to run?")
-    raise StudentError(reply.get("error", "Error"), reply.get("message", ""), reply.get("reference_calls", []))
-
-
-# -- the kernel's side ------------------------------------------------------------------------------
-
-KERNEL_SETUP = ("from autograder.remote import kernel_side as _sgd_setup\n"
-                "__sgd_course_grader_call = _sgd_setup(globals())\n"
-                "del _sgd_setup\n")
-
-
-def kernel_side(namespace):
-    """Install the kernel's end of the protocol; returns the function the grader calls."""
-    import builtins
-    import os
-    import sys
-
-    handles = Registry("student")
-    proxies = {}
-    synced = {}
-
-    def ask(request):
-        request["sync"] = sync_out(synced)
-        reply = json.loads(builtins.input(json.dumps(request)))
-        sync_in(synced, reply.get("sync"))
-        if reply.get("ok"):
-            return decode(reply["result"], resolve)
-        name = reply.get("error", "RuntimeError")
-        kind = getattr(builtins, name, None)
-        if not (isinstance(kind, type) and issubclass(kind, Exception)):
-            kind = RuntimeError
-        raise kind(reply.get("message", ""))
-
-    def resolve(tree):
-        if tree["t"] == "student":
-            return handles[tree["id"]]
-        if tree["t"] == "global":
-            return namespace[tree["name"]]
-        if tree["id"] not in proxies:
-            proxies[tree["id"]] = TrustedObject(tree["id"], tree.get("type", "object"), ask, handles)
-        return proxies[tree["id"]]
-
-    def call(target, request_json, forbidden_modules):
-        import importlib
-        if not isinstance(target, int) and target not in namespace:
-            return json.dumps({"ok": False, "missing": True, "error": "NameError",
-                               "message": f"{target!r} is not defined"})
-        calls = []
-        try:
-            files = {os.path.abspath(importlib.import_module(m).__file__) for m in forbidden_modules}
-            fn = handles[target] if isinstance(target, int) else namespace[target]
-            request = json.loads(request_json)
-            synced.clear()
-            args, kwargs = decode(request["args"], resolve, synced), decode(request["kwargs"], resolve, synced)
-
-            def profiler(frame, event, arg):
-                if event == "call" and os.path.abspath(frame.f_code.co_filename) in files:
-                    calls.append(f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_qualname}")
-
-            previous = sys.getprofile()
-            sys.setprofile(profiler)
-            try:
-                result = fn(*args, **kwargs)
-            finally:
-                sys.setprofile(previous)
-            return json.dumps({"ok": True, "result": encode(result, handles.keep),
-                               "reference_calls": calls[:3], "sync": sync_out(synced)})
-        except BaseException as error:
-            return json.dumps({"ok": False, "error": type(error).__name__, "message": str(error)[:2000],
-                               "reference_calls": calls[:3]})
-
-    return call
-
-
-def _forward(op):
-    def method(self, *args):
-        request = {"op": op, "id": self._sgd_id}
-        if op in BINARY:
-            request["other"] = encode(args[0], self._sgd_handles.keep)
-        return self._sgd_ask(request)
-    return method
-
-
-def _reflected(op):
-    def method(self, other):
-        return self._sgd_ask({"op": op, "id": self._sgd_id, "reflected": True,
-                              "other": encode(other, self._sgd_handles.keep)})
-    return method
-
-
-class TrustedObject:
-    """In the kernel: an object of the grader's, every use of which is answered by the grader."""
-
-    __slots__ = ("_sgd_id", "_sgd_type", "_sgd_ask", "_sgd_handles")
-
-    def __init__(self, number, type_name, ask, handles):
-        object.__setattr__(self, "_sgd_id", number)
-        object.__setattr__(self, "_sgd_type", type_name)
-        object.__setattr__(self, "_sgd_ask", ask)
-        object.__setattr__(self, "_sgd_handles", handles)
-
-    def _request(self, op, **payload):
-        keep = self._sgd_handles.keep
-        return self._sgd_ask({"op": op, "id": self._sgd_id,
-                              **{k: encode(v, keep) if k in ("value", "key") else v for k, v in payload.items()}})
-
-    def __call__(self, *args, **kwargs):
-        keep = self._sgd_handles.keep
-        return self._sgd_ask({"op": "call", "id": self._sgd_id, "args": encode(list(args), keep),
-                              "kwargs": encode(dict(kwargs), keep)})
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._request("getattr", name=name)
-
-    def __setattr__(self, name, value):
-        self._request("setattr", name=name, value=value)
-
-    def __getitem__(self, key):
-        return self._request("getitem", key=key)
-
-    def __setitem__(self, key, value):
-        self._request("setitem", key=key, value=value)
-
-    def __len__(self):
-        return self._request("len")
-
-    def __iter__(self):
-        iterator = self._request("iter")
-        return iterator if isinstance(iterator, TrustedObject) else iter(iterator)
-
-    def __next__(self):
-        return self._request("next")
-
-    def __repr__(self):
-        return self._request("repr")
-
-    def __bool__(self):
-        return self._request("bool")
-
-    def __array__(self, dtype=None, copy=None):
-        arr = self._request("array")
-        return arr if dtype is None else arr.astype(dtype)
-
-    __neg__ = _forward("neg")
-
-
-for _name in BINARY:
-    setattr(TrustedObject, f"__{_name}__", _forward(_name))
-    if _name not in ("lt", "le", "gt", "ge"):
-        setattr(TrustedObject, f"__r{_name}__", _reflected(_name))
+    raise StudentError(str(reply.get("error", "Error"))[:100], str(reply.get("message", ""))[:2000])

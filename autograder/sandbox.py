@@ -23,8 +23,10 @@ import asyncio
 import builtins
 import contextlib
 import copy
+import importlib.resources
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
@@ -32,20 +34,20 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
-import zmq
 from jupyter_client import AsyncKernelManager, BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets import Integer
 
-from . import jail, remote
-from .zygote import Zygote
+from . import jail, library_view, remote
 from .checks import SEED_VARIABLE, CheckFailed
 from .sanitize import assemble
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 RESULT_NAME = "__sgd_course_grader_out"
+UNSAFE_NOTE = ("graded WITHOUT a sandbox (--unsafe-no-sandbox): the submission's code ran with the "
+               "grader's rights, and nothing kept it from reading or changing files")
 
 
 @dataclass
@@ -59,11 +61,10 @@ class Job:
     releases: dict  # notebook name -> student version (JSON text)
     seed: int
     timeout: int = 60
-    memory_mb: int = 2048
-    max_tasks: int = 256
+    limits: jail.Limits = jail.Limits()
     max_output_bytes: int = 2_000_000
     max_seconds: int = 900
-    hide: tuple = ()
+    unsafe_no_sandbox: bool = False  # the instructor's --unsafe-no-sandbox: no bubblewrap
     extra_files: tuple = ()  # names of other files in the submission (never copied to the kernel)
 
 
@@ -85,6 +86,8 @@ def grade_job(job: Job, slots=None) -> Outcome:
     kernels start and the finished ones stop outside the limit (hiding kernel start-up latency)."""
     started = time.perf_counter()
     outcome = Outcome(job.student, job.assignment)
+    if job.unsafe_no_sandbox:
+        outcome.notes.append(UNSAFE_NOTE)
     try:
         notebooks = {}
         for name in sorted(job.sources):
@@ -98,7 +101,14 @@ def grade_job(job: Job, slots=None) -> Outcome:
             source = nbformat.reads(job.sources[name], as_version=4)
             release = nbformat.reads(job.releases[name], as_version=4)
             nb, repairs = assemble(source, release, submitted)
-            ran, stops = asyncio.run(_run(nb, job, outcome.sandbox, slots))
+            for attempt in (1, 2):  # a kernel that never started is started once more
+                try:
+                    ran, stops = asyncio.run(_run(copy.deepcopy(nb), job, outcome.sandbox, slots))
+                    break
+                except KernelStartFailed as error:
+                    if attempt == 2:
+                        outcome.reason = f"the kernel could not start ({error}); grade it again"
+                        return outcome
             notes = ([f"extra files in the submission were ignored: {', '.join(job.extra_files)}"]
                      if job.extra_files else []) + repairs + stops
             if notes:  # the student reads them at the top of the feedback
@@ -160,35 +170,44 @@ class GradingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def _kernel_spec(folder, job, scratch, workdir, cgroup):
-    """A kernelspec for this submission's kernel: forked from the worker's zygote when it runs,
-    else a plain kernel started through ``autograder.jail``. Returns the jail's report file."""
-    report = os.path.join(scratch, "jail.json")
-    env = {"NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg", "OPENBLAS_NUM_THREADS": "1",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
-           "IPYTHONDIR": os.path.join(scratch, "ipython"), "MPLCONFIGDIR": os.path.join(scratch, "mpl"),
-           "HOME": workdir, SEED_VARIABLE: str(job.seed)}
-    zygote = Zygote.socket_path()
-    if zygote:
-        request = os.path.join(scratch, "request.json")
-        with open(request, "w") as fh:
-            json.dump({"env": env, "workdir": workdir, "memory_mb": job.memory_mb, "file_mb": jail.FILE_MB,
-                       "max_tasks": job.max_tasks, "cgroup": cgroup, "hide": list(job.hide),
-                       "report": report, "seed": job.seed}, fh)
-        argv = [sys.executable, "-m", "autograder.zygote", "launch", "--socket", zygote,
-                "--request", request, "--", "{connection_file}"]
+HOME = "/home/student"
+"""The kernel's working directory inside the sandbox: an empty, size-capped tmpfs."""
+
+
+def _kernel_env() -> dict:
+    """The kernel's whole environment (bwrap clears the grader's): no seed, nothing of the grader's."""
+    env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+           "HOME": HOME, "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg",
+           "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machines that need them to run numpy at all
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
+    """Write the kernelspec of this submission's kernel: ``autograder.jail`` (cgroup, limits, drop
+    root) exec'ing bubblewrap, which runs ipykernel in the sandbox (``jail``'s docstring).
+    ``unsafe``: no bubblewrap (the instructor's explicit ``--unsafe-no-sandbox``)."""
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+              "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+    env = _kernel_env()
+    if unsafe:
+        env.update(HOME=scratch, MPLCONFIGDIR=os.path.join(scratch, "matplotlib"),
+                   IPYTHONDIR=os.path.join(scratch, "ipython"))
+        command = kernel
     else:
-        argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.memory_mb),
-                "--max-tasks", str(job.max_tasks), "--workdir", workdir, "--report", report]
-        argv += ["--cgroup", cgroup] if cgroup else []
-        for path in job.hide:
-            argv += ["--hide", path]
-        argv += ["--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, library=library_view.mounts(),
+                                  env=env, limits=job.limits)
+    argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.limits.memory_mb),
+            "--max-tasks", str(job.limits.max_tasks), "--log", os.path.join(scratch, "kernel.log")]
+    argv += ["--cgroup", cgroup] if cgroup else []
+    argv += ["--", *command]
     os.makedirs(os.path.join(folder, "sgd-grading"))
     with open(os.path.join(folder, "sgd-grading", "kernel.json"), "w") as fh:
-        json.dump({"argv": argv, "display_name": "sgd-course grading", "language": "python", "env": env}, fh)
-    return report
+        json.dump({"argv": argv, "display_name": "sgd-course grading", "language": "python",
+                   "interrupt_mode": "message", "env": env if unsafe else {}}, fh)
 
 
 def _split_hidden(source):
@@ -208,43 +227,91 @@ def _error(ename, text):
     return nbformat.v4.new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"])
 
 
-def _failed(cell) -> bool:
-    return any(o.output_type == "error" for o in cell.outputs)
+class KernelStartFailed(Exception):
+    """The kernel never answered: nothing of the submission ran (retried once, then "could not be
+    graded")."""
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _text_outputs(outputs, limit=20_000) -> list:
+    """What a test cell printed, as plain stdout text (nothing the kernel sent can carry a score)."""
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    if len(text) > limit:
+        text = text[:limit] + "\n[output truncated by the grader]\n"
+    return [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
+
+
+def _visible_failure(outputs, reply) -> str:
+    """"" when the visible part ran to its end, else what went wrong, from the kernel's own report."""
+    if reply.get("status") == "ok":
+        return ""
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    if errors:
+        return f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}"[:4000]
+    return f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:4000]
+
+
+def score_test_cells(nb, verdicts: dict, stopped: str) -> None:
+    """Write every test cell's outputs from the grader's verdict alone: its printed text, then one
+    error output when it failed. nbgrader scores a code cell from its outputs (an error: 0, else full
+    points), so the score is the grader's, whatever the kernel sent. A test cell without a verdict
+    (the kernel died, hung or was killed at or before it) gets 0."""
+    for index, cell in enumerate(nb.cells):
+        if not _is_test_cell(cell):
+            continue
+        outputs = _text_outputs(cell.get("outputs", []))
+        if index not in verdicts:
+            outputs.append(_error("NotRun", f"not graded because {stopped or 'it did not run'}"))
+        elif verdicts[index]:
+            outputs.append(_error(*verdicts[index]))
+        cell.outputs = outputs
 
 
 async def _run(nb, job, job_limits_missing=None, slots=None):
-    """Execute ``nb`` in place in a fresh jailed kernel; returns (nb, notes). What the jail could not
-    apply on this machine is appended to ``job_limits_missing`` (for the instructor, not the student).
-    With ``slots`` (a semaphore shared by grading threads) the cells run only while holding a slot."""
+    """Execute ``nb`` in place in a fresh sandboxed kernel; returns (nb, notes). What the sandbox could
+    not apply on this machine is appended to ``job_limits_missing`` (for the instructor, not the
+    student). With ``slots`` (a semaphore shared by grading threads) the cells run only while holding
+    a slot. Raises KernelStartFailed when the kernel never answered."""
     notes = []
     job_limits_missing = [] if job_limits_missing is None else job_limits_missing
-    scratch = tempfile.mkdtemp(prefix="sgd-grading-")
-    workdir = os.path.join(scratch, "work")
-    os.makedirs(workdir)
+    scratch = tempfile.mkdtemp(prefix=f"sgd-grading-{os.getpid()}-")
+    sockets = os.path.join(scratch, "sockets")  # the one host folder the sandbox sees
+    os.makedirs(sockets, mode=0o700)
     cgroup = jail.new_cgroup_name()
-    report = _kernel_spec(os.path.join(scratch, "kernels"), job, scratch, workdir, cgroup)
-    km = AsyncKernelManager(kernel_name="sgd-grading",
+    if cgroup is None:
+        job_limits_missing.append("no process limit (pids cgroup not writable: grade as root for a cap "
+                                  "on processes)")
+    _kernel_spec(os.path.join(scratch, "kernels"), job, scratch, sockets, cgroup, job.unsafe_no_sandbox)
+    km = AsyncKernelManager(kernel_name="sgd-grading", transport="ipc", ip=os.path.join(sockets, "kernel"),
+                            connection_file=os.path.join(sockets, "kernel.json"),
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.join(scratch, "kernels")]))
     client = GradingClient(nb, km=km, timeout=job.timeout, interrupt_on_timeout=True, allow_errors=True,
                            error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
                            max_output_bytes=job.max_output_bytes, iopub_timeout=5,
-                           resources={"metadata": {"path": workdir}})
+                           resources={"metadata": {"path": scratch}})
     replies = {}
     client.on_cell_executed = lambda cell, cell_index, execute_reply: replies.__setitem__(cell_index, execute_reply)
+    verdicts = {}
     stopped = ""
     calls = None
+    started = False
     try:
         async with client.async_setup_kernel():
+            started = True
             calls = KernelCalls(km, job.timeout)
             if not calls.setup():
                 stopped = "the grader could not prepare the kernel"
-            with open(report) as fh:
-                job_limits_missing.extend(json.load(fh))
             with slots or contextlib.nullcontext():  # the kernel is ready: wait for a free slot
-                stopped = stopped or await _run_cells(client, nb, job, replies, calls)
+                stopped = stopped or await _run_cells(client, nb, job, replies, calls, verdicts)
     except DeadKernelError:
         stopped = stopped or "the kernel died"
     except Exception as error:
+        if not started:
+            raise KernelStartFailed(f"{type(error).__name__}: {error}"[:300]) from None
         stopped = stopped or f"the kernel could not be run ({type(error).__name__}: {error})"
     finally:
         if calls:
@@ -253,30 +320,27 @@ async def _run(nb, job, job_limits_missing=None, slots=None):
             await km.shutdown_kernel(now=True)
         except Exception:
             pass
+        client.km = None  # nbclient's atexit cleanup has nothing left to do
         if cgroup:
             jail.kill_cgroup(cgroup)
         shutil.rmtree(scratch, ignore_errors=True)
     if stopped:
-        notes.append(f"grading stopped early: {stopped}; cells after that point were not run")
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") \
-                    and not cell.get("outputs") and cell.get("execution_count") is None:
-                cell.outputs = [_error("NotRun", f"not run because {stopped}")]
+        notes.append(f"grading stopped early: {stopped}; that cell and every later test cell score 0")
+    score_test_cells(nb, verdicts, stopped)
     return nb, notes
 
 
-async def _run_cells(client, nb, job, replies, calls) -> str:
+async def _run_cells(client, nb, job, replies, calls, verdicts) -> str:
     """Run the notebook's code cells in order, a test cell's hidden part in the grader; returns "" or
-    why the run had to stop."""
+    why the run had to stop. ``verdicts[index]`` is set for every test cell that ran to its end:
+    () when it passed, else (error name, message)."""
     deadline = time.monotonic() + job.max_seconds
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         if time.monotonic() > deadline:
             return f"the notebook ran longer than {job.max_seconds} s in total"
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
+        if _is_test_cell(cell):
             visible, hidden = _split_hidden(cell.source)
             runner = copy.deepcopy(cell)
             runner.source = visible
@@ -284,14 +348,20 @@ async def _run_cells(client, nb, job, replies, calls) -> str:
             nb.cells[index] = cell  # nbclient put the runner (visible part only) there
             cell.outputs = runner.outputs
             cell.execution_count = runner.get("execution_count")
-            if not stopped and hidden.strip():
-                message = run_hidden(hidden, calls, job.seed)
-                if message:
-                    cell.outputs.append(_error("CheckFailed", message))
+            if stopped:
+                return stopped
+            failure = _visible_failure(runner.outputs, replies.get(index, {}).get("content", {}))
+            if failure:
+                verdicts[index] = ("VisibleTestFailed", failure)
+                continue
+            message = run_hidden(hidden, calls, job.seed) if hidden.strip() else ""
+            if calls.dead:
+                return calls.dead
+            verdicts[index] = ("CheckFailed", message) if message else ()
         else:
             stopped = await _execute(client, cell, index, replies, job.timeout, calls)
-        if stopped:
-            return stopped
+            if stopped:
+                return stopped
     return ""
 
 
@@ -307,6 +377,8 @@ async def _execute(client, cell, index, replies, timeout, calls):
         cell.outputs.append(_error("TimeoutError", f"this cell ran longer than {timeout} s and was interrupted"))
         if not calls.responsive():
             return f"cell {index + 1} ran past the {timeout} s limit and did not stop when interrupted"
+    if not calls.responsive(5):
+        return f"the kernel stopped answering after cell {index + 1}"
     return ""
 
 
@@ -341,18 +413,28 @@ class StudentNames(dict):
         return remote.RemoteFunction(self.calls, name, name)
 
 
+KERNEL_SETUP = """\
+def __sgd_course_setup(source, namespace):
+    scope = {"__name__": "sgd_course_grader"}
+    exec(compile(source, "<the grader's protocol>", "exec"), scope)
+    return scope["install"](namespace)
+__sgd_course_grader_call = __sgd_course_setup(%r, globals())
+del __sgd_course_setup
+"""
+
+
 class KernelCalls:
-    """Calls into the student's kernel over a second (blocking) client on the same kernel; answers
-    the kernel's questions about the grader's objects (``remote.answer``) while a call runs."""
+    """Calls into the student's kernel over a second (blocking) client on the same kernel: plain data
+    in and out (``remote``, ``kernel_side``). A call that does not return in time is interrupted; a
+    kernel that then does not answer is ``dead`` (the run stops there)."""
 
     def __init__(self, km, timeout):
         self.timeout = timeout
         self.kc = BlockingKernelClient()
         self.kc.load_connection_file(km.connection_file)
         self.kc.start_channels()
-        self.trusted = remote.Registry("trusted")
-        self.student = {}
-        self.synced = {}
+        self.handles = {}
+        self.dead = ""
 
     def close(self):
         try:
@@ -361,55 +443,50 @@ class KernelCalls:
             pass
 
     def _execute(self, code, timeout, expression=None):
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=True,
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
                                  user_expressions={"r": expression} if expression else {})
         deadline = time.monotonic() + timeout
-        poller = zmq.Poller()
-        poller.register(self.kc.shell_channel.socket, zmq.POLLIN)
-        poller.register(self.kc.stdin_channel.socket, zmq.POLLIN)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready = dict(poller.poll(remaining * 1000))
-            if self.kc.stdin_channel.socket in ready:
-                msg = self.kc.stdin_channel.get_msg(timeout=0)
-                if msg["msg_type"] == "input_request" and msg["parent_header"].get("msg_id") == msg_id:
-                    try:
-                        request = json.loads(msg["content"]["prompt"])
-                        reply = remote.answer(request, self.trusted, self._student_handle, self.synced)
-                    except ValueError:
-                        reply = {"ok": False, "error": "RuntimeError",
-                                 "message": "input() is not available while the grader calls your function"}
-                    self.kc.input(json.dumps(reply))
-            if self.kc.shell_channel.socket in ready:
-                msg = self.kc.shell_channel.get_msg(timeout=0)
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    return msg["content"]
+            try:
+                msg = self.kc.get_shell_msg(timeout=remaining)
+            except queue.Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg["content"]
+
+    def _interrupt(self) -> bool:
+        """Interrupt a call that ran too long; True if the kernel answers again."""
+        try:
+            self.kc.control_channel.send(self.kc.session.msg("interrupt_request", {}))
+        except Exception:
+            return False
+        return self.responsive(10)
 
     def setup(self) -> bool:
-        reply = self._execute(remote.KERNEL_SETUP, self.timeout)
+        source = importlib.resources.files("autograder").joinpath("kernel_side.py").read_text()
+        reply = self._execute(KERNEL_SETUP % source, self.timeout)
         return bool(reply) and reply.get("status") == "ok"
 
-    def responsive(self) -> bool:
-        return self._execute("pass", 10) is not None
+    def responsive(self, timeout=10) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # answers left over from an interrupted call come first
+            reply = self._execute("pass", max(deadline - time.monotonic(), 0.1))
+            if reply is not None:
+                return True
+        return False
 
-    def call(self, target, args, kwargs, forbidden, label):
-        keep = self.trusted.keep
-        self.synced = {}
-
-        def sync(array):
-            for number, known in self.synced.items():
-                if known is array:
-                    return number
-            self.synced[len(self.synced)] = array
-            return len(self.synced) - 1
-
-        request = json.dumps({"args": remote.encode(list(args), keep, sync),
-                              "kwargs": remote.encode(dict(kwargs), keep, sync)})
-        code = f"{RESULT_NAME} = __sgd_course_grader_call({target!r}, {request!r}, {list(forbidden)!r})"
+    def call(self, target, args, kwargs, label):
+        if self.dead:
+            raise remote.RemoteError(f"{label} was not called: {self.dead}")
+        text, fixtures, rngs = remote.request(target, args, kwargs)
+        code = f"{RESULT_NAME} = __sgd_course_grader_call({text!r})"
         reply = self._execute(code, self.timeout, RESULT_NAME)
         if reply is None:
+            if not self._interrupt():
+                self.dead = f"{label} ran past the {self.timeout} s limit and the kernel stopped answering"
             raise remote.RemoteError(f"{label} did not return within {self.timeout} s")
         text = None
         expression = reply.get("user_expressions", {}).get("r", {})
@@ -420,17 +497,13 @@ class KernelCalls:
                 text = None
             if not isinstance(text, str):
                 text = None
-        self._label, self._forbidden = label, forbidden
-        return remote.parse_reply(text, label, self._student_handle, self.synced)
+        self._label = label
+        return remote.parse_reply(text, label, self._handle, fixtures, rngs)
 
-    def _student_handle(self, tree):
-        if tree["t"] == "trusted":
-            return self.trusted[tree["id"]]
-        if tree["t"] == "global":
-            return remote.RemoteFunction(self, tree["name"], tree["name"])
+    def _handle(self, tree):
         number = tree["id"]
-        if number not in self.student:
-            label = f"the {tree.get('type', 'object')} returned by {getattr(self, '_label', 'your code')}"
-            self.student[number] = (remote.RemoteFunction(self, number, label, getattr(self, "_forbidden", ()))
-                                    if tree.get("callable") else remote.RemoteValue(tree.get("type", "object"), label))
-        return self.student[number]
+        if number not in self.handles:
+            label = f"the {str(tree.get('type', 'object'))[:40]} returned by {getattr(self, '_label', 'your code')}"
+            self.handles[number] = (remote.RemoteFunction(self, number, label) if tree.get("callable") is True
+                                    else remote.RemoteValue(self, number, str(tree.get("type", "object"))[:40], label))
+        return self.handles[number]

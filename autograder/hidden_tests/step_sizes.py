@@ -13,10 +13,11 @@ from course.schedules import geometric as ref_geometric
 from course.schedules import inverse_power as ref_inverse_power
 
 from ..bugs import Bug
-from ..remote import Recipe
 from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call
+from ..remote import Fixture
+from . import fixtures
 
-GRAD = Recipe("course.problems.sanity_check_sample_grad")
+GRAD = Fixture(fixtures.sample_gradient, SANITY_CHECK_A.tolist())
 SIGN_ERROR = "the sign looks flipped: the gradient of 1/2 (theta - a_j)^2 is theta - a_j."
 
 
@@ -95,10 +96,10 @@ def check_sgd(sgd):
     """The iterates theta(1..K+1) for the reference gradient and schedules, one and many runs."""
     rng = grading_rng("sgd")
     cases = [
-        (Recipe("course.schedules.constant", float(rng.uniform(0.05, 0.9))), "constant"),
-        (Recipe("course.schedules.inverse_power", float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.5, 1.0))),
+        (Fixture(fixtures.schedule, "constant", float(rng.uniform(0.05, 0.9))), "constant"),
+        (Fixture(fixtures.schedule, "inverse_power", float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.5, 1.0))),
          "inverse_power"),
-        (Recipe("course.schedules.geometric", 1.0, float(rng.uniform(0.3, 0.8))), "geometric"),
+        (Fixture(fixtures.schedule, "geometric", 1.0, float(rng.uniform(0.3, 0.8))), "geometric"),
     ]
     for schedule, name in cases:
         num_steps = int(rng.integers(5, 30))
@@ -113,12 +114,12 @@ def _check_sgd_case(sgd, theta1, schedule, name, indices):
             f"indices=<int array of shape {indices.shape}>)")
     got = student_call(sgd, GRAD, theta1, schedule, indices, call=call,
                        forbidden=[course.sgd])
-    expected = course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, schedule, indices)
+    expected = course.sgd.sgd_iterates(GRAD, theta1, schedule, indices)
     hints = [
         (expected[1:], "K steps give K+1 iterates: return the start theta(1) as the first entry too."),
-        (course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, lambda k: schedule(k + 1), indices),
+        (course.sgd.sgd_iterates(GRAD, theta1, lambda k: schedule(k + 1), indices),
          "the first step must use tau(1), then tau(2), ... (off by one in k)."),
-        (course.sgd.sgd_iterates(sanity_check_sample_grad, theta1, lambda k: -schedule(k), indices),
+        (course.sgd.sgd_iterates(GRAD, theta1, lambda k: -schedule(k), indices),
          "the iterates climb: SGD steps against the gradient, theta - tau(k) * grad."),
     ]
     assert_matches(got, expected, call, rtol=1e-8, atol=1e-10, hints=hints)
