@@ -39,9 +39,9 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Igno
                                     OverwriteKernelspec, SaveAutoGrades)
 
 from .config import CELL_TIMEOUT, nbgrader_config
-from . import jail
+from . import jail, library_view
 from .journal import Journal
-from .sandbox import Job, Outcome, grade_job, read_submission
+from .sandbox import Job, Outcome, grade_job, read_submission, remove_stale_scratch
 
 JOURNAL = ".grading/journal"
 STAGING = ".grading/staged"
@@ -227,6 +227,8 @@ class Course:
                 f"refusing to grade: {why}. Student code would run with your rights. Install "
                 "bubblewrap, or pass --unsafe-no-sandbox (Course(..., unsafe_no_sandbox=True)) to grade "
                 "without a sandbox anyway.")
+        remove_stale_scratch()
+        library_view.view(assignment)  # before the grading threads: they all use it
         journal = Journal(self.root / JOURNAL / assignment)
         self.last_seed = journal.start(seed, students)
         for name in self.notebooks(assignment):

@@ -2,62 +2,88 @@
 ``autograder`` at all.
 
 The notebooks import ``course`` for data sets, figures and widgets, so the kernel needs it; but
-``course`` is also the reference solution of every graded function. In ``course``'s source, the body
-of each such solution is marked as in an nbgrader notebook::
-
-    def full_gradient(theta, X, y):
-        \"\"\"...\"\"\"
-        ### BEGIN SOLUTION
-        r = X @ theta - y
-        return X.T @ r
-        ### END SOLUTION
-
-``view()`` writes a copy of ``course`` in which every marked body is replaced by
-``raise NotImplementedError(...)`` (and whole modules listed in ``HIDDEN_MODULES`` are left out), and
-``mounts()`` tells the sandbox (``jail.bwrap_argv``) to show that copy where Python finds ``course``,
-and an empty folder where it would find ``autograder``. So a graded function cannot call the reference,
-read its source, or import the hidden tests: they are not there.
+``course`` is also the reference solution of every graded function. ``SOLUTIONS`` names, assignment by
+assignment and module by module, the functions that are (or compute) the solution of a graded
+exercise; ``view(assignment)`` writes a copy
+of ``course`` in which each of them keeps its signature and docstring but its body is replaced by
+``raise NotImplementedError(...)``, and ``mounts()`` tells the sandbox (``jail.bwrap_argv``) to show
+that copy where Python finds ``course``, and an empty folder where it would find ``autograder``. So a
+graded function cannot call the reference, read its source, or import the hidden tests: they are not
+there. (``tests/test_library_view.py`` checks that every name exists and that each graded exercise's
+reference is stripped.)
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
-import re
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN_MODULES: frozenset[str] = frozenset()
-"""Modules of ``course`` left out of the kernel's view entirely (file names)."""
+SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    # assignment -> course module -> the functions that solve (or compute) its graded exercises.
+    # Other assignments' solutions stay: a notebook may use them as tools (adagrad compares with
+    # constant-step SGD), and they do not solve this assignment's exercises.
+    "step_sizes": {
+        "problems": ("sanity_check_sample_grad", "sanity_check_minibatch_grad", "sanity_check_runs_grad"),
+        "schedules": ("constant", "geometric", "inverse_power"),
+        "sgd": ("sgd_iterates", "loglog_slope"),
+    },
+    "gd_vs_sgd": {
+        "minibatch": ("per_sample_gradients", "full_gradient", "minibatch_gradient", "descent",
+                      "descent_fraction", "bias_variance", "minibatch_variance"),
+        "problems": ("least_squares_runs_grad",),
+    },
+    "adagrad": {
+        "adaptive": ("_run", "adagrad_norm_run", "adagrad_diag_run", "tau_limit", "working_decades"),
+        "optim": ("adagrad_norm", "adagrad"),
+    },
+    "mlp": {
+        "nn": ("_linear_forward", "_linear_backward", "linear_forward", "linear_backward", "_relu_backward",
+               "relu_forward", "relu_backward", "softmax_cross_entropy", "_softmax_cross_entropy",
+               "_mlp_backward", "mlp_backward", "mlp_loss_and_grad"),
+        "gradcheck": ("_differences", "numerical_gradient"),
+        "data": ("epoch_minibatches",),
+        "train": ("train", "_MLPWorkspace.loss_and_grad", "_MLPWorkspace.train_loss", "_train_mlp_fast"),
+    },
+    "nonsmooth": {
+        "nonsmooth": ("clarke_interval", "_cross", "convex_hull", "local_derivatives", "topological_order",
+                      "backward", "Value.backward"),
+        "nn": ("maxpool_backward",),
+    },
+}
 
-STUB = 'raise NotImplementedError("the course library\'s solution is not available while grading")'
+STUB = "the course library's solution is not available while grading: write your own code"
 
 
-def strip_solutions(source: str) -> str:
-    """``source`` with every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region replaced by a
-    ``raise NotImplementedError`` at the region's indentation. Raises ValueError on unbalanced marks."""
-    out, inside = [], False
-    for number, line in enumerate(source.splitlines(keepends=True), 1):
-        mark = line.strip()
-        if mark == BEGIN:
-            if inside:
-                raise ValueError(f"line {number}: {BEGIN} inside a solution")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}{STUB}\n")
-        elif mark == END:
-            if not inside:
-                raise ValueError(f"line {number}: {END} without {BEGIN}")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"{BEGIN} without {END}")
-    return "".join(out)
+def strip_solutions(source: str, names) -> str:
+    """``source`` with the body of each function in ``names`` (qualified: ``Class.method``) replaced by
+    its docstring and ``raise NotImplementedError(STUB)``. Raises KeyError for a name not defined."""
+    tree = ast.parse(source)
+    wanted, found = set(names), set()
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + node.name
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body, name + ".")
+                elif name in wanted:
+                    found.add(name)
+                    doc = ast.get_docstring(node, clean=False)
+                    stub = ast.parse(f"raise NotImplementedError({STUB!r})").body
+                    node.body = ([ast.Expr(ast.Constant(doc))] if doc is not None else []) + stub
+                    node.decorator_list = [d for d in node.decorator_list]
+
+    visit(tree.body, "")
+    if wanted - found:
+        raise KeyError(f"not defined: {', '.join(sorted(wanted - found))}")
+    return ast.unparse(tree) + "\n"
 
 
 def _package_dir(name: str) -> Path:
@@ -68,12 +94,27 @@ def _package_dir(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
-@functools.lru_cache(maxsize=1)
-def view() -> Path:
-    """The stripped copy of ``course`` (made once per library version, readable by the sandbox's uid)."""
+_LOCK = threading.Lock()
+
+
+def view(assignment: str) -> Path:
+    """``_view`` made once per process and assignment (grading threads share it; the first makes it)."""
+    with _LOCK:
+        return _view(assignment)
+
+
+@functools.lru_cache(maxsize=None)
+def _view(assignment: str) -> Path:
+    """The copy of ``course`` without ``assignment``'s solutions (made once per library version and
+    assignment, readable by the sandbox's uid). An assignment not in ``SOLUTIONS`` (a course of the
+    instructor's own) strips the solutions of every assignment."""
     source = _package_dir("course")
-    files = sorted(p for p in source.glob("*.py") if p.name not in HIDDEN_MODULES)
-    digest = hashlib.sha256()
+    files = sorted(source.glob("*.py"))
+    strip: dict[str, set] = {}
+    for solutions in ([SOLUTIONS[assignment]] if assignment in SOLUTIONS else SOLUTIONS.values()):
+        for module, names in solutions.items():
+            strip.setdefault(module, set()).update(names)
+    digest = hashlib.sha256(repr(sorted((m, sorted(n)) for m, n in strip.items())).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(STUB.encode())
@@ -82,7 +123,10 @@ def view() -> Path:
         staging = Path(tempfile.mkdtemp(prefix="sgd-course-library-staging-")) / "course"
         staging.mkdir()
         for path in files:
-            (staging / path.name).write_text(strip_solutions(path.read_text()))
+            text = path.read_text()
+            if path.stem in strip:
+                text = strip_solutions(text, strip[path.stem])
+            (staging / path.name).write_text(text)
         for folder in (staging.parent, staging):
             folder.chmod(0o755)
         for path in staging.iterdir():
@@ -97,23 +141,11 @@ def view() -> Path:
     return target
 
 
-def mounts() -> dict[str, str | None]:
+def mounts(assignment: str) -> dict[str, str | None]:
     """Sandbox path -> host folder to show there (None: an empty folder) for ``jail.bwrap_argv``."""
-    return {str(_package_dir("course")): str(view()), str(_package_dir("autograder")): None}
-
-
-def solution_regions(source: str) -> list[str]:
-    """The names of the functions whose bodies ``source`` marks as solutions (for tests and docs)."""
-    names, current = [], None
-    for line in source.splitlines():
-        match = re.match(r"\s*def (\w+)\(", line)
-        if match:
-            current = match.group(1)
-        if line.strip() == BEGIN and current:
-            names.append(current)
-    return names
+    return {str(_package_dir("course")): str(view(assignment)), str(_package_dir("autograder")): None}
 
 
 if __name__ == "__main__":
-    print(view())
+    print(view(sys.argv[1]))
     sys.exit(0)

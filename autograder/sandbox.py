@@ -23,6 +23,7 @@ import asyncio
 import builtins
 import contextlib
 import copy
+import glob
 import importlib.resources
 import json
 import os
@@ -198,7 +199,7 @@ def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
                    IPYTHONDIR=os.path.join(scratch, "ipython"))
         command = kernel
     else:
-        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, library=library_view.mounts(),
+        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, library=library_view.mounts(job.assignment),
                                   env=env, limits=job.limits)
     argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.limits.memory_mb),
             "--max-tasks", str(job.limits.max_tasks), "--log", os.path.join(scratch, "kernel.log")]
@@ -225,6 +226,28 @@ def _split_hidden(source):
 
 def _error(ename, text):
     return nbformat.v4.new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"])
+
+
+def remove_stale_scratch() -> None:
+    """Remove the scratch folders of grading processes that are gone (a killed run leaves its
+    ``sgd-grading-<pid>-*`` folders behind; the next run clears them)."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "sgd-grading-*-*")):
+        try:
+            pid = int(os.path.basename(path).split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class KernelStartFailed(Exception):

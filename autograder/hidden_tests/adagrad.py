@@ -3,7 +3,7 @@
 Every check draws its problem at grading time (``grading_rng``) and compares the student's function
 with the reference in ``course.adaptive`` (which runs ``course.optim``'s optimizers); known mistakes are
 recognised and named in a hint. The gradients handed to the student's loops come from
-``course.problems`` (not forbidden here), as ``Recipe``s that the grader can send to the student's kernel.
+``fixtures`` (test problems whose source the student's kernel runs to build its own copy).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from course import adaptive as ref
 
 from ..bugs import Bug
 from ..checks import CheckFailed, assert_matches, grading_rng, student_call
-from ..remote import Recipe
+from ..remote import Fixture
+from . import fixtures
 
 FORBIDDEN = [course.adaptive, course.optim, course.sgd]
 
@@ -51,9 +52,8 @@ def _cases(rng):
     """(description, grad, theta1, indices, eta, c0): one run and R runs, least squares and sanity check."""
     n, d = int(rng.integers(8, 20)), int(rng.integers(2, 4))
     X, y = rng.normal(size=(n, d)), rng.normal(size=n)
-    # course-library gradients named by recipes, so that they can be sent to the student's kernel
-    ls = Recipe("course.problems.least_squares_runs_grad", X, y)
-    sanity = Recipe("course.problems.sanity_check_runs_grad")
+    ls = Fixture(fixtures.least_squares_gradient, X, y)
+    sanity = Fixture(fixtures.runs_gradient, [1.0, -1.0])
     K, R, B = int(rng.integers(4, 9)), int(rng.integers(2, 5)), int(rng.integers(1, 4))
     eta = lambda: float(10 ** rng.uniform(-1.5, 1.5))
     one_run = f"one run of least squares: theta1 of shape ({d},), indices of shape ({K}, {B})"

@@ -15,7 +15,8 @@ from course import minibatch as ref
 
 from ..bugs import Bug
 from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call
-from ..remote import Recipe
+from ..remote import Fixture
+from . import fixtures
 
 FORBIDDEN = [course.minibatch, course.problems, course.sgd]
 SIGN = "the sign looks flipped: grad f_j(theta) = (x_j . theta - y_j) x_j, residual first."
@@ -105,11 +106,10 @@ def check_descent(descent):
     chunk = int(rng.integers(3, 6))
     n = chunk * int(rng.integers(2, 5)) + int(rng.integers(1, chunk))    # the last chunk is shorter
     theta1, X, y = _problem(rng, n=n, d=2)
-    # course-library objects named by recipes, so that they can be sent to the student's kernel
-    grad = Recipe("course.problems.least_squares_runs_grad", X, y)       # the lecture's sum over I(k)
+    grad = Fixture(fixtures.least_squares_gradient, X, y)       # the lecture's sum over I(k)
     tau0 = 0.3 / float(np.sum(X ** 2, axis=1).max() * n)
     alpha = float(rng.uniform(0.5, 1.0))
-    schedule = Recipe("course.schedules.inverse_power", tau0, alpha)
+    schedule = Fixture(fixtures.schedule, "inverse_power", tau0, alpha)
     K, B = int(rng.integers(4, 9)), int(rng.integers(1, 4))
     perm = rng.permutation(n)
     cases = [
