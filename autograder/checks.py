@@ -19,6 +19,9 @@ import numpy as np
 
 from .remote import RemoteError, RemoteFunction, StudentError
 
+REFERENCE_STUB = "the course library's solution is not available while grading"
+"""What a stripped reference function says in the grading kernel (``library_view.STUB`` starts so)."""
+
 SEED_VARIABLE = "SGD_COURSE_GRADING_SEED"
 """Environment variable with the seed of the current grading run (set by ``autograder.grading``)."""
 
@@ -147,6 +150,11 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
         try:                             # kernel, where the reference is not available at all
             return fn.invoke(args, kwargs, label=call)
         except StudentError as error:
+            if error.name == "NotImplementedError" and REFERENCE_STUB in error.message:
+                raise CheckFailed(
+                    f"{call} calls the reference implementation (the course library's solution), which is "
+                    "not available while grading; no credit is given for calling it. Write the "
+                    "computation yourself.") from None
             if error.name == "NotImplementedError":
                 raise CheckFailed(f"{call} raised NotImplementedError: replace `raise NotImplementedError()` "
                                   "with your implementation.") from None

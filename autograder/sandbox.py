@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import atexit
 import builtins
 import contextlib
 import copy
@@ -343,7 +344,7 @@ async def _run(nb, job, job_limits_missing=None, slots=None):
             await km.shutdown_kernel(now=True)
         except Exception:
             pass
-        client.km = None  # nbclient's atexit cleanup has nothing left to do
+        atexit.unregister(client._cleanup_kernel)  # nbclient leaves it registered when a start fails
         if cgroup:
             jail.kill_cgroup(cgroup)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -3,7 +3,9 @@
 One class of hostile, broken and honest-but-noisy submissions of the step-size assignment is graded
 once (in parallel, as an instructor would), then each case is checked. The hidden tests run in the
 grader's process, so what the student's kernel does to numpy, IPython or the test code cannot forge
-their verdict; the kernel runs inside limits with the course's files hidden.
+their verdict; the kernel runs in bubblewrap's sandbox, where neither the course's files nor
+``autograder`` nor the assignment's reference solutions exist. (``test_adversarial.py`` attacks every
+assignment; ``test_sandbox.py`` checks the sandbox itself.)
 """
 
 import os
@@ -71,8 +73,10 @@ CASES = {
         "print('visible tests passed\\nAll tests passed! 10/10')")), FULL - 2, ""),
     "detects_grading": (dict(after=("stochastic_gradient",
         "import os\nif os.environ.get('NBGRADER_EXECUTION'):\n"
-        "    import autograder.checks\n    autograder.checks.CheckFailed = Warning\n"
         "    stochastic_gradient = lambda theta, j: theta")), FULL - 2, ""),
+    "imports_the_hidden_tests": (dict(after=("stochastic_gradient",
+        "import autograder.checks\nautograder.checks.CheckFailed = Warning\n"
+        "stochastic_gradient = lambda theta, j: theta")), FULL, ""),
     "reads_and_writes_course_files": (dict(after=("test_stochastic_gradient", "{probe}")), FULL, ""),
     "calls_the_reference": (dict(after=("stochastic_gradient",
         "from course.problems import sanity_check_sample_grad as stochastic_gradient")), FULL - 2, ""),
@@ -156,7 +160,7 @@ def test_each_case_gets_the_right_grade_and_a_message(hostile_class, case):
 def test_the_reference_call_is_flagged_in_the_feedback(hostile_class):
     course, _, _, _, _ = hostile_class
     html = (course.root / "feedback" / "calls_the_reference" / A / f"{A}.html").read_text()
-    assert "calls the reference implementation" in html
+    assert "calls the reference implementation" in html and "not available while grading" in html
 
 
 def test_student_code_cannot_touch_course_files(hostile_class):

@@ -1,0 +1,163 @@
+"""The grading kernel's sandbox (bubblewrap), seen from inside by a probing submission, and the
+refusal to grade without it.
+
+One step-size submission (the reference answers plus a probe cell) is graded once; the probe prints
+what student code can see and do, and each test reads that from the graded notebook.
+"""
+
+import json
+import os
+import socket
+
+import nbformat
+import pytest
+
+from autograder import jail, library_view
+from autograder.grading import REPO_SOURCE, Course, SandboxUnavailable
+from autograder.sandbox import UNSAFE_NOTE
+from test_hardening import A, FULL, build
+
+PROBE = r'''
+import ctypes, errno, json, os, socket
+seen = {"uid": os.getuid(), "cwd": os.getcwd(), "home_files": os.listdir("."), "root": sorted(os.listdir("/")),
+        "env": sorted(os.environ), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
+seen["cap_eff"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
+seen["course_root_visible"] = os.path.exists({course!r})
+seen["repo_sources_visible"] = os.path.exists({sources!r})
+seen["seed_in_environ"] = any({seed!r} in v for v in os.environ.values())
+try:
+    import autograder.hidden_tests
+    seen["autograder"] = "imported"
+except ImportError:
+    seen["autograder"] = "not importable"
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    seen["network"] = "connected"
+except OSError as error:
+    seen["network"] = type(error).__name__
+def can_write(path):
+    try:
+        with open(path, "w") as fh:
+            fh.write("x")
+        return True
+    except OSError:
+        return False
+seen["write_python"] = can_write(os.path.join(os.path.dirname(os.__file__), "probe.txt"))
+seen["write_tmp"] = can_write("/tmp/probe.txt")
+try:
+    with open("/tmp/big", "wb") as fh:
+        for _ in range(40):
+            fh.write(b"x" * 10 ** 7)
+    seen["tmp_400MB"] = "written"
+except OSError as error:
+    seen["tmp_400MB"] = errno.errorcode.get(error.errno, str(error.errno))
+os.remove("/tmp/big")
+libc = ctypes.CDLL(None, use_errno=True)
+seen["unshare_user"] = libc.unshare(0x10000000)
+seen["mount_tmpfs"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+import course.schedules, inspect
+try:
+    course.schedules.constant(0.1)
+    seen["reference"] = "callable"
+except NotImplementedError as error:
+    seen["reference"] = str(error)
+seen["reference_source"] = inspect.getsource(course.schedules.constant)
+print("PROBE " + json.dumps(seen))
+'''
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    course = Course.from_sources(tmp_path_factory.mktemp("sandboxed"), timeout=30)
+    course.build([A])
+    seed = 987654321
+    probe = PROBE.format(course=str(course.root), sources=str(REPO_SOURCE), seed=str(seed),
+                         port=listener.getsockname()[1])
+    course.submit("probe", A, {A: build(course, after=("stochastic_gradient", probe))})
+    result, = course.grade(A, seed=seed, workers=1)
+    listener.close()
+    nb = nbformat.read(course.root / "autograded" / "probe" / A / f"{A}.ipynb", 4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    line = next(line for line in printed.splitlines() if line.startswith("PROBE "))
+    return result, json.loads(line[len("PROBE "):])
+
+
+def test_the_probing_submission_is_graded_normally(probed):
+    result, _ = probed
+    assert result.graded and result.auto_score == FULL, (result.notes, result.cells)
+
+
+def test_an_unprivileged_uid_without_capabilities(probed):
+    _, seen = probed
+    if os.getuid() == 0:
+        assert seen["uid"] == jail.NOBODY
+    assert int(seen["cap_eff"], 16) == 0
+    assert seen["unshare_user"] == -1, "no further user namespaces"
+    assert seen["mount_tmpfs"] == -1, "no mounts"
+
+
+def test_nothing_of_the_host_but_python_and_an_empty_home(probed):
+    _, seen = probed
+    assert seen["cwd"] == "/home/student" and seen["home_files"] == []
+    assert not seen["course_root_visible"] and not seen["repo_sources_visible"]
+    assert seen["autograder"] == "not importable"
+    assert len(seen["pids"]) <= 4, f"the sandbox has its own processes only: {seen['pids']}"
+    assert set(seen["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "dev",
+                                 "tmp", "home", "root", "work", "opt", "srv", "var"}, seen["root"]
+
+
+def test_no_grading_seed_or_grader_environment(probed):
+    _, seen = probed
+    assert not seen["seed_in_environ"]
+    assert not any(k.startswith(("SGD_COURSE", "JPY_", "PYTEST")) for k in seen["env"]), seen["env"]
+
+
+def test_no_network(probed):
+    _, seen = probed
+    assert seen["network"] != "connected"
+
+
+def test_python_is_read_only_and_tmp_is_small(probed):
+    _, seen = probed
+    assert seen["write_python"] is False and seen["write_tmp"] is True
+    assert seen["tmp_400MB"] == "ENOSPC", f"/tmp is capped at {jail.TMPFS_MB} MB"
+
+
+def test_the_assignments_reference_is_stripped(probed):
+    _, seen = probed
+    assert "not available while grading" in seen["reference"]
+    assert "np.full" not in seen["reference_source"] and "NotImplementedError" in seen["reference_source"]
+
+
+def test_grading_is_refused_without_a_sandbox_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(jail, "available", lambda: "bubblewrap is not installed")
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    course.submit("s", A, {A: build(course)})
+    with pytest.raises(SandboxUnavailable, match="bubblewrap is not installed.*--unsafe-no-sandbox"):
+        course.grade(A, seed=1)
+    unsafe = Course(tmp_path / "c", unsafe_no_sandbox=True)
+    result, = unsafe.grade(A, seed=1, workers=1)
+    assert result.graded and result.auto_score == FULL
+    assert UNSAFE_NOTE in result.notes
+
+
+def test_bubblewrap_missing_is_said_in_words(monkeypatch):
+    jail.available.cache_clear()
+    monkeypatch.setattr(jail.shutil, "which", lambda name: None)
+    try:
+        assert "apt-get install bubblewrap" in jail.available()
+    finally:
+        jail.available.cache_clear()
+
+
+def test_library_view_keeps_tools_and_strips_only_that_assignments_solutions():
+    view = library_view.view("adagrad")
+    adaptive = (view / "adaptive.py").read_text()
+    assert "not available while grading" in adaptive
+    assert "def sgd_iterates" in (view / "sgd.py").read_text()
+    assert "not available while grading" not in (view / "sgd.py").read_text()
+    assert "not available while grading" in (library_view.view("step_sizes") / "sgd.py").read_text()
