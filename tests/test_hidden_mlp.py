@@ -6,13 +6,22 @@ plain Python). A mutant is that code with one edit, a mistake students make; eac
 notebook run per mutant.
 """
 
+import builtins
+import dis
+import importlib.resources
+import inspect
 import re
+import sys
+import textwrap
+import types
 
 import nbformat
 import numpy as np
 import pytest
 
-from autograder.checks import CheckFailed
+import course.train
+from autograder import remote
+from autograder.checks import CheckFailed, _forbid_calls_into
 from mutation import mutate, run_cell
 from autograder.demo import reference_answers, with_bug
 from autograder.grading import REPO_SOURCE
@@ -378,3 +387,162 @@ def test_grading_draws_new_inputs_per_run_and_the_same_for_a_seed(monkeypatch):
     first, again, other = seen[:3], seen[3:6], seen[6:]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not any(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(first, other))
+
+
+# ---------------------------------------------------------------------------------------- through the protocol
+
+COURSE_MODULES = [m for name, m in sorted(sys.modules.items())
+                  if (name == "course" or name.startswith("course.")) and getattr(m, "__file__", None)]
+
+
+class WireKernel:
+    """The grading protocol without a kernel process: each call is encoded by ``remote``, run by
+    ``kernel_side`` (its source exec'd in a namespace of its own, as KernelCalls sends it) on the
+    student's namespace, and its reply decoded strictly, so the student's functions get copies, rngs as
+    their state and fixtures rebuilt from their source, exactly as in the sandbox. Every call into
+    ``course`` while the kernel's side runs is recorded: the sandbox's course has no reference
+    solutions, so nothing the kernel runs for a check may need it."""
+
+    def __init__(self, namespace):
+        scope = {"__name__": "sgd_course_grader"}
+        source = importlib.resources.files("autograder").joinpath("kernel_side.py").read_text()
+        exec(compile(source, "<the grader's protocol>", "exec"), scope)
+        self._call = scope["install"](namespace)
+        self.handles, self.course_calls = {}, []
+
+    def call(self, target, args, kwargs, label):
+        text, fixtures, rngs = remote.request(target, args, kwargs)
+        with _forbid_calls_into(COURSE_MODULES) as calls:
+            reply = self._call(text)
+        self.course_calls += calls
+        self._label = label
+        return remote.parse_reply(reply, label, self._handle, fixtures, rngs)
+
+    def _handle(self, tree):
+        number = tree["id"]
+        if number not in self.handles:
+            label = f"the {tree.get('type', 'object')} returned by {self._label}"
+            self.handles[number] = (remote.RemoteFunction(self, number, label) if tree.get("callable") is True
+                                    else remote.RemoteValue(self, number, str(tree.get("type", "object")), label))
+        return self.handles[number]
+
+
+def _over_the_wire(check, code=None):
+    """(the check's student functions as proxies of a WireKernel running ``code``, the kernel)."""
+    kernel = WireKernel(run_cell(code if code is not None else ANSWERS[CELL[check]], CELL[check]))
+    return [remote.RemoteFunction(kernel, name, name) for name in FUNCTIONS[check]], kernel
+
+
+@pytest.mark.parametrize("check", sorted(FUNCTIONS))
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_reference_passes_through_the_protocol(check, seed, monkeypatch):
+    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+    functions, kernel = _over_the_wire(check)
+    getattr(hidden, check)(*functions)
+    assert kernel.course_calls == []
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_every_mutant_is_caught_through_the_protocol(seeded, capsys):
+    """The same table, the student's code behind the protocol (as in the sandbox). "calls the
+    reference" is left out: there, course's reference raises NotImplementedError in the kernel."""
+    caught, survivors, total = 0, [], 0
+    for check, mutants in MUTANTS.items():
+        for name, edits in mutants.items():
+            if name == "calls the reference":
+                continue
+            total += 1
+            functions, kernel = _over_the_wire(check, mutate(ANSWERS[CELL[check]], edits))
+            try:
+                getattr(hidden, check)(*functions)
+            except CheckFailed:
+                caught += 1
+            else:
+                survivors.append(f"{check}: {name}")
+            assert kernel.course_calls == [], f"{check}: {name}: the kernel called {kernel.course_calls[:3]}"
+    with capsys.disabled():
+        print(f"\nmlp mutation score through the protocol: {caught}/{total}")
+    assert not survivors, f"mutants not caught: {survivors}"
+
+
+@pytest.mark.parametrize("check, variant", [(c, v) for c, vs in CORRECT_VARIANTS.items() for v in vs
+                                            if "course" not in v])
+def test_other_correct_solutions_pass_through_the_protocol(check, variant, seeded):
+    functions, _ = _over_the_wire(check, mutate(ANSWERS[CELL[check]], CORRECT_VARIANTS[check][variant]))
+    getattr(hidden, check)(*functions)
+
+
+@pytest.mark.parametrize("check, mutant, words", [
+    ("check_numerical_gradient", "theta not restored", "Restore every entry"),
+    ("check_numerical_gradient", "perturbs a copy", "in place"),
+    ("check_numerical_gradient", "forward difference", "forward difference"),
+    ("check_epoch_minibatches", "an extra draw from rng", "exactly one permutation"),
+    ("check_epoch_minibatches", "a generator instead of a list", "as a list of index arrays, got generator"),
+    ("check_train", "params changed in place", "changed the arrays"),
+    ("check_train", "optimizer restarted every epoch", "optimizer.init\\(params\\) once"),
+    ("check_train", "one shuffle for all epochs", "once per epoch"),
+    ("check_train", "on_epoch counts from 0", "epoch = 1, ..., "),
+    ("check_train", "labels not indexed", "the labels must be y\\[idx\\]"),
+    ("check_train", "on_epoch=None not handled", "raised TypeError"),
+])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_known_mistakes_get_hints_through_the_protocol(check, mutant, words, seeded):
+    functions, _ = _over_the_wire(check, mutate(ANSWERS[CELL[check]], MUTANTS[check][mutant]))
+    with pytest.raises(CheckFailed, match=words):
+        getattr(hidden, check)(*functions)
+
+
+def test_unimplemented_function_says_so_through_the_protocol():
+    for check, names in FUNCTIONS.items():
+        stubs = "".join(f"def {name}(*args, **kwargs):\n    raise NotImplementedError()\n" for name in names)
+        functions, _ = _over_the_wire(check, stubs)
+        with pytest.raises(CheckFailed, match="replace `raise NotImplementedError\\(\\)`"):
+            getattr(hidden, check)(*functions)
+
+
+def test_train_passes_another_rng_to_batches():
+    """batches must get train's own rng (the recorder sends its state back, the grader replays it)."""
+    code = mutate(ANSWERS["train"], [("batches(len(X), batch_size, rng)",
+                                      "batches(len(X), batch_size, np.random.default_rng(0))")])
+    functions, _ = _over_the_wire("check_train", code)
+    with pytest.raises(CheckFailed, match="batches did not get the rng passed to train"):
+        hidden.check_train(*functions)
+
+
+FIXTURES = [obj for name, obj in vars(hidden).items() if inspect.isfunction(obj)
+            and obj.__module__ == hidden.__name__ and (obj.__doc__ or "").startswith("A test fixture")]
+
+
+def _names_read(code):
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            yield ins.argval
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _names_read(const)
+
+
+def test_fixtures_need_numpy_only():
+    """The kernel runs a fixture's source with numpy as np and nothing else: no other name of the
+    module (it would fail there, NameError), no import (course is stripped of its solutions there)."""
+    assert {f.__name__ for f in FIXTURES} == {"probe_case", "least_squares_loss", "stateful_optimizer",
+                                              "minibatch_recorder", "epoch_recorder", "argument_watcher"}
+    for factory in FIXTURES:
+        source = textwrap.dedent(inspect.getsource(factory))
+        assert "import" not in source, factory.__name__
+        code = compile(source, factory.__name__, "exec")
+        foreign = set(_names_read(code)) - {"np", "__name__", factory.__name__} - set(dir(builtins))
+        assert not foreign, f"{factory.__name__} reads {foreign}"
+
+
+def test_batches_fixture_draws_as_course_samplers():
+    """The expected run is course.train.train's: its samplers must draw what the batches fixture draws."""
+    for replacement, sampler in ((False, "shuffle"), (True, "replacement")):
+        for n, B in ((17, 5), (12, 4), (3, 8)):
+            ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+            batches = hidden.minibatch_recorder(replacement)
+            for _ in range(3):
+                mine = batches(n, B, ours)
+                ref = list(course.train._batches(sampler, n, B, theirs))
+                assert len(mine) == len(ref) and all(np.array_equal(a, b) for a, b in zip(mine, ref))
+            assert ours.bit_generator.state == theirs.bit_generator.state

@@ -3,8 +3,17 @@
 Each check calls ONE student function with inputs drawn at grading time and compares it with the
 reference in ``course``: the layers with ``course.nn``, the finite differences with
 ``course.gradcheck``, the minibatches with ``course.data`` and the training loop with
-``course.train.train``, step for step. The training loop is given the reference loss, optimizer and
-minibatches, so a wrong layer never costs the loop's points (and the other way round).
+``course.train.train``, step for step.
+
+While grading, the student's functions run in their sandboxed kernel and get plain data only (copies
+of arrays, generators as their state), or *test fixtures*: the module-level functions below whose
+docstrings start "A test fixture". Each is self-contained (numpy as ``np`` and its own arguments, no
+other name of this module, nothing of ``course``): the kernel runs its source to build its own copy,
+and the checks call the same function here to compute what to expect. The gradient check gets a
+probe function (inside a fixture that calls numerical_gradient and sends theta back, to see that it
+is restored); the training loop gets a generic loss, optimizer, batches and on_epoch callback (not
+the network's, so a wrong layer never costs the loop's points, and the other way round), called by a
+fixture that says which of train's arguments it changed in place.
 """
 
 from __future__ import annotations
@@ -15,12 +24,10 @@ import course.data
 import course.gradcheck
 import course.nn
 import course.train
-from course.nn import init_mlp, mlp_loss_and_grad
-from course.optim import adagrad_norm, momentum
 
 from ..bugs import Bug
 from ..checks import CheckFailed, assert_matches, grading_rng, student_call
-from ..remote import RemoteValue
+from ..remote import Fixture, RemoteFunction, RemoteValue
 
 SIGN = "the sign looks flipped."
 TOL = {np.dtype(np.float64): dict(rtol=1e-9, atol=1e-12), np.dtype(np.float32): dict(rtol=2e-5, atol=1e-6)}
@@ -213,62 +220,84 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
 
 # ---------------------------------------------------------------------------------------- gradient check
 
-class _Probe:
-    """f(theta) = sum sin(a theta) + 1/2 (c . theta)^2: curved enough that a forward difference, a
-    missing factor or a fixed eps shows."""
+def probe_case(a, c, closure):
+    """A test fixture (its source runs in the student's kernel): the gradient check of
+    f(theta) = sum sin(a theta) + 1/2 (c . theta)^2, curved enough that a forward difference, a missing
+    factor or a fixed eps shows.
 
-    def __init__(self, theta, rng):
-        self.a, self.c = rng.uniform(0.5, 2.0, theta.shape), rng.normal(size=theta.shape)
+    ``run(numerical_gradient, theta, *eps)`` calls ``numerical_gradient(f, theta, *eps)`` and returns
+    (its result, theta after the call). With ``closure``, f ignores its argument and reads theta from
+    a dict, as the network's loss does: ``numerical_gradient(lambda _: f(params["W"]), params["W"],
+    *eps)``, so only perturbing theta itself, in place, moves f."""
+    a, c = np.asarray(a, dtype=np.float64), np.asarray(c, dtype=np.float64)
 
-    def value(self, t):
-        return float(np.sum(np.sin(self.a * t)) + 0.5 * np.sum(self.c * t) ** 2)
+    def f(t):
+        t = np.asarray(t, dtype=np.float64)
+        return float(np.sum(np.sin(a * t)) + 0.5 * np.sum(c * t) ** 2)
 
-    def __call__(self, t):
-        return self.value(np.asarray(t, dtype=np.float64))
+    def run(numerical_gradient, theta, *eps):
+        if closure:
+            params = {"W": theta}
+            result = numerical_gradient(lambda _: f(params["W"]), params["W"], *eps)
+        else:
+            result = numerical_gradient(f, theta, *eps)
+        return result, theta
+
+    return run
+
+
+def _forward_difference(f, theta, eps=1e-6):
+    """The known mistake (f(theta + eps e_i) - f(theta)) / eps, for the hint (runs here, in the grader)."""
+    f0, grad = f(theta), np.empty(theta.shape)
+    for i in np.ndindex(theta.shape):
+        old = theta[i]
+        theta[i] = old + eps
+        grad[i] = (f(theta) - f0) / eps
+        theta[i] = old
+    return grad
 
 
 def check_numerical_gradient(numerical_gradient):
     """Central differences (f(theta + eps e_i) - f(theta - eps e_i)) / (2 eps), theta restored."""
     rng = grading_rng("numerical_gradient")
+    reference = course.gradcheck.numerical_gradient
     shapes = [(int(rng.integers(2, 5)), int(rng.integers(2, 5))), (int(rng.integers(3, 8)),)]
     for shape, eps in zip(shapes, (float(10 ** rng.uniform(-3, -2)), float(10 ** rng.uniform(-4, -3)))):
         theta = rng.normal(size=shape)
-        f = _Probe(theta, rng)
+        case = Fixture(probe_case, rng.uniform(0.5, 2.0, shape), rng.normal(size=shape), False)
         call = f"numerical_gradient(f, theta={_desc(theta)}, eps={eps:.3g})"
-        expected = course.gradcheck.numerical_gradient(f, theta.copy(), eps)
-        before = theta.copy()
-        got = student_call(numerical_gradient, f, theta, eps, call=call, forbidden=[course.gradcheck])
-        _restored(theta, before, call)
-        forward = np.empty(shape)
-        for i in np.ndindex(shape):
-            t = before.copy()
-            t[i] += eps
-            forward[i] = (f(t) - f(before)) / eps
+        expected, _ = case(reference, theta.copy(), eps)
+        got, after = _driven(numerical_gradient, case, call, ("the result", "theta after the call"),
+                             theta.copy(), eps, forbidden=[course.gradcheck])
+        _restored(after, theta, call)
         assert_matches(got, expected, call, rtol=1e-7, atol=1e-9, hints=[
-            (forward, "this is the forward difference (f(theta + eps e_i) - f(theta)) / eps; use the "
-                      "central difference (f(theta + eps e_i) - f(theta - eps e_i)) / (2 eps)."),
+            (case(_forward_difference, theta.copy(), eps)[0],
+             "this is the forward difference (f(theta + eps e_i) - f(theta)) / eps; use the "
+             "central difference (f(theta + eps e_i) - f(theta - eps e_i)) / (2 eps)."),
             (2 * expected, "divide by 2 eps: the two points theta +- eps e_i are 2 eps apart."),
             (expected / 2, "divide by 2 eps, not by 4 eps."),
             (-expected, SIGN + " It is f(theta + eps e_i) - f(theta - eps e_i)."),
-            (course.gradcheck.numerical_gradient(f, before.copy(), 1e-6),
-             f"use the eps that is passed in (here {eps:.3g}), not a fixed value."),
+            (case(reference, theta.copy(), 1e-6)[0], f"use the eps that is passed in (here {eps:.3g}), not a fixed value."),
         ])
     # the default eps, and an f that reads theta through a closure (as the network's loss does)
-    params = {"W": rng.normal(size=(int(rng.integers(2, 4)), int(rng.integers(2, 4))))}
-    f = _Probe(params["W"], rng)
-    call = f"numerical_gradient(lambda _: loss(params), params['W']={_desc(params['W'])})  (f ignores its argument)"
-    before = params["W"].copy()
-    expected = course.gradcheck.numerical_gradient(lambda _: f(params["W"]), params["W"])
-    got = student_call(numerical_gradient, lambda _: f(params["W"]), params["W"], call=call,
-                       forbidden=[course.gradcheck])
-    _restored(params["W"], before, call)
+    W = rng.normal(size=(int(rng.integers(2, 4)), int(rng.integers(2, 4))))
+    case = Fixture(probe_case, rng.uniform(0.5, 2.0, W.shape), rng.normal(size=W.shape), True)
+    call = f"numerical_gradient(lambda _: loss(params), params['W']={_desc(W)})  (f ignores its argument)"
+    expected, _ = case(reference, W.copy())
+    got, after = _driven(numerical_gradient, case, call, ("the result", "theta after the call"), W.copy(),
+                         forbidden=[course.gradcheck])
+    _restored(after, W, call)
     assert_matches(got, expected, call, rtol=1e-5, atol=1e-7, hints=[
-        (np.zeros(before.shape), "f reads theta through a closure: perturb theta itself, in place "
-                                 "(theta[i] = old + eps), not a copy of it, and restore it afterwards."),
+        (np.zeros(W.shape), "f reads theta through a closure: perturb theta itself, in place "
+                            "(theta[i] = old + eps), not a copy of it, and restore it afterwards."),
     ])
 
 
 def _restored(theta, before, call):
+    """``theta``: the student's theta after the call (sent back by the fixture), ``before``: as given."""
+    if not (isinstance(theta, np.ndarray) and theta.shape == before.shape):
+        raise CheckFailed(f"For {call}: theta must keep its shape {before.shape}; it was replaced or "
+                          "reshaped. Perturb one entry at a time and restore it: theta[i] = old.")
     if not np.allclose(theta, before, rtol=1e-12, atol=1e-14):
         i = tuple(int(j) for j in np.argwhere(~np.isclose(theta, before, rtol=1e-12, atol=1e-14))[0])
         raise CheckFailed(f"For {call}: theta was changed by the call (entry {i} was {float(before[i])!r}, is "
@@ -338,40 +367,119 @@ def _check_chunks(got, expected, n, batch_size, call):
 
 
 # ---------------------------------------------------------------------------------------- training loop
+#
+# The student's train gets test fixtures (their source runs in the kernel; here the same functions
+# compute what to expect): a loss of a linear model whose gradient depends on the minibatch, an
+# optimizer whose state matters at every step, a batches function and an on_epoch callback that record
+# their calls. A fixture that watches the arguments calls train and says which arrays it changed in
+# place. The expected run is course.train.train's on the same loss, optimizer and minibatches.
 
-class _Batches:
-    """A minibatch function (n, batch_size, rng) -> list of index arrays that records its calls.
+def least_squares_loss(X, y, targets):
+    """A test fixture (its source runs in the student's kernel): ``loss_and_grad(params, X_batch,
+    y_batch)`` of a linear model with one target vector per label, E = mean over the batch of
+    1/2 ||x_j W + b - targets[y_j]||^2, and its gradient (a dict like params). It records, per call,
+    which rows of X it received (as indices; -1 for a row that is not one of X) and the labels."""
+    X, targets = np.asarray(X, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+    rows = {X[i].tobytes(): i for i in range(len(X))}
+    calls = []
 
-    ``replacement=False``: the chunks of rng.permutation(n), exactly as course.data.epoch_minibatches;
-    ``replacement=True``: ceil(n / B) batches drawn with replacement, as course.train's "replacement".
-    """
+    def loss_and_grad(params, X_batch, y_batch):
+        Xb, yb = np.asarray(X_batch, dtype=np.float64), np.asarray(y_batch)
+        found = [rows.get(row.tobytes(), -1) for row in Xb.reshape(len(Xb), -1)] if Xb.ndim else []
+        calls.append({"rows": np.array(found, dtype=np.int64), "labels": yb.copy()})
+        residual = Xb @ params["W"] + params["b"] - targets[yb]
+        B = len(Xb)
+        return 0.5 * float(np.sum(residual * residual)) / B, {"W": Xb.T @ residual / B,
+                                                               "b": residual.sum(axis=0) / B}
 
-    def __init__(self, replacement):
-        self.replacement, self.calls, self.yielded = replacement, [], []
+    loss_and_grad.report = lambda: calls
+    return loss_and_grad
 
-    def __call__(self, n, batch_size, rng):
-        self.calls.append((n, batch_size, rng))
-        if self.replacement:
+
+def stateful_optimizer(kind, eta, beta):
+    """A test fixture (its source runs in the student's kernel): an SGD-like optimizer with optax's
+    interface, ``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``,
+    whose state matters at every step:
+      "adagrad_norm": c = c + ||g||^2 (from c = 0), updates = -eta / sqrt(c) g;
+      "momentum":     v = beta v + g (from v = 0), updates = -eta / sqrt(k) v, k = 1, 2, ..."""
+
+    class Optimizer:
+        def init(self, params):
+            if kind == "adagrad_norm":
+                return {"c": 0.0}
+            return {"k": 1, "v": {key: np.zeros(np.shape(value)) for key, value in params.items()}}
+
+        def update(self, grads, state, params=None):
+            if kind == "adagrad_norm":
+                c = state["c"] + sum(float(np.sum(np.square(g))) for g in grads.values())
+                tau = eta / np.sqrt(c) if c > 0 else 0.0
+                return {key: -tau * g for key, g in grads.items()}, {"c": c}
+            v = {key: beta * state["v"][key] + g for key, g in grads.items()}
+            tau = eta / np.sqrt(state["k"])
+            return {key: -tau * value for key, value in v.items()}, {"k": state["k"] + 1, "v": v}
+
+    return Optimizer()
+
+
+def minibatch_recorder(replacement):
+    """A test fixture (its source runs in the student's kernel): ``batches(n, batch_size, rng)``, the
+    index arrays of one epoch: the chunks perm[i:i + batch_size] of perm = rng.permutation(n), or (with
+    ``replacement``) ceil(n / batch_size) batches rng.integers(0, n, size=batch_size), as
+    course.train.train's two samplers draw them. It records every call (n, batch_size, the type of rng
+    and its state when called) and every batch it returned."""
+    calls, returned = [], []
+
+    def batches(n, batch_size, rng):
+        state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+        calls.append({"n": n, "batch_size": batch_size, "rng": type(rng).__name__, "state": state})
+        if replacement:
             chunks = [rng.integers(0, n, size=batch_size) for _ in range(-(-n // batch_size))]
         else:
             perm = rng.permutation(n)
             chunks = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
-        self.yielded += [c.copy() for c in chunks]
+        returned.extend(chunk.copy() for chunk in chunks)
         return chunks
 
+    batches.report = lambda: {"calls": calls, "returned": returned}
+    return batches
 
-class _Loss:
-    """course.nn.mlp_loss_and_grad that records which rows of X (as indices) each call received."""
 
-    def __init__(self, X, y):
-        self.X, self.y, self.rows = X, y, {X[i].tobytes(): i for i in range(len(X))}
-        self.calls = []
+def epoch_recorder():
+    """A test fixture (its source runs in the student's kernel): ``on_epoch(epoch, params)`` that
+    records each call, with a copy of the params' arrays."""
+    seen = []
 
-    def __call__(self, params, X_batch, y_batch):
-        X_batch, y_batch = np.asarray(X_batch), np.asarray(y_batch)
-        idx = np.array([self.rows.get(np.asarray(row, dtype=self.X.dtype).tobytes(), -1) for row in X_batch])
-        self.calls.append((idx, y_batch.copy()))
-        return mlp_loss_and_grad(params, X_batch, y_batch)
+    def on_epoch(epoch, params):
+        copied = {key: np.array(value) for key, value in params.items()} if isinstance(params, dict) \
+            else type(params).__name__
+        seen.append((epoch, copied))
+
+    on_epoch.report = lambda: seen
+    return on_epoch
+
+
+def argument_watcher():
+    """A test fixture (its source runs in the student's kernel): ``run(fn, *args, **kwargs)`` calls fn
+    and returns (its result, the arrays among the positional arguments, or in dicts among them, that fn
+    changed in place, as [position, key or None])."""
+
+    def run(fn, *args, **kwargs):
+        watched = []
+        for position, arg in enumerate(args):
+            if isinstance(arg, np.ndarray):
+                watched.append((position, None, arg, arg.copy()))
+            elif isinstance(arg, dict):
+                watched += [(position, key, value, value.copy()) for key, value in arg.items()
+                            if isinstance(value, np.ndarray)]
+        result = fn(*args, **kwargs)
+        changed = [[position, key] for position, key, array, before in watched
+                   if array.shape != before.shape or not np.array_equal(array, before, equal_nan=True)]
+        return result, changed
+
+    return run
+
+
+TRAIN_ARGS = ("loss_and_grad", "params", "X", "y", "optimizer", "batches")
 
 
 def check_train(train):
@@ -381,59 +489,78 @@ def check_train(train):
     n = B * int(rng.integers(3, 6)) + int(rng.integers(1, B))
     d, C = int(rng.integers(3, 6)), 3
     X, y = rng.normal(size=(n, d)), rng.integers(0, C, size=n)
-    cases = [("shuffled chunks", False, lambda: adagrad_norm(eta=float(rng.uniform(0.3, 1.5))), 3, True),
-             ("sampling with replacement", True, lambda: momentum(lambda k: 0.1, beta=0.8), 2, False)]
-    for label, replacement, make_optimizer, epochs, with_callback in cases:
-        params = init_mlp([d, 5, C], rng)
-        seed, optimizer = int(rng.integers(2**32)), make_optimizer()
-        _check_train_case(train, label, X, y, params, optimizer, replacement, epochs, B, seed, with_callback)
+    targets = rng.normal(size=(C, C))
+    cases = [("shuffled chunks", False, ("adagrad_norm", float(rng.uniform(0.3, 1.5)), 0.0), 3, True),
+             ("sampling with replacement", True, ("momentum", 0.1, 0.8), 2, False)]
+    for label, replacement, optimizer, epochs, with_callback in cases:
+        params = {"W": rng.normal(scale=0.5, size=(d, C)), "b": rng.normal(scale=0.1, size=C)}
+        seed = int(rng.integers(2**32))
+        _check_train_case(train, label, (X, y, targets), params, optimizer, replacement, epochs, B, seed,
+                          with_callback)
 
 
-def _check_train_case(train, label, X, y, params, optimizer, replacement, epochs, B, seed, with_callback):
+def _check_train_case(train, label, data, params, optimizer_args, replacement, epochs, B, seed, with_callback):
+    X, y, targets = data
     n = len(X)
     snapshots = []
     ref_params, history = course.train.train(
-        mlp_loss_and_grad, params, X, y, optimizer, epochs=epochs, batch_size=B, rng=np.random.default_rng(seed),
+        least_squares_loss(X, y, targets), {k: v.copy() for k, v in params.items()}, X, y,
+        stateful_optimizer(*optimizer_args), epochs=epochs, batch_size=B, rng=np.random.default_rng(seed),
         sampler="replacement" if replacement else "shuffle", X_val=X[:1], y_val=y[:1],
         eval_fn=lambda p, *_: snapshots.append(p) or 0.0)
-    loss, batches, epochs_seen = _Loss(X, y), _Batches(replacement), []
+
+    loss, optimizer = Fixture(least_squares_loss, X, y, targets), Fixture(stateful_optimizer, *optimizer_args)
+    batches, on_epoch = Fixture(minibatch_recorder, replacement), Fixture(epoch_recorder) if with_callback else None
     student_rng = np.random.default_rng(seed)
-    on_epoch = (lambda epoch, p: epochs_seen.append((epoch, {k: np.array(v) for k, v in p.items()}))) \
-        if with_callback else None
-    given = {k: v.copy() for k, v in params.items()}
     call = (f"train(loss_and_grad, params, X=<{n}x{X.shape[1]}>, y, optimizer, batches=<{label}>, "
             f"epochs={epochs}, batch_size={B}, rng=np.random.default_rng({seed}), "
             f"on_epoch={'<records its calls>' if with_callback else 'None'})")
-    result = student_call(train, loss, given, X, y, optimizer, batches, epochs=epochs, batch_size=B,
-                          rng=student_rng, on_epoch=on_epoch, call=call, forbidden=[course.train, course.data])
+    result, changed = _driven(train, Fixture(argument_watcher), call, ("the result", "the arrays changed"),
+                              loss, {k: v.copy() for k, v in params.items()}, X.copy(), y.copy(), optimizer,
+                              batches, epochs=epochs, batch_size=B, rng=student_rng, on_epoch=on_epoch,
+                              forbidden=[course.train, course.data])
     got_params, got_losses = _tuple(result, call, ("params", "step_losses"))
+    remote = isinstance(train, RemoteFunction)
 
-    if any(not np.array_equal(given[k], params[k]) for k in params):
-        raise CheckFailed(f"For {call}: train changed the arrays of the params dict it was given. Make new "
-                          "arrays, e.g. params = {key: params[key] + updates[key] for key in params}.")
-    if len(batches.calls) != epochs:
-        raise CheckFailed(f"For {call}: batches was called {len(batches.calls)} time(s), expected {epochs}: "
+    for position, key in changed if isinstance(changed, list) else []:
+        name = TRAIN_ARGS[position] if isinstance(position, int) and 0 <= position < len(TRAIN_ARGS) else "an argument"
+        if name == "params":
+            raise CheckFailed(f"For {call}: train changed the arrays of the params dict it was given. Make new "
+                              "arrays, e.g. params = {key: params[key] + updates[key] for key in params}.")
+        raise CheckFailed(f"For {call}: train changed {name} in place; leave the data as it is (X[idx] and "
+                          "y[idx] are copies of the minibatch).")
+    record = _reported(batches, remote)
+    calls, returned = record["calls"], record["returned"]
+    if len(calls) != epochs:
+        raise CheckFailed(f"For {call}: batches was called {len(calls)} time(s), expected {epochs}: "
                           "once per epoch (a fresh shuffle each epoch), for exactly `epochs` epochs.")
-    for args in batches.calls:
-        if args[0] != n or args[1] != B or args[2] is not student_rng:
+    replay, replay_rng = minibatch_recorder(replacement), np.random.default_rng(seed)
+    for epoch, args in enumerate(calls, start=1):
+        if args["n"] != n or args["batch_size"] != B or args["rng"] != "Generator":
             raise CheckFailed(f"For {call}: call batches(len(X), batch_size, rng) with the rng passed to "
-                              f"train; got batches({args[0]!r}, {args[1]!r}, <{type(args[2]).__name__}>).")
-    steps = batches.yielded
-    if len(loss.calls) != len(steps):
-        raise CheckFailed(f"For {call}: batches yielded {len(steps)} minibatches over {epochs} epochs, but "
-                          f"loss_and_grad was called {len(loss.calls)} times: one call per minibatch.")
-    for k, ((idx, y_batch), chunk) in enumerate(zip(loss.calls, steps)):
-        if not np.array_equal(idx, chunk):
+                              f"train; got batches({args['n']!r}, {args['batch_size']!r}, <{args['rng']}>).")
+        if args["state"] != replay_rng.bit_generator.state:
+            raise CheckFailed(f"For {call}: in epoch {epoch}, batches did not get the rng passed to train in "
+                              "the state it should be in: call batches(len(X), batch_size, rng) with train's "
+                              "own rng, and draw nothing else from it (so that training replays from the seed).")
+        replay(n, B, replay_rng)
+    steps = _reported(loss, remote)
+    if len(steps) != len(returned):
+        raise CheckFailed(f"For {call}: batches yielded {len(returned)} minibatches over {epochs} epochs, but "
+                          f"loss_and_grad was called {len(steps)} times: one call per minibatch.")
+    for k, (seen, chunk) in enumerate(zip(steps, returned)):
+        rows, labels = seen["rows"], seen["labels"]
+        if not (isinstance(rows, np.ndarray) and np.array_equal(rows, chunk)):
             raise CheckFailed(f"For {call}: step {k + 1} must use the rows X[idx] of the minibatch idx = "
-                              f"{chunk.tolist()} that batches yielded, got rows {idx.tolist()} (-1: not a "
-                              "row of X).")
-        if not np.array_equal(y_batch, y[chunk]):
+                              f"{np.asarray(chunk).tolist()} that batches yielded, got rows "
+                              f"{np.asarray(rows).tolist()} (-1: not a row of X).")
+        if not (isinstance(labels, np.ndarray) and np.array_equal(labels, y[chunk])):
             raise CheckFailed(f"For {call}: step {k + 1}: the labels must be y[idx] for the same idx as X[idx].")
 
     try:
         got_array = np.asarray(got_losses, dtype=np.float64)
     except (TypeError, ValueError):
-        raise CheckFailed(f"For {call}: step_losses must be a list of numbers, got {_kind(got_losses)}.")
+        raise CheckFailed(f"For {call}: step_losses must be a list of numbers, got {_kind(got_losses)}.") from None
     if not isinstance(got_params, dict) or set(got_params) != set(params):
         raise CheckFailed(f"For {call}: expected the params as a dict with keys {sorted(params)}, got "
                           f"{sorted(got_params) if isinstance(got_params, dict) else _kind(got_params)}.")
@@ -442,15 +569,41 @@ def _check_train_case(train, label, X, y, params, optimizer, replacement, epochs
     try:
         _compare_run(got, expected, call, [])
     except CheckFailed:       # replay known wrong loops only now, to say which one this is
-        _compare_run(got, expected, call, _train_alternatives(params, X, y, optimizer, epochs, B, seed, replacement))
+        _compare_run(got, expected, call, _train_alternatives(params, data, optimizer_args, epochs, B, seed,
+                                                              replacement))
         raise
     if with_callback:
-        if [e for e, _ in epochs_seen] != list(range(1, epochs + 1)):
+        seen = _reported(on_epoch, remote)
+        epochs_seen = [e for e, _ in seen]
+        if epochs_seen != list(range(1, epochs + 1)):
             raise CheckFailed(f"For {call}: on_epoch must be called after every epoch as on_epoch(epoch, params) "
-                              f"with epoch = 1, ..., {epochs}; it was called with epoch = "
-                              f"{[e for e, _ in epochs_seen]}.")
-        for (epoch, p), ref in zip(epochs_seen, snapshots[1:]):
+                              f"with epoch = 1, ..., {epochs}; it was called with epoch = {epochs_seen}.")
+        for (epoch, p), ref in zip(seen, snapshots[1:]):
             _check_params(p, ref, f"{call}, the params passed to on_epoch after epoch {epoch}")
+
+
+def _driven(fn, fixture, call, parts, *args, forbidden, **kwargs):
+    """Call the student's ``fn`` through a driver fixture, ``fixture(fn, *args, **kwargs)``, where ``fn``
+    runs: in the student's kernel while grading (the kernel builds the fixture from its source), here
+    in tests. The driver returns a pair (``parts`` names its items, for a message if it is not one)."""
+    if not callable(fn):
+        raise CheckFailed(f"{call.split('(')[0]} should be a function, got {_kind(fn)}.")
+    runner = RemoteFunction(fn._kernel, fixture, call) if isinstance(fn, RemoteFunction) else fixture
+    result = student_call(runner, fn, *args, call=call, forbidden=forbidden, **kwargs)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise CheckFailed(f"For {call}: the grader's test could not read {' and '.join(parts)} back from the "
+                          f"kernel (got {_kind(result)}). Is something in the notebook changing how "
+                          "functions return?")
+    return result
+
+
+def _reported(fixture, remote):
+    """What a recording fixture saw during the student's call: its kernel copy's report while grading,
+    its own here in tests."""
+    report = fixture.kernel_report if remote else fixture.report()
+    if report is None:
+        raise CheckFailed("the grader's test could not read what your function did back from the kernel.")
+    return report
 
 
 def _compare_run(got, expected, call, alternatives):
@@ -466,35 +619,46 @@ def _compare_run(got, expected, call, alternatives):
 def _check_params(got, expected, call):
     if not isinstance(got, dict) or set(got) != set(expected):
         raise CheckFailed(f"For {call}: expected a dict with keys {sorted(expected)}, got "
-                          f"{sorted(got) if isinstance(got, dict) else _kind(got)}.")
+                          f"{sorted(got) if isinstance(got, dict) else got}.")
     for key in sorted(expected):
         assert_matches(got[key], expected[key], f"{call}['{key}']", rtol=1e-9, atol=1e-12)
 
 
-def _train_alternatives(params, X, y, optimizer, epochs, B, seed, replacement):
-    """Known wrong loops, replayed with the reference: their step losses and final params."""
+class _Ascent:
+    """The optimizer with its updates negated: what a loop that subtracts the updates computes."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    def init(self, params):
+        return self.optimizer.init(params)
+
+    def update(self, grads, state, params=None):
+        updates, state = self.optimizer.update(grads, state, params)
+        return {k: -v for k, v in updates.items()}, state
+
+
+def _train_alternatives(params, data, optimizer_args, epochs, B, seed, replacement):
+    """Known wrong loops, replayed here with course's loop on the same fixtures: their step losses and
+    final params."""
+    X, y, targets = data
     sampler = "replacement" if replacement else "shuffle"
 
-    def run(opt, epochs_per_restart):
-        rng, p, losses = np.random.default_rng(seed), params, []
+    def run(optimizer, epochs_per_restart):
+        rng, p, losses = np.random.default_rng(seed), {k: v.copy() for k, v in params.items()}, []
         for _ in range(epochs // epochs_per_restart):
-            p, h = course.train.train(mlp_loss_and_grad, p, X, y, opt, epochs=epochs_per_restart, batch_size=B,
-                                      rng=rng, sampler=sampler)
+            p, h = course.train.train(least_squares_loss(X, y, targets), p, X, y, optimizer,
+                                      epochs=epochs_per_restart, batch_size=B, rng=rng, sampler=sampler)
             losses += h["step_loss"]
         return {"losses": np.asarray(losses), **p}
 
-    ascent = type(optimizer)(optimizer.init, lambda g, s, p=None: _negated(optimizer.update(g, s, p)))
     return [
-        (run(optimizer, 1), "call optimizer.init(params) once before the first epoch, not once per epoch: "
-                            "the optimizer's state (AdaGrad's sum c(k) of squared gradient norms) carries over."),
-        (run(ascent, epochs), "apply the updates with +: params + updates (the updates already carry the "
-                              "minus sign)."),
+        (run(stateful_optimizer(*optimizer_args), 1),
+         "call optimizer.init(params) once before the first epoch, not once per epoch: the optimizer's "
+         "state (AdaGrad's sum c(k) of squared gradient norms, say) carries over."),
+        (run(_Ascent(stateful_optimizer(*optimizer_args)), epochs),
+         "apply the updates with +: params + updates (the updates already carry the minus sign)."),
     ]
-
-
-def _negated(result):
-    updates, state = result
-    return {k: -v for k, v in updates.items()}, state
 
 
 # Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).
