@@ -156,3 +156,85 @@ def least_squares_runs_grad(X, y):
         return np.einsum("...b,...bd->...d", r, Xb)
 
     return grad
+
+
+# ------------------------------------------------------------------ beyond strong convexity
+# The lecture's rates: O(1/sqrt(k)) for convex E; Lipschitz grad E does not improve it; strong
+# convexity gives no linear rate; for non-convex E only E||grad E(theta(k))||^2 -> 0. The finite sums
+# below are one-dimensional, so that step_sizes can measure each statement with many runs at once.
+
+ABS_SUM_A = np.array([-1.0, 0.0, 1.0])
+"""Points a_j of the convex, not strongly convex finite sum E(theta) = sum_j |theta - a_j|."""
+
+
+def _centres(a):
+    a = as_float_array(a, "a", ndim=1)
+    if a.size == 0:
+        raise ValueError("a must hold at least one point a_j")
+    return a
+
+
+def _sample_index(j, n):
+    j = np.asarray(j)
+    if not np.issubdtype(j.dtype, np.integer):
+        raise TypeError(f"j must be an integer index, got dtype {j.dtype}")
+    if j.size and (j.min() < 0 or j.max() >= n):
+        raise IndexError(f"the finite sum has {n} summands, j must be in 0..{n - 1}, got {j}")
+    return j
+
+
+def abs_sum_loss(theta, a=ABS_SUM_A):
+    """E(theta) = sum_j |theta - a_j| (elementwise for an array of thetas).
+
+    Convex and Lipschitz (constant N), but not strongly convex and not differentiable at the a_j: its
+    minimisers are the medians of a, min E = sum_j |median(a) - a_j| (for a = (-1, 0, 1): theta* = 0,
+    min E = 2, and E(theta) - min E = |theta| for |theta| <= 1).
+    """
+    theta, a = _theta_scalar_or_array(theta), _centres(a)
+    return np.sum(np.abs(theta[..., None] - a), axis=-1)
+
+
+def abs_sum_sample_subgradient(theta, j, a=ABS_SUM_A):
+    """sign(theta - a_j): a subgradient of the summand f_j(theta) = |theta - a_j| (0 at its kink, as
+    np.sign). ``theta`` and ``j`` broadcast, so many runs can take a step at once."""
+    theta, a = _theta_scalar_or_array(theta), _centres(a)
+    return np.sign(theta - a[_sample_index(j, a.size)])
+
+
+def huber(t, delta):
+    """The Huber function h(t) = t^2 / (2 delta) for |t| <= delta and |t| - delta / 2 otherwise:
+    |t| with its kink rounded off, convex, with a 1/delta-Lipschitz derivative clip(t / delta, -1, 1)."""
+    t = _theta_scalar_or_array(t)
+    delta = float(delta)
+    if not delta > 0:
+        raise ValueError(f"delta must be positive, got {delta}")
+    return np.where(np.abs(t) <= delta, t ** 2 / (2 * delta), np.abs(t) - delta / 2)
+
+
+def huber_sum_loss(theta, a=ABS_SUM_A, delta=0.5):
+    """E(theta) = sum_j h(theta - a_j) with the Huber function h: convex and smooth (grad E is Lipschitz,
+    with constant at most N / delta; 1 / delta for the default a = (-1, 0, 1) and delta = 1/2, whose
+    rounded pieces do not overlap), but far from its minimiser only as steep as sum_j |theta - a_j|."""
+    theta, a = _theta_scalar_or_array(theta), _centres(a)
+    return np.sum(huber(theta[..., None] - a, delta), axis=-1)
+
+
+def huber_sum_sample_grad(theta, j, a=ABS_SUM_A, delta=0.5):
+    """grad f_j(theta) = clip((theta - a_j) / delta, -1, 1) for f_j(theta) = h(theta - a_j)."""
+    theta, a = _theta_scalar_or_array(theta), _centres(a)
+    return np.clip((theta - a[_sample_index(j, a.size)]) / float(delta), -1.0, 1.0)
+
+
+def cosine_sum_loss(theta, a=SANITY_CHECK_A):
+    """E(theta) = sum_j (1 - cos(theta - a_j)): a smooth non-convex finite sum with infinitely many
+    minimisers and maximisers. For a = (1, -1), E(theta) = 2 - 2 cos(1) cos(theta) and
+    grad E(theta) = 2 cos(1) sin(theta). grad E and the derivative of ||grad E||^2 are Lipschitz (every
+    derivative is bounded), the assumptions of the lecture's non-convex result."""
+    theta, a = _theta_scalar_or_array(theta), _centres(a)
+    return np.sum(1.0 - np.cos(theta[..., None] - a), axis=-1)
+
+
+def cosine_sum_sample_grad(theta, j, a=SANITY_CHECK_A):
+    """grad f_j(theta) = sin(theta - a_j) for f_j(theta) = 1 - cos(theta - a_j)."""
+    theta, a = _theta_scalar_or_array(theta), _centres(a)
+    return np.sin(theta - a[_sample_index(j, a.size)])

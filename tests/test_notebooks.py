@@ -73,3 +73,14 @@ def test_source_runs_top_to_bottom_with_all_tests_passing(path, capsys):
     assert widgets, "the widget explorer did not render"
     with capsys.disabled():
         print(f"\n{path.name}: ran in {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_every_test_cell_says_that_its_visible_tests_passed(path):
+    """The same last visible line in every test cell, so that a student sees each cell's verdict."""
+    nb = nbformat.read(path, as_version=4)
+    tests = [c for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("grade")]
+    for cell in tests:
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0].rstrip()
+        assert visible.endswith('print("visible tests passed")'), \
+            f"{_nbgrader(cell)['grade_id']}: end the visible tests with print(\"visible tests passed\")"

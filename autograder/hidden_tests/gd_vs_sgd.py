@@ -95,6 +95,10 @@ def check_minibatch_gradient(minibatch_gradient):
         if len(np.unique(idx)) < b:
             hints.append((ref.minibatch_gradient(theta, X, y, np.unique(idx)) * (n / b if unbiased else 1.0),
                           "an index that occurs twice in I(k) (sampling with replacement) counts twice."))
+            if unbiased:                                   # np.unique(idx) before the sum and the factor
+                hints.append((ref.minibatch_gradient(theta, X, y, np.unique(idx), unbiased=True),
+                              "an index that occurs twice in I(k) (sampling with replacement) counts twice, "
+                              "in the sum and in |I(k)|: do not drop repeated indices (np.unique)."))
         assert_matches(got, expected, call, hints=hints)
 
 
