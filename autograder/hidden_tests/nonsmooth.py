@@ -454,6 +454,15 @@ def _type_name(x):
     return x.type_name if isinstance(x, RemoteValue) else type(x).__name__
 
 
+def _show(x):
+    """A value from the student's code as a failure message shows it (an object of the kernel's by type)."""
+    return f"a {x.type_name} object" if isinstance(x, RemoteValue) else repr(x)
+
+
+def _show_tuple(items):
+    return "(" + ", ".join(map(_show, items)) + ("," if len(items) == 1 else "") + ")"
+
+
 def _is_number(x):
     return (not isinstance(x, (bool, np.bool_)) and isinstance(x, (numbers.Real, np.floating, np.integer))) or \
         (isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf")
@@ -466,14 +475,14 @@ def _as_partials(got, n, call):
         got = got.tolist() if got.ndim == 1 else got
     if not isinstance(got, (tuple, list)):
         raise CheckFailed(f"For {call}: expected a tuple of {n} number(s), one per parent, got "
-                          f"{_type_name(got)} {got!r}.")
+                          f"{_type_name(got)} {_show(got)}.")
     if len(got) != n:
         raise CheckFailed(f"For {call}: the node has {n} parent(s), so return {n} partial derivative(s); "
-                          f"got {len(got)}: {tuple(got)!r}." + (" An input has no parents: return ()."
+                          f"got {len(got)}: {_show_tuple(got)}." + (" An input has no parents: return ()."
                                                                  if n == 0 else ""))
     for item in got:
         if not _is_number(item):
-            raise CheckFailed(f"For {call}: every partial derivative must be a number, got {item!r} "
+            raise CheckFailed(f"For {call}: every partial derivative must be a number, got {_show(item)} "
                               f"({_type_name(item)}). Use the parents' .data, not the Values themselves.")
     return np.asarray(got, dtype=np.float64).reshape(n)
 
@@ -605,7 +614,7 @@ def _as_grads(got, n, call):
         raise CheckFailed(f"For {call}: the grads of the graph's nodes could not be read.")
     for i, grad in enumerate(got):
         if not _is_number(grad):
-            raise CheckFailed(f"For {call}: node {i}'s .grad is {grad!r} ({_type_name(grad)}), not a number. "
+            raise CheckFailed(f"For {call}: node {i}'s .grad is {_show(grad)} ({_type_name(grad)}), not a number. "
                               "A grad is a float: parent.grad += d * node.grad with numbers d.")
     got = np.asarray([float(grad) for grad in got], dtype=np.float64)
     if not np.all(np.isfinite(got)):
@@ -642,9 +651,9 @@ def check_backward(backward):
         expected = np.array([node.grad for node in nodes])
         start = np.zeros(n) if grads is None else np.asarray(grads)
         hints = [
-            (start, "the grads are the values the nodes held before backward was called (0 for a new "
-                    "graph): backward must set them: every .grad to 0, then output.grad = 1 and the "
-                    "chain rule for every node."),
+            (start, "the grads are what the nodes held before backward was called (0 on a new graph): "
+                    "your backward changed nothing. Reset every .grad to 0, set output.grad = 1, then "
+                    "apply the chain rule from the output back to the inputs."),
             (_variant_grads(fresh(), r, reset=False), "the grads are too large: set every node's .grad to "
                                                        "0 before accumulating (the graph may have been "
                                                        "differentiated before)."),
@@ -659,7 +668,8 @@ def check_backward(backward):
         if r != 0:
             hints.append((_variant_grads(fresh(), 0.0), "pass relu_prime_at_zero on to "
                                                         "local(node, relu_prime_at_zero)."))
-        results.append((got, expected, f"{call}: the grads of all {n} nodes, inputs first", hints))
+        results.append((got, expected, f"{call}: the grads of all {n} nodes in the order the graph was "
+                                       "built (inputs first, output last)", hints))
     _verdict(results, rtol=1e-10, atol=1e-12)
 
 
