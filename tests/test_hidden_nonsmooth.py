@@ -419,3 +419,35 @@ def test_demo_bugs_cost_exactly_their_cells(answers, how, monkeypatch):
                     failed.append(str(error))
             costs = f"test_{name}" in bug.costs
             assert (len(failed) == 3) if costs else not failed, (bug.student, name, failed)
+
+
+# ============================================================================ the kernel's course library
+
+def test_the_kernels_course_has_no_nonsmooth_solutions_but_what_the_notebook_runs(tmp_path):
+    """In the grading kernel's view of ``course`` (``library_view``) the exercises' reference bodies are
+    stripped, while the notebook's own cells (graphs of Values, graph_table, E2) still run."""
+    import importlib.util
+    import inspect
+
+    from autograder.library_view import strip_solutions
+
+    def stripped(module, name):
+        path = tmp_path / f"{name}.py"
+        path.write_text(strip_solutions(inspect.getsource(module)))
+        spec = importlib.util.spec_from_file_location(f"stripped_{name}", path)
+        made = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(made)
+        return made
+
+    ns, nn = stripped(course.nonsmooth, "nonsmooth"), stripped(course.nn, "nn")
+    x = ns.Value(0.0)
+    out = ns.E2(x)
+    assert "relu" in ns.graph_table(out) and len(ns.topological_order(out)) == 5
+    assert nn.maxpool_forward(np.zeros((1, 2, 2)), 2)[0].shape == (1, 1, 1)
+    for call in (lambda: ns.clarke_interval(np.sign, 0.0, np.array([1e-3])),
+                 lambda: ns.gradients_near(np.sign, 0.0, np.array([1e-3])),
+                 lambda: ns.convex_hull(np.zeros((3, 2))), lambda: ns.local_derivatives(out),
+                 lambda: ns.backward(out), lambda: out.backward(),
+                 lambda: nn.maxpool_backward(np.ones((1, 1, 1)), (np.zeros((1, 2, 2)), 2))):
+        with pytest.raises(NotImplementedError, match="not available while grading"):
+            call()
