@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .remote import RemoteError, RemoteFunction, StudentError
+from .remote import Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
 
 REFERENCE_STUB = "the course library's solution is not available while grading"
 """What a stripped reference function says in the grading kernel (``library_view.STUB`` starts so)."""
@@ -143,9 +143,16 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
     An exception becomes a ``CheckFailed`` that names the call and the error. If the call runs any
     code of the ``forbidden`` reference modules (directly, through an alias, or via a wrapper), it
     fails: a solution that calls the reference implementation gets no credit for that function.
+
+    ``fn`` may be a driver ``Fixture`` given proxies of the student's objects (in its own arguments or
+    in ``args``): while grading it runs in the student's kernel, with those objects; else here.
     """
     if not callable(fn):
         raise CheckFailed(f"{call.split('(')[0]} should be a function, got {_describe(fn)}.")
+    if isinstance(fn, Fixture):  # a driver: it runs where the student's objects it is given live
+        proxy = _proxy_in([fn.args, args, kwargs])
+        if proxy is not None:
+            fn = RemoteFunction(proxy._kernel, fn, call)
     if isinstance(fn, RemoteFunction):  # grading: the function lives in the student's sandboxed
         try:                             # kernel, where the reference is not available at all
             return fn.invoke(args, kwargs, label=call)
@@ -173,6 +180,18 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
             raise CheckFailed(f"{call} raised {type(error).__name__}: {error}") from None
     _no_reference(call, calls)
     return result
+
+
+def _proxy_in(x, depth=0):
+    """The first proxy of a student's kernel object in x (nested lists, tuples, dicts), or None."""
+    if isinstance(x, (RemoteFunction, RemoteValue)):
+        return x
+    if depth < 20 and isinstance(x, (list, tuple, dict)):
+        for item in (x.values() if isinstance(x, dict) else x):
+            found = _proxy_in(item, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def student_global(like, name: str, local):

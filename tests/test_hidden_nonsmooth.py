@@ -4,14 +4,24 @@ The graded functions are taken from the source notebook (the reference answers o
 so these tests follow the notebook. A mutant is one realistic mistake in one graded function: a textual
 edit of the reference answer, or a rewrite. Each must raise ``CheckFailed`` for every grading seed
 tried; the mutation score (caught/total) is printed.
+
+The checks run two ways: with the functions as local callables (``local``), and as while grading
+(``kernel``): the student's names are proxies of a loopback kernel, ``kernel_side``'s end of the
+protocol run in this process on the notebook's namespace, where only plain data and fixture source
+arrive and where course's solutions (and ``Value``'s operations and backward) raise
+NotImplementedError while the kernel's side runs, as in the sandbox's view of the library.
 """
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import autograder.hidden_tests.nonsmooth as hidden
+import course.nn
+import course.nonsmooth
+from autograder import kernel_side, remote
 from autograder.checks import SEED_VARIABLE, CheckFailed
 from autograder.demo import reference_answers, with_bug
 
@@ -49,6 +59,61 @@ def run_check(name, fn, seed, monkeypatch):
     getattr(hidden, f"check_{name}")(fn)
 
 
+STRIPPED = {course.nonsmooth: ("clarke_interval", "gradients_near", "convex_hull", "local_derivatives",
+                               "topological_order", "backward"),
+            course.nn: ("maxpool_backward",),
+            course.nonsmooth.Value: ("__add__", "__sub__", "__mul__", "__radd__", "__rsub__", "__rmul__",
+                                     "__neg__", "__abs__", "relu", "max", "backward")}
+
+
+@contextlib.contextmanager
+def solutions_stripped():
+    """course's reference solutions (and every Value operation but the constructor) unavailable."""
+    def stub(*args, **kwargs):
+        raise NotImplementedError("the course library's solution is not available while grading")
+
+    saved = {(owner, name): owner.__dict__[name] for owner, names in STRIPPED.items() for name in names}
+    try:
+        for owner, name in saved:
+            setattr(owner, name, stub)
+        yield
+    finally:
+        for (owner, name), value in saved.items():
+            setattr(owner, name, value)
+
+
+class LoopbackKernel:
+    """The grader's side of ``sandbox.KernelCalls``, with the kernel's side (``kernel_side``) run here on
+    ``namespace``: requests and replies are the JSON texts the sandbox exchanges."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+        self.kernel_call = kernel_side.install(namespace)
+        self.handles = {}
+
+    def call(self, target, args, kwargs, label):
+        text, fixtures, rngs = remote.request(target, args, kwargs)
+        with solutions_stripped():
+            reply = self.kernel_call(text)
+        return remote.parse_reply(reply, label, self._handle, fixtures, rngs)
+
+    def _handle(self, tree):
+        number = tree["id"]
+        if number not in self.handles:
+            self.handles[number] = (remote.RemoteFunction(self, number, "an object") if tree.get("callable")
+                                    else remote.RemoteValue(self, number, str(tree.get("type")), "an object"))
+        return self.handles[number]
+
+
+def graded(ns, name, how):
+    """The function ``name`` of the notebook namespace ``ns`` as a check gets it: ``local`` or ``kernel``."""
+    if how == "local":
+        return ns[name]
+    if "__loopback__" not in ns:
+        ns["__loopback__"] = LoopbackKernel(ns)
+    return remote.RemoteFunction(ns["__loopback__"], name, name)
+
+
 # ============================================================================ the reference passes
 
 @pytest.mark.parametrize("seed", range(12))
@@ -56,6 +121,24 @@ def test_reference_answers_pass_every_hidden_check(answers, seed, monkeypatch):
     ns = namespace(answers)
     for name in GRADED:
         run_check(name, ns[name], seed, monkeypatch)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reference_answers_pass_through_the_kernel_protocol(answers, seed, monkeypatch):
+    """Plain data and fixture source only; no course solution and no Value operation in the kernel."""
+    ns = namespace(answers)
+    for name in GRADED:
+        run_check(name, graded(ns, name, "kernel"), seed, monkeypatch)
+
+
+def test_the_loopback_kernel_has_no_solutions(answers, monkeypatch):
+    ns = namespace(answers)
+    ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: course.nonsmooth.backward(output)
+    with pytest.raises(CheckFailed, match="NotImplementedError"):
+        run_check("backward", graded(ns, "backward", "kernel"), 0, monkeypatch)
+    ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: output.backward()
+    with pytest.raises(CheckFailed, match="NotImplementedError"):
+        run_check("backward", graded(ns, "backward", "kernel"), 0, monkeypatch)
 
 
 def test_each_test_cell_passes_with_only_its_own_function_answered(answers, cells, monkeypatch):
@@ -84,13 +167,81 @@ def test_calling_the_reference_gets_no_credit(monkeypatch):
         hidden.check_backward(lambda out, r=0.0, local=None: course.nonsmooth.backward(out, r, local))
 
 
-def test_unanswered_functions_fail_with_a_clear_message(monkeypatch):
-    monkeypatch.setenv(SEED_VARIABLE, "0")
-    for name in GRADED:
-        def stub(*args, **kwargs):
-            raise NotImplementedError()
-        with pytest.raises(CheckFailed, match="NotImplementedError"):
-            getattr(hidden, f"check_{name}")(stub)
+@pytest.mark.parametrize("how", ["local", "kernel"])
+def test_unanswered_functions_fail_with_a_clear_message(answers, how, monkeypatch):
+    ns = namespace(answers, only="clarke_interval")       # the others are stubs
+    for name in GRADED[1:]:
+        with pytest.raises(CheckFailed, match="replace `raise NotImplementedError\\(\\)`"):
+            run_check(name, graded(ns, name, how), 0, monkeypatch)
+
+
+def test_a_deleted_function_is_reported_as_missing(answers, monkeypatch):
+    ns = namespace(answers)
+    for name in ("backward", "local_derivatives", "clarke_interval"):
+        del ns[name]
+        with pytest.raises(CheckFailed, match=f"{name} is not defined"):
+            run_check(name, graded(ns, name, "kernel"), 0, monkeypatch)
+
+
+# ============================================================================ fresh graphs, data back
+
+DOES_NOTHING = "def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):\n    pass\n"
+
+
+@pytest.mark.parametrize("how", ["local", "kernel"])
+def test_a_backward_that_does_nothing_fails_after_a_correct_one(answers, how, monkeypatch):
+    """The old protocol's hole: the grader's own graph, holding the correct grads of an earlier call, was
+    handed to the student's backward, so one that did nothing passed. Now every call builds its graph
+    afresh (in the kernel), and the grads come back as data."""
+    ns = namespace(answers)
+    for seed in SEEDS:
+        run_check("backward", graded(ns, "backward", how), seed, monkeypatch)   # correct: passes
+        correct = ns["backward"]
+        exec(DOES_NOTHING, ns)                                                 # same kernel, same graphs
+        with pytest.raises(CheckFailed, match="your backward changed nothing"):
+            run_check("backward", graded(ns, "backward", how), seed, monkeypatch)
+        ns["backward"] = correct
+
+
+def test_a_backward_that_keeps_graphs_between_calls_gains_nothing(answers, monkeypatch):
+    """A backward that returns at once on an output it has seen (by id, or by its data) never sees one:
+    each call's graph is new, so it must compute every time."""
+    ns = namespace(answers)
+    exec(answers["backward"].replace("def backward(", "def _real_backward("), ns)
+    exec("""
+_seen = set()
+def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):
+    key = (output.op, output.data, relu_prime_at_zero)
+    if key in _seen:
+        return                        # "already differentiated"
+    _seen.add(key)
+    _real_backward(output, relu_prime_at_zero, local)
+""", ns)
+    with pytest.raises(CheckFailed):
+        for seed in SEEDS:
+            run_check("backward", graded(ns, "backward", "kernel"), seed, monkeypatch)
+
+
+def test_graphs_travel_as_data(answers, monkeypatch):
+    """What crosses to the kernel for backward: the driver's source, proxies of the notebook's Value and
+    backward, a graph description (op, parent indices, input value) and numbers; grads come back as
+    floats."""
+    ns = namespace(answers)
+    kernel = LoopbackKernel(ns)
+    sent = []
+    call = kernel.call
+    kernel.call = lambda target, args, kwargs, label: (sent.append(remote.request(target, args, kwargs)[0]),
+                                                       call(target, args, kwargs, label))[1]
+    ns["__loopback__"] = kernel
+    run_check("backward", graded(ns, "backward", "kernel"), 0, monkeypatch)
+    assert sent and all('"factory": "autodiff_driver"' in text and '"name": "Value"' in text
+                        and '"name": "backward"' in text and '"factory": "local_rules"' in text for text in sent)
+    graph = hidden._graph_cases(np.random.default_rng(0))[0][-1][1]
+    assert all(type(op) is str and all(type(i) is int for i in parents) and (value is None or type(value) is float)
+               for op, parents, value in graph)
+    got = hidden.student_call(hidden._driver(remote.RemoteFunction(kernel, "backward", "backward")), "backward",
+                              graph, 0.0, local=hidden.LOCAL, call="backward(...)")
+    assert isinstance(got, list) and len(got) == len(graph) and all(type(g) is float for g in got)
 
 
 # ============================================================================ mutants
@@ -195,6 +346,8 @@ MUTANTS = {
         "forward instead of reverse order": edit("for node in reversed(order):", "for node in order:"),
         "ReLU'(0) not passed on": edit("local(node, relu_prime_at_zero)", "local(node, 0.0)"),
         "shared nodes visited twice": edit("if id(node) not in seen:", "if True:"),
+        "does nothing": rewrite(DOES_NOTHING),
+        "resets, then stops": edit("    output.grad = 1.0\n", "    return\n"),
         "breadth-first order": rewrite('''
 def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):
     order, seen, queue = [], set(), [output]
@@ -223,7 +376,8 @@ def mutant_source(answers, name, mutant):
     return answers[name].replace(old, new)
 
 
-def test_every_mutant_of_every_graded_function_is_caught(answers, monkeypatch, capsys):
+@pytest.mark.parametrize("how", ["local", "kernel"])
+def test_every_mutant_of_every_graded_function_is_caught(answers, how, monkeypatch, capsys):
     caught, survivors = 0, []
     total = sum(len(m) for m in MUTANTS.values())
     for name, mutants in MUTANTS.items():
@@ -233,7 +387,7 @@ def test_every_mutant_of_every_graded_function_is_caught(answers, monkeypatch, c
             escaped = []
             for seed in SEEDS:
                 try:
-                    run_check(name, ns[name], seed, monkeypatch)
+                    run_check(name, graded(ns, name, how), seed, monkeypatch)
                 except CheckFailed:
                     continue
                 escaped.append(seed)
@@ -242,14 +396,16 @@ def test_every_mutant_of_every_graded_function_is_caught(answers, monkeypatch, c
             else:
                 caught += 1
     with capsys.disabled():
-        print(f"\nnonsmooth mutation score: {caught}/{total} mutants caught (each with {len(SEEDS)} grading seeds)")
+        print(f"\nnonsmooth mutation score ({how}): {caught}/{total} mutants caught (each with {len(SEEDS)} "
+              "grading seeds)")
     assert not survivors, "mutants not caught:\n" + "\n".join(survivors)
     assert set(MUTANTS) == set(GRADED) and all(len(m) >= 5 for m in MUTANTS.values())
 
 
 # ============================================================================ demo bugs
 
-def test_demo_bugs_cost_exactly_their_cells(answers, monkeypatch):
+@pytest.mark.parametrize("how", ["local", "kernel"])
+def test_demo_bugs_cost_exactly_their_cells(answers, how, monkeypatch):
     assert len({bug.student for bug in hidden.DEMO_BUGS}) == len(hidden.DEMO_BUGS)
     for bug in hidden.DEMO_BUGS:
         buggy = with_bug(answers, bug)                  # raises unless the edit applies exactly once
@@ -258,8 +414,40 @@ def test_demo_bugs_cost_exactly_their_cells(answers, monkeypatch):
             failed = []
             for seed in SEEDS[:3]:
                 try:
-                    run_check(name, ns[name], seed, monkeypatch)
+                    run_check(name, graded(ns, name, how), seed, monkeypatch)
                 except CheckFailed as error:
                     failed.append(str(error))
             costs = f"test_{name}" in bug.costs
             assert (len(failed) == 3) if costs else not failed, (bug.student, name, failed)
+
+
+# ============================================================================ the kernel's course library
+
+def test_the_kernels_course_has_no_nonsmooth_solutions_but_what_the_notebook_runs(tmp_path):
+    """In the grading kernel's view of ``course`` (``library_view``) the exercises' reference bodies are
+    stripped, while the notebook's own cells (graphs of Values, graph_table, E2) still run."""
+    import importlib.util
+    import inspect
+
+    from autograder.library_view import strip_solutions
+
+    def stripped(module, name):
+        path = tmp_path / f"{name}.py"
+        path.write_text(strip_solutions(inspect.getsource(module)))
+        spec = importlib.util.spec_from_file_location(f"stripped_{name}", path)
+        made = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(made)
+        return made
+
+    ns, nn = stripped(course.nonsmooth, "nonsmooth"), stripped(course.nn, "nn")
+    x = ns.Value(0.0)
+    out = ns.E2(x)
+    assert "relu" in ns.graph_table(out) and len(ns.topological_order(out)) == 5
+    assert nn.maxpool_forward(np.zeros((1, 2, 2)), 2)[0].shape == (1, 1, 1)
+    for call in (lambda: ns.clarke_interval(np.sign, 0.0, np.array([1e-3])),
+                 lambda: ns.gradients_near(np.sign, 0.0, np.array([1e-3])),
+                 lambda: ns.convex_hull(np.zeros((3, 2))), lambda: ns.local_derivatives(out),
+                 lambda: ns.backward(out), lambda: out.backward(),
+                 lambda: nn.maxpool_backward(np.ones((1, 1, 1)), (np.zeros((1, 2, 2)), 2))):
+        with pytest.raises(NotImplementedError, match="not available while grading"):
+            call()

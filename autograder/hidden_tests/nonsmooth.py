@@ -1,10 +1,26 @@
 """Hidden tests of the nonsmooth-training assignment (notebooks/source/nonsmooth).
 
-Every check draws its inputs at grading time (``grading_rng``), computes the expected result with the
-reference in ``course.nonsmooth`` / ``course.nn``, and calls the student's function through
-``student_call``, which fails it if it calls the reference module. Where a graded function needs
-another one (the autodiff's ``backward`` needs the local derivatives), the check passes in its own
-independent version, defined in this file, so that each function is graded on its own.
+Every check draws its inputs at grading time (``grading_rng``), computes the expected result here with
+the reference in ``course.nonsmooth`` / ``course.nn``, and calls the student's function through
+``student_call`` (which, outside grading, fails it if it calls the reference module; while grading the
+reference is not in the student's kernel at all).
+
+Only plain data and test fixtures (``remote.Fixture``: module-level factories below, numpy only, whose
+source the student's kernel runs) reach the student's code:
+
+- ``clarke_interval`` gets the gradient to sample as a fixture (``kinked_gradient``, ``cosine_gradient``);
+- ``convex_hull`` and ``maxpool_backward`` get arrays;
+- ``local_derivatives`` and ``backward`` work on ``Value`` graphs. A graph is sent as data: a list of
+  nodes ``[op, parent indices, input value]``, each after its parents, the last one the output. The
+  driver fixture ``autodiff_driver`` builds it AFRESH for every call, inside the kernel, with the
+  notebook's own ``Value`` class (its constructor only: the data are computed by the driver), runs the
+  student's function on it and returns the result, or every node's ``.grad``, as data. Here the same
+  description is built with course's ``Value`` operations to compute the expected values. So nothing
+  the student's code does to a graph can outlive the call: a backward that does nothing returns the
+  grads the driver put there (0, or leftovers it chose), never a correct result from an earlier call.
+
+Where a graded function needs another one (``backward`` needs the local derivatives), the check passes
+in its own independent version (the fixture ``local_rules``), so that each function is graded alone.
 """
 
 from __future__ import annotations
@@ -18,22 +34,37 @@ import course.nonsmooth
 from course.nonsmooth import Value
 
 from ..bugs import Bug
-from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call
+from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call, student_global
+from ..remote import Fixture, RemoteValue
 
 FORBIDDEN = [course.nonsmooth]
 
 
 # =============================================================================== test functions
 # Gradients of piecewise linear and smooth functions of one variable; each takes a number or an array.
+# Fixture factories: sent to the student's kernel as source text (numpy as np and their own arguments only).
 
-def _kinked(kinks, slopes):
-    """The derivative of a continuous piecewise linear function: slopes[i] between kinks[i-1] and kinks[i]."""
+def kinked_gradient(kinks, slopes):
+    """The derivative of a continuous piecewise linear function: slopes[i] between kinks[i-1] and kinks[i]
+    (at a kink, the slope on its left)."""
     kinks, slopes = np.asarray(kinks, dtype=float), np.asarray(slopes, dtype=float)
 
     def grad(t):
         return slopes[np.searchsorted(kinks, np.asarray(t, dtype=float), side="left")][()]
 
     return grad
+
+
+def cosine_gradient():
+    """cos, the derivative of sin (smooth)."""
+    def grad(t):
+        return np.cos(t)
+
+    return grad
+
+
+def _kinked(kinks, slopes):
+    return Fixture(kinked_gradient, [float(k) for k in kinks], [float(s) for s in slopes])
 
 
 def _one_d_cases(rng):
@@ -54,7 +85,8 @@ def _one_d_cases(rng):
         (f"slopes {slopes3.tolist()} with kinks at {c:g} and {c2:g}", _kinked([c, c2], slopes3), c,
          large),
         (f"{s:g} sign(t - c) with offsets of both signs, c={c:g}", _kinked([c], [-s, s]), c, small * signs),
-        ("cos, the derivative of sin (smooth)", np.cos, float(np.round(rng.uniform(-3, 3), 3)), large),
+        ("cos, the derivative of sin (smooth)", Fixture(cosine_gradient), float(np.round(rng.uniform(-3, 3), 3)),
+         large),
     ]
 
 
@@ -101,7 +133,7 @@ def check_clarke_interval(clarke_interval):
         call = f"clarke_interval(grad=<{description}>, theta={theta:g}, deltas={fmt(deltas)})"
         got = student_call(clarke_interval, grad, theta, deltas.copy(), call=call, forbidden=FORBIDDEN)
         expected = course.nonsmooth.clarke_interval(grad, theta, deltas)
-        plus = np.array([grad(theta + d) for d in deltas], dtype=float)
+        plus = np.array([grad(theta + d) for d in deltas], dtype=float)      # the fixture, run here
         minus = np.array([grad(theta - d) for d in deltas], dtype=float)
         both = np.concatenate([plus, minus])
         at = float(grad(theta))
@@ -249,82 +281,222 @@ def check_maxpool_backward(maxpool_backward):
 
 
 # =============================================================================== the autodiff
+# A graph travels as data: a list of nodes [op, parent indices, input value] (value None unless op is
+# ""), each after its parents; the last node is the output.
 
-def _local_rules(node, relu_prime_at_zero=0.0):
-    """This check's own local derivatives (an independent copy of the rules the notebook states)."""
-    x = node.parents[0].data if node.parents else None
-    y = node.parents[1].data if len(node.parents) > 1 else None
-    rules = {
-        "": lambda: (),
-        "+": lambda: (1.0, 1.0),
-        "-": lambda: (1.0, -1.0),
-        "*": lambda: (y, x),
-        "neg": lambda: (-1.0,),
-        "relu": lambda: ((1.0 if x > 0 else 0.0) if x != 0 else float(relu_prime_at_zero),),
-        "abs": lambda: (float(np.sign(x)),),
-        "max": lambda: (1.0, 0.0) if x >= y else (0.0, 1.0),
+def autodiff_driver(Value, student_fn):
+    """Test code run in the student's kernel: builds the described graph AFRESH, with the notebook's
+    ``Value`` class, for every call, runs the student's ``local_derivatives`` or ``backward`` on it, and
+    returns plain data. Node data are computed here (each op's forward value), with the ``Value``
+    constructor only, so nothing of course's autodiff runs."""
+    forward = {
+        "": lambda p, value: value,
+        "+": lambda p, value: p[0] + p[1],
+        "-": lambda p, value: p[0] - p[1],
+        "*": lambda p, value: p[0] * p[1],
+        "neg": lambda p, value: -p[0],
+        "relu": lambda p, value: p[0] if p[0] > 0 else 0.0,
+        "abs": lambda p, value: abs(p[0]),
+        "max": lambda p, value: p[0] if p[0] >= p[1] else p[1],
     }
-    return rules[node.op]()
+
+    def build(graph):
+        nodes = []
+        for op, parents, value in graph:
+            ps = tuple(nodes[i] for i in parents)
+            nodes.append(Value(forward[op]([q.data for q in ps], value), ps, op))
+        return nodes
+
+    def drive(task, graph, relu_prime_at_zero, local=None, grads=None, before=()):
+        """task "local_derivatives": the student's local_derivatives(output, relu_prime_at_zero).
+        task "backward": set every node's grad to ``grads`` (leftovers; default 0), call the student's
+        backward(output, r, local=local) for each r of ``before``, then with ``relu_prime_at_zero``;
+        return every node's grad (in the graph's order)."""
+        nodes = build(graph)
+        if task == "local_derivatives":
+            return student_fn(nodes[-1], relu_prime_at_zero)
+        for node, grad in zip(nodes, grads or ()):
+            node.grad = grad
+        for r in before:
+            student_fn(nodes[-1], r, local=local)
+        student_fn(nodes[-1], relu_prime_at_zero, local=local)
+        return [node.grad for node in nodes]
+
+    return drive
+
+
+def local_rules():
+    """The check's own local derivatives for ``backward`` (an independent copy of the rules the
+    notebook states), so that backward is graded on its own."""
+    def local(node, relu_prime_at_zero=0.0):
+        p = [q.data for q in node.parents]
+        if node.op == "":
+            return ()
+        if node.op == "+":
+            return (1.0, 1.0)
+        if node.op == "-":
+            return (1.0, -1.0)
+        if node.op == "*":
+            return (p[1], p[0])
+        if node.op == "neg":
+            return (-1.0,)
+        if node.op == "relu":
+            return ((1.0 if p[0] > 0 else 0.0) if p[0] != 0 else float(relu_prime_at_zero),)
+        if node.op == "abs":
+            return (float(np.sign(p[0])),)
+        if node.op == "max":
+            return (1.0, 0.0) if p[0] >= p[1] else (0.0, 1.0)
+        raise ValueError("unknown op %r" % (node.op,))
+
+    return local
+
+
+LOCAL = Fixture(local_rules)
+
+
+class _LocalValue(Value):
+    """course's ``Value``, built without running course code: what the driver gets outside grading
+    (tests call the checks with local functions), so that the reference-call profiler of
+    ``student_call`` sees only the student's calls, not the driver building the graph."""
+
+    __slots__ = ()
+
+    def __init__(self, data, parents=(), op=""):
+        self.data, self.grad, self.parents, self.op = float(data), 0.0, tuple(parents), op
+
+
+_LocalValue.__name__ = _LocalValue.__qualname__ = "Value"
+
+
+def _driver(student_fn):
+    """The driver for the student's ``local_derivatives`` or ``backward``, with the notebook's Value."""
+    return Fixture(autodiff_driver, student_global(student_fn, "Value", _LocalValue), student_fn)
+
+
+_BUILD = {"": lambda p, value: Value(value), "+": lambda p, value: p[0] + p[1], "-": lambda p, value: p[0] - p[1],
+          "*": lambda p, value: p[0] * p[1], "neg": lambda p, value: -p[0], "relu": lambda p, value: p[0].relu(),
+          "abs": lambda p, value: abs(p[0]), "max": lambda p, value: p[0].max(p[1])}
+
+
+def _build(graph):
+    """The described graph, built here with course's Value operations: its nodes in the graph's order."""
+    nodes = []
+    for op, parents, value in graph:
+        nodes.append(_BUILD[op]([nodes[i] for i in parents], value))
+    return nodes
+
+
+class _Graph:
+    """A graph description under construction: ``add`` returns the new node's index."""
+
+    def __init__(self):
+        self.nodes, self.data = [], []
+
+    def add(self, op, *parents, value=None):
+        self.nodes.append([op, list(parents), None if value is None else float(value)])
+        made = Value(value) if op == "" else _BUILD[op]([Value(self.data[i]) for i in parents], None)
+        self.data.append(made.data)
+        return len(self.nodes) - 1
+
+    def reachable(self):
+        """The description with only the nodes the output depends on (renumbered, order kept)."""
+        keep, stack = set(), [len(self.nodes) - 1]
+        while stack:
+            i = stack.pop()
+            if i not in keep:
+                keep.add(i)
+                stack.extend(self.nodes[i][1])
+        new = {old: n for n, old in enumerate(sorted(keep))}
+        return [[op, [new[i] for i in parents], value] for k, (op, parents, value) in enumerate(self.nodes)
+                if k in keep]
 
 
 _VALUES = (-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0)
 
 
-def _leaf(rng):
-    return Value(float(rng.choice(_VALUES)) if rng.random() < 0.7 else float(np.round(rng.normal(), 3)))
+def _leaf_value(rng):
+    return float(rng.choice(_VALUES)) if rng.random() < 0.7 else float(np.round(rng.normal(), 3))
+
+
+def _single(op, *inputs, same=False):
+    """An operation on fresh inputs (``same``: the same input twice, x * x)."""
+    g = _Graph()
+    leaves = [g.add("", value=x) for x in inputs[:1 if same else None]]
+    g.add(op, *(leaves * 2 if same else leaves))
+    return g.nodes
 
 
 def _node_cases(rng):
-    """(description, node, relu_prime_at_zero) for every operation, at kinks, ties and smooth points."""
+    """(description, graph, relu_prime_at_zero) for every operation, at kinks, ties and smooth points."""
     r_values = [0.0, 1.0, float(np.round(rng.uniform(0.05, 0.95), 3))]
     r = lambda: float(rng.choice(r_values))
     v = lambda: float(np.round(rng.uniform(0.2, 3.0), 3)) * (1 if rng.random() < 0.5 else -1)
     a, b = v(), v()
     cases = [
-        ("an input", Value(a), r()),
-        (f"Value({a:g}) + Value({b:g})", Value(a) + Value(b), r()),
-        (f"Value({a:g}) - Value({b:g})", Value(a) - Value(b), r()),
-        (f"Value({a:g}) * Value({b:g})", Value(a) * Value(b), r()),
-        (f"-Value({a:g})", -Value(a), r()),
+        ("an input", [["", [], a]], r()),
+        (f"Value({a:g}) + Value({b:g})", _single("+", a, b), r()),
+        (f"Value({a:g}) - Value({b:g})", _single("-", a, b), r()),
+        (f"Value({a:g}) * Value({b:g})", _single("*", a, b), r()),
+        (f"-Value({a:g})", _single("neg", a), r()),
     ]
     for x in (abs(a), -abs(b), 0.0):
         for rr in ([0.0, 1.0, r_values[2]] if x == 0.0 else [r()]):
-            cases.append((f"Value({x:g}).relu()", Value(x).relu(), rr))
+            cases.append((f"Value({x:g}).relu()", _single("relu", x), rr))
     for x in (abs(a), -abs(b), 0.0):
-        cases.append((f"abs(Value({x:g}))", abs(Value(x)), r()))
+        cases.append((f"abs(Value({x:g}))", _single("abs", x), r()))
     for x, y in ((a, b), (b, a), (a, a), (0.0, 0.0)):
-        cases.append((f"Value({x:g}).max(Value({y:g}))", Value(x).max(Value(y)), r()))
-    x = Value(a)
-    cases.append((f"x * x with x = Value({a:g})", x * x, r()))
+        cases.append((f"Value({x:g}).max(Value({y:g}))", _single("max", x, y), r()))
+    cases.append((f"x * x with x = Value({a:g})", _single("*", a, same=True), r()))
     return cases
 
 
-def _as_partials(got, node, call):
-    """The student's tuple of partial derivatives as a float64 array, or a CheckFailed saying why not."""
-    n = len(node.parents)
+def _type_name(x):
+    return x.type_name if isinstance(x, RemoteValue) else type(x).__name__
+
+
+def _show(x):
+    """A value from the student's code as a failure message shows it (an object of the kernel's by type)."""
+    return f"a {x.type_name} object" if isinstance(x, RemoteValue) else repr(x)
+
+
+def _show_tuple(items):
+    return "(" + ", ".join(map(_show, items)) + ("," if len(items) == 1 else "") + ")"
+
+
+def _is_number(x):
+    return (not isinstance(x, (bool, np.bool_)) and isinstance(x, (numbers.Real, np.floating, np.integer))) or \
+        (isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf")
+
+
+def _as_partials(got, n, call):
+    """The student's tuple of partial derivatives (n parents) as a float64 array, or a CheckFailed saying
+    why not."""
     if isinstance(got, np.ndarray):
         got = got.tolist() if got.ndim == 1 else got
     if not isinstance(got, (tuple, list)):
         raise CheckFailed(f"For {call}: expected a tuple of {n} number(s), one per parent, got "
-                          f"{type(got).__name__} {got!r}.")
+                          f"{_type_name(got)} {_show(got)}.")
     if len(got) != n:
         raise CheckFailed(f"For {call}: the node has {n} parent(s), so return {n} partial derivative(s); "
-                          f"got {len(got)}: {tuple(got)!r}." + (" An input has no parents: return ()."
+                          f"got {len(got)}: {_show_tuple(got)}." + (" An input has no parents: return ()."
                                                                  if n == 0 else ""))
     for item in got:
-        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Real, np.floating, np.integer)):
-            raise CheckFailed(f"For {call}: every partial derivative must be a number, got {item!r} "
-                              f"({type(item).__name__}). Use the parents' .data, not the Values themselves.")
+        if not _is_number(item):
+            raise CheckFailed(f"For {call}: every partial derivative must be a number, got {_show(item)} "
+                              f"({_type_name(item)}). Use the parents' .data, not the Values themselves.")
     return np.asarray(got, dtype=np.float64).reshape(n)
 
 
 def check_local_derivatives(local_derivatives):
     """The partial derivatives of every operation, at smooth points, kinks (with ReLU'(0)) and ties."""
     rng = grading_rng("local_derivatives")
+    driver = _driver(local_derivatives)
     results = []
-    for description, node, r in _node_cases(rng):
+    for description, graph, r in _node_cases(rng):
+        node = _build(graph)[-1]
         call = f"local_derivatives(node=<{description}>, relu_prime_at_zero={r:g})"
-        got = _as_partials(student_call(local_derivatives, node, r, call=call, forbidden=FORBIDDEN), node, call)
+        got = student_call(driver, "local_derivatives", graph, r, call=call, forbidden=FORBIDDEN)
+        got = _as_partials(got, len(node.parents), call)
         expected = np.asarray(course.nonsmooth.local_derivatives(node, r), dtype=np.float64)
         hints = []
         p = [q.data for q in node.parents]
@@ -356,96 +528,148 @@ OPS = ("+", "-", "*", "neg", "relu", "abs", "max")
 
 
 def _random_graph(rng, num_leaves, num_ops):
-    """A random DAG of Value operations; nodes are reused (shared), so gradients must be summed."""
-    nodes = [_leaf(rng) for _ in range(num_leaves)]
+    """A random DAG of Value operations; nodes are reused (shared), so gradients must be summed. Only
+    the nodes the output depends on are kept."""
+    g = _Graph()
+    for _ in range(num_leaves):
+        g.add("", value=_leaf_value(rng))
     for _ in range(num_ops):
         op = OPS[int(rng.integers(len(OPS)))]
-        recent = nodes[-min(len(nodes), 6):]
-        a = recent[int(rng.integers(len(recent)))]
-        b = nodes[int(rng.integers(len(nodes)))]
-        if op == "*" and abs(a.data * b.data) > 50:
+        n = len(g.nodes)
+        a = n - min(n, 6) + int(rng.integers(min(n, 6)))        # one of the 6 most recent nodes
+        b = int(rng.integers(n))
+        if op == "*" and abs(g.data[a] * g.data[b]) > 50:
             op = "+"
-        node = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "neg": lambda: -a,
-                "relu": lambda: a.relu(), "abs": lambda: abs(a), "max": lambda: a.max(b)}[op]()
-        nodes.append(node)
-    return nodes[0:num_leaves], nodes[-1] + nodes[-2] + nodes[-3]
+        g.add(op, *((a,) if op in ("neg", "relu", "abs") else (a, b)))
+    n = len(g.nodes)
+    g.add("+", g.add("+", n - 1, n - 2), n - 3)
+    return g.reachable()
 
 
 def _graph_cases(rng):
+    """(description, graph, relu_prime_at_zero)."""
     r_values = [0.0, 1.0, float(np.round(rng.uniform(0.05, 0.95), 3))]
     cases = []
     # E2 at 0: the lecture's example; the answer depends on ReLU'(0)
     for r in r_values:
-        x = Value(0.0)
-        cases.append(("E2(x) = x.relu() - (-x).relu() at x = 0", [x], x.relu() - (-x).relu(), r))
+        g = _Graph()
+        x = g.add("", value=0.0)
+        g.add("-", g.add("relu", x), g.add("relu", g.add("neg", x)))
+        cases.append(("E2(x) = x.relu() - (-x).relu() at x = 0", g.nodes, r))
     # a kink at 0 on one path and a deeper smooth path: tells "ReLU'(0) not passed on" from wrong orders
-    x, w = Value(0.0), Value(float(np.round(rng.uniform(0.5, 2), 3)))
-    cases.append((f"out = (x.relu() + x * w) * w with x=0, w={w.data:g}", [x, w], (x.relu() + x * w) * w,
+    g = _Graph()
+    x, w = g.add("", value=0.0), g.add("", value=float(np.round(rng.uniform(0.5, 2), 3)))
+    g.add("*", g.add("+", g.add("relu", x), g.add("*", x, w)), w)
+    cases.append((f"out = (x.relu() + x * w) * w with x=0, w={g.data[w]:g}", g.nodes,
                   float(np.round(rng.uniform(0.05, 1.0), 3))))
     # a node reached along paths of different lengths: breadth-first from the output visits y (depth 1)
     # before y.relu() * x (depth 1) has passed y its share, so it is not a topological order
-    x, w = Value(float(np.round(rng.uniform(0.5, 2), 3))), Value(float(np.round(rng.uniform(0.5, 2), 3)))
-    y = x * w
-    cases.append((f"y = x*w, out = y + y.relu() * x with x={x.data:g}, w={w.data:g}", [x, w], y + y.relu() * x,
+    g = _Graph()
+    x = g.add("", value=float(np.round(rng.uniform(0.5, 2), 3)))
+    w = g.add("", value=float(np.round(rng.uniform(0.5, 2), 3)))
+    y = g.add("*", x, w)
+    g.add("+", y, g.add("*", g.add("relu", y), x))
+    cases.append((f"y = x*w, out = y + y.relu() * x with x={g.data[x]:g}, w={g.data[w]:g}", g.nodes,
                   float(rng.choice(r_values))))
     # shared nodes
-    x = Value(float(np.round(rng.uniform(-2, 2), 3)))
-    cases.append((f"out = x * x + x with x={x.data:g}", [x], x * x + x, 0.0))
-    for _ in range(2):  # each node costs the grader a few round trips to the kernel: keep them small
-        leaves, out = _random_graph(rng, int(rng.integers(2, 5)), int(rng.integers(8, 16)))
-        cases.append((f"a random graph of {len(course.nonsmooth.topological_order(out))} nodes", leaves, out,
-                      float(rng.choice(r_values))))
-    return cases
+    g = _Graph()
+    x = g.add("", value=float(np.round(rng.uniform(-2, 2), 3)))
+    g.add("+", g.add("*", x, x), x)
+    cases.append((f"out = x * x + x with x={g.data[x]:g}", g.nodes, 0.0))
+    for _ in range(3):
+        graph = _random_graph(rng, int(rng.integers(2, 5)), int(rng.integers(8, 20)))
+        cases.append((f"a random graph of {len(graph)} nodes", graph, float(rng.choice(r_values))))
+    return cases, r_values
 
 
-def _variant_grads(out, order, r, *, overwrite=False, forward=False, reset=True):
-    """The grads that known mistakes produce: overwriting instead of summing, forward order, no reset."""
+def _state(graph, grads, before):
+    """The graph built here, in the state the student's backward finds it in for the graded call: the
+    driver's starting grads, then the earlier backward calls (done by the reference)."""
+    nodes = _build(graph)
+    for node, grad in zip(nodes, grads or ()):
+        node.grad = grad
+    for r in before:
+        course.nonsmooth.backward(nodes[-1], r, local=LOCAL)
+    return nodes
+
+
+def _variant_grads(nodes, r, *, overwrite=False, forward=False, reset=True):
+    """The grads that known mistakes produce (overwriting instead of summing, forward order, no reset),
+    in the graph's order; ``nodes`` is the graph in the state before the call."""
+    out = nodes[-1]
+    order = course.nonsmooth.topological_order(out)     # depth first, as a student's backward would
     if reset:
         for node in order:
             node.grad = 0.0
     out.grad = 1.0
     for node in (order if forward else reversed(order)):
-        for parent, d in zip(node.parents, _local_rules(node, r)):
+        for parent, d in zip(node.parents, LOCAL(node, r)):
             parent.grad = d * node.grad if overwrite else parent.grad + d * node.grad
-    return np.array([node.grad for node in order])
+    return np.array([node.grad for node in nodes])
+
+
+def _as_grads(got, n, call):
+    """The grads the driver sent back (one per node) as a float64 array, or a CheckFailed saying why not."""
+    if not isinstance(got, list) or len(got) != n:
+        raise CheckFailed(f"For {call}: the grads of the graph's nodes could not be read.")
+    for i, grad in enumerate(got):
+        if not _is_number(grad):
+            raise CheckFailed(f"For {call}: node {i}'s .grad is {_show(grad)} ({_type_name(grad)}), not a number. "
+                              "A grad is a float: parent.grad += d * node.grad with numbers d.")
+    got = np.asarray([float(grad) for grad in got], dtype=np.float64)
+    if not np.all(np.isfinite(got)):
+        raise CheckFailed(f"For {call}: some .grad is not a finite number: {fmt(got)}.")
+    return got
 
 
 def check_backward(backward):
-    """node.grad for every node, against the reference; differentiating twice must not accumulate."""
+    """node.grad for every node, against the reference, on a graph built afresh for every call: some
+    start with leftover grads, some are differentiated twice (differentiating again must not
+    accumulate), and a backward that changes nothing is seen as such."""
     rng = grading_rng("backward")
+    driver = _driver(backward)
+    cases, r_values = _graph_cases(rng)
     results = []
-    for description, leaves, out, r in _graph_cases(rng):
-        order = course.nonsmooth.topological_order(out)
-        overwritten = _variant_grads(out, order, r, overwrite=True)
-        forward = _variant_grads(out, order, r, forward=True)
-        alternatives = {}
-        for name, rr in (("r=0", 0.0), ("expected", r)):
-            course.nonsmooth.backward(out, rr, local=_local_rules)
-            alternatives[name] = np.array([node.grad for node in order])
-        expected = alternatives["expected"]
-        not_reset = _variant_grads(out, order, r, reset=False)       # accumulated on top of expected
-        course.nonsmooth.backward(out, r, local=_local_rules)      # the graph keeps the expected grads:
-                                                                    # backward must reset them
-        call = f"backward(output=<{description}>, relu_prime_at_zero={r:g}, local=<correct local derivatives>)"
-        student_call(backward, out, r, local=_local_rules, call=call, forbidden=FORBIDDEN)
-        got = np.array([node.grad for node in order])
-        if not np.all(np.isfinite(got)):
-            raise CheckFailed(f"For {call}: some .grad is not a finite number: {fmt(got)}.")
-        call_leaves = f"{call}: the grads of all {len(order)} nodes in topological order"
+    for number, (description, graph, r) in enumerate(cases):
+        n = len(graph)
+        grads, before, state = None, [], "on a new graph (every .grad 0)"
+        if number % 3 == 1:       # differentiated before, with another ReLU'(0)
+            before = [float(rng.choice([v for v in r_values if v != r]))]
+            state = f"called twice on a new graph (first with relu_prime_at_zero={before[0]:g})"
+        elif number % 3 == 2:     # grads left over from elsewhere
+            grads = [float(v) for v in rng.integers(-3, 4, size=n)]
+            grads[int(rng.integers(n))] = float(rng.choice([-2.5, 1.5, 4.0]))
+            state = f"on a graph whose .grads hold leftovers {fmt(np.array(grads))}"
+        call = (f"backward(output=<{description}>, relu_prime_at_zero={r:g}, local=<correct local "
+                f"derivatives>) {state}")
+        got = student_call(driver, "backward", graph, r, local=LOCAL, grads=grads, before=before, call=call,
+                           forbidden=FORBIDDEN)
+        got = _as_grads(got, n, call)
+        fresh = lambda: _state(graph, grads, before)
+        nodes = fresh()
+        course.nonsmooth.backward(nodes[-1], r, local=LOCAL)
+        expected = np.array([node.grad for node in nodes])
+        start = np.zeros(n) if grads is None else np.asarray(grads)
         hints = [
-            (not_reset, "the grads are too large: set every node's .grad to 0 before accumulating "
-                        "(the graph may have been differentiated before)."),
-            (np.zeros_like(expected), "all grads are 0: start with output.grad = 1 (after resetting)."),
-            (overwritten, "a node used by several nodes must collect all their contributions: "
-                          "parent.grad += ..., not parent.grad = ..."),
-            (forward, "visit the nodes in REVERSE topological order (the output first), so that a node's "
-                      "grad is complete before it is passed on."),
+            (start, "the grads are what the nodes held before backward was called (0 on a new graph): "
+                    "your backward changed nothing. Reset every .grad to 0, set output.grad = 1, then "
+                    "apply the chain rule from the output back to the inputs."),
+            (_variant_grads(fresh(), r, reset=False), "the grads are too large: set every node's .grad to "
+                                                       "0 before accumulating (the graph may have been "
+                                                       "differentiated before)."),
+            (np.zeros(n), "all grads are 0: start with output.grad = 1 (after resetting)."),
+            (_variant_grads(fresh(), r, overwrite=True), "a node used by several nodes must collect all "
+                                                         "their contributions: parent.grad += ..., not "
+                                                         "parent.grad = ..."),
+            (_variant_grads(fresh(), r, forward=True), "visit the nodes in REVERSE topological order (the "
+                                                       "output first), so that a node's grad is complete "
+                                                       "before it is passed on."),
         ]
         if r != 0:
-            hints.append((alternatives["r=0"], "pass relu_prime_at_zero on to local(node, relu_prime_at_zero)."))
-        results.append((got, expected, call_leaves, hints))
-        if out.grad != 1.0 and np.allclose(got, expected, rtol=1e-10, atol=1e-12):
-            raise CheckFailed(f"For {call}: output.grad must be 1 (d output / d output), got {out.grad!r}.")
+            hints.append((_variant_grads(fresh(), 0.0), "pass relu_prime_at_zero on to "
+                                                        "local(node, relu_prime_at_zero)."))
+        results.append((got, expected, f"{call}: the grads of all {n} nodes in the order the graph was "
+                                       "built (inputs first, output last)", hints))
     _verdict(results, rtol=1e-10, atol=1e-12)
 
 
