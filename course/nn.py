@@ -386,7 +386,6 @@ def maxpool_backward(dout, cache):
     unit vectors of the maximal entries (for two of them, the segment between e_1 and e_2), and the tie
     rule picks one vertex of it. Returns dx with the shape and dtype of x.
     """
-    ### BEGIN SOLUTION
     x, size = cache
     h, w = x.shape[-2] // size, x.shape[-1] // size
     dout = as_float_array(dout, "dout", shape=x.shape[:-2] + (h, w), dtype=x.dtype)
@@ -396,7 +395,6 @@ def maxpool_backward(dout, cache):
     np.put_along_axis(dwindows, first[..., None], dout[..., None], axis=-1)
     dx = np.moveaxis(dwindows.reshape(*x.shape[:-2], h, w, size, size), -2, -3)
     return dx.reshape(x.shape)
-    ### END SOLUTION
 
 
 __all__ += ["prelu_forward", "prelu_backward", "maxpool_forward", "maxpool_backward"]

@@ -83,7 +83,6 @@ def gradients_near(grad, theta, deltas):
     probability 0 when the offsets are random; any gradient formula that is right where E is
     differentiable (autodiff's output, for example) therefore gives the right samples.
     """
-    ### BEGIN SOLUTION
     theta = np.asarray(theta, dtype=np.float64)
     deltas = np.asarray(deltas, dtype=np.float64)
     if theta.ndim == 0:
@@ -92,7 +91,6 @@ def gradients_near(grad, theta, deltas):
     deltas = deltas.reshape(-1, theta.size)
     points = np.concatenate([theta + deltas, theta - deltas])
     return np.array([np.asarray(grad(p), dtype=np.float64).reshape(theta.size) for p in points])
-    ### END SOLUTION
 
 
 def clarke_interval(grad, theta, deltas):
@@ -106,10 +104,8 @@ def clarke_interval(grad, theta, deltas):
 
     ReLU at 0 gives [0, 1], |theta| at 0 gives [-1, 1], leaky ReLU with slope a gives [a, 1].
     """
-    ### BEGIN SOLUTION
     g = gradients_near(grad, theta, deltas)
     return np.array([g.min(), g.max()])
-    ### END SOLUTION
 
 
 def _cross(o, a, b):
@@ -128,7 +124,6 @@ def convex_hull(points):
     Sort the points; walk left to right keeping only left turns (lower hull), then right to left
     (upper hull); a point where the walk does not turn left (cross product <= 0) is dropped.
     """
-    ### BEGIN SOLUTION
     pts = as_float_array(points, "points")
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
         raise ValueError(f"points must have shape (n, 2) with n >= 1, got {pts.shape}")
@@ -145,7 +140,6 @@ def convex_hull(points):
             upper.pop()
         upper.append(p)
     return np.array(lower[:-1] + upper[:-1])
-    ### END SOLUTION
 
 
 def clarke_subdifferential(grad, theta, *, radius=1e-8, num_pairs=64, rng=None, decimals=6):
@@ -331,7 +325,6 @@ def local_derivatives(node, relu_prime_at_zero=0.0):
     At a kink each choice is a Clarke subgradient of that one operation, e.g. any value in [0, 1] for
     ReLU at 0. Returns a tuple of floats, one per parent.
     """
-    ### BEGIN SOLUTION
     op, p = node.op, node.parents
     if op == "":
         return ()
@@ -352,7 +345,6 @@ def local_derivatives(node, relu_prime_at_zero=0.0):
     if op == "max":
         return (1.0, 0.0) if p[0].data >= p[1].data else (0.0, 1.0)
     raise ValueError(f"unknown operation {op!r}")
-    ### END SOLUTION
 
 
 def topological_order(output):
@@ -389,7 +381,6 @@ def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):
     This is what PyTorch and TensorFlow do: one subgradient per node, and the chain rule as if every
     operation were differentiable. Returns None.
     """
-    ### BEGIN SOLUTION
     relu_prime_at_zero = _slope_at_zero(relu_prime_at_zero)
     order = topological_order(output)
     for node in order:
@@ -398,7 +389,6 @@ def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):
     for node in reversed(order):
         for parent, d in zip(node.parents, local(node, relu_prime_at_zero)):
             parent.grad += d * node.grad
-    ### END SOLUTION
 
 
 def autodiff_gradient(f, relu_prime_at_zero=0.0):
