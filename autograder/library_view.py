@@ -52,7 +52,8 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "train": ("train", "_MLPWorkspace.loss_and_grad", "_MLPWorkspace.train_loss", "_train_mlp_fast"),
     },
     "nonsmooth": {
-        "nonsmooth": ("clarke_interval", "_cross", "convex_hull", "local_derivatives", "topological_order",
+        # topological_order stays: the notebook's graph_table demo uses it as a tool
+        "nonsmooth": ("gradients_near", "clarke_interval", "_cross", "convex_hull", "local_derivatives",
                       "backward", "Value.backward"),
         "nn": ("maxpool_backward",),
     },

@@ -43,7 +43,7 @@ from nbclient.exceptions import DeadKernelError
 from traitlets import Integer
 
 from . import jail, library_view, remote
-from .checks import SEED_VARIABLE, CheckFailed
+from .checks import REFERENCE_STUB, SEED_VARIABLE, CheckFailed
 from .sanitize import assemble
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -269,14 +269,18 @@ def _text_outputs(outputs, limit=20_000) -> list:
     return [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
 
 
-def _visible_failure(outputs, reply) -> str:
-    """"" when the visible part ran to its end, else what went wrong, from the kernel's own report."""
+def _visible_failure(outputs, reply) -> tuple:
+    """() when the visible part ran to its end, else (error name, message) from the kernel's report."""
     if reply.get("status") == "ok":
-        return ""
+        return ()
     errors = [o for o in outputs if o.get("output_type") == "error"]
-    if errors:
-        return f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}"[:4000]
-    return f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:4000]
+    source = errors[-1] if errors else reply
+    name, message = str(source.get("ename", "Error"))[:100], str(source.get("evalue", ""))[:4000]
+    if REFERENCE_STUB in message:
+        return ("CheckFailed", "this test calls the reference implementation (the course library's solution), "
+                "which is not available while grading; no credit is given for calling it. Write the "
+                "computation yourself.")
+    return (name, message)
 
 
 def score_test_cells(nb, verdicts: dict, stopped: str) -> None:
@@ -376,7 +380,7 @@ async def _run_cells(client, nb, job, replies, calls, verdicts) -> str:
                 return stopped
             failure = _visible_failure(runner.outputs, replies.get(index, {}).get("content", {}))
             if failure:
-                verdicts[index] = ("VisibleTestFailed", failure)
+                verdicts[index] = failure
                 continue
             message = run_hidden(hidden, calls, job.seed) if hidden.strip() else ""
             if calls.dead:
@@ -402,6 +406,9 @@ async def _execute(client, cell, index, replies, timeout, calls):
         if not calls.responsive():
             return f"cell {index + 1} ran past the {timeout} s limit and did not stop when interrupted"
     if not calls.responsive(5):
+        if not await client.km.is_alive():
+            return (f"the kernel died while running cell {index + 1} (os._exit, exit(), a crash or the "
+                    "memory limit)")
         return f"the kernel stopped answering after cell {index + 1}"
     return ""
 
