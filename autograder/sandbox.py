@@ -461,6 +461,7 @@ class KernelCalls:
 
     def __init__(self, km, timeout):
         self.timeout = timeout
+        self.km = km
         self.kc = BlockingKernelClient()
         self.kc.load_connection_file(km.connection_file)
         self.kc.start_channels()
@@ -482,11 +483,19 @@ class KernelCalls:
             if remaining <= 0:
                 return None
             try:
-                msg = self.kc.get_shell_msg(timeout=remaining)
+                msg = self.kc.get_shell_msg(timeout=min(remaining, 0.5))
             except queue.Empty:
-                return None
+                if not self.alive():
+                    self.dead = ("the kernel died while the grader called your code (os._exit, exit(), a crash "
+                                 "or the memory limit)")
+                    return None
+                continue
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg["content"]
+
+    def alive(self) -> bool:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process is None or process.poll() is None
 
     def _interrupt(self) -> bool:
         """Interrupt a call that ran too long; True if the kernel answers again."""
@@ -503,8 +512,8 @@ class KernelCalls:
 
     def responsive(self, timeout=10) -> bool:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:  # answers left over from an interrupted call come first
-            reply = self._execute("pass", max(deadline - time.monotonic(), 0.1))
+        while time.monotonic() < deadline and not self.dead:  # answers left over from an interrupted
+            reply = self._execute("pass", max(deadline - time.monotonic(), 0.1))  # call come first
             if reply is not None:
                 return True
         return False
@@ -515,6 +524,8 @@ class KernelCalls:
         text, fixtures, rngs = remote.request(target, args, kwargs)
         code = f"{RESULT_NAME} = __sgd_course_grader_call({text!r})"
         reply = self._execute(code, self.timeout, RESULT_NAME)
+        if reply is None and self.dead:
+            raise remote.RemoteError(f"{label} was not answered: {self.dead}")
         if reply is None:
             if not self._interrupt():
                 self.dead = f"{label} ran past the {self.timeout} s limit and the kernel stopped answering"
