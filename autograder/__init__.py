@@ -6,10 +6,12 @@
 - ``hidden_tests``  one module per assignment: the hidden tests its notebook calls
 - ``feedback``      the nbgrader preprocessor that keeps hidden tests out of the feedback
 - ``grading``       build student versions, grade a class (in parallel, crash-safe), collect results
-- ``sandbox``       grade one submission in a fresh, jailed kernel: the unit of work of a class run
-- ``remote``        hidden tests run in the grader and call the student's functions through proxies
+- ``sandbox``       grade one submission in a fresh, sandboxed kernel: the unit of work of a class run
+- ``remote``        hidden tests run in the grader and call the student's functions in plain data
+- ``kernel_side``   the kernel's end of that protocol (its source is sent to the kernel)
 - ``sanitize``      locked cells restored as the assignment has them
-- ``jail``, ``zygote``  limits for the student's kernel; kernels forked from a preloaded process
+- ``jail``          the kernel's sandbox: bubblewrap, limits, a pids cgroup
+- ``library_view``  the ``course`` library the kernel sees: the assignment's solutions stripped
 - ``journal``       each finished submission recorded before it is saved (resume after a kill)
 - ``export``        the grades CSV (per-cell scores and a status column)
 - ``selfcheck``     ``sgd-course check``: a student's notebook tests, with an exit status

@@ -9,7 +9,7 @@ A course directory follows nbgrader's layout::
 
 Grading a class (``Course.grade``) hands each submission to ``sandbox.grade_job`` on a
 ``concurrent.futures`` executor (local threads by default, each driving its own kernel process, or a
-Dask cluster): files checked, locked cells restored, a fresh jailed kernel, hidden tests run in the
+Dask cluster): files checked, locked cells restored, a fresh kernel in bubblewrap's sandbox, hidden tests run in the
 grader. The results come back here, are
 journaled (``journal``) and saved through nbgrader's own autograde preprocessors (minus execution),
 so the gradebook, the formgrader, feedback and exports are nbgrader's as usual. A submission that

@@ -5,14 +5,15 @@
 
 1. checks the files (missing, empty, not JSON, not a notebook, another assignment's notebook);
 2. rebuilds the notebook around the trusted cells (``sanitize.assemble``);
-3. starts a fresh kernel inside limits (``jail``): memory, processes, hidden course files, an empty
-   working directory, ``NBGRADER_EXECUTION=autograde``, no figures rendered;
+3. starts a fresh kernel in bubblewrap's sandbox (``jail``: no course files, no network, no
+   ``autograder``, the assignment's solutions stripped from ``course`` (``library_view``), limits on
+   memory, processes, files and time); a kernel that never starts is started once more;
 4. runs the cells with a time limit per cell and a cap on output; a test cell's visible part runs in
    the kernel, its hidden part runs here in the grader (``remote``), calling the student's functions
-   through proxies. A test cell passes only if both pass; a failure is written into the cell as an
-   error output, which is how nbgrader scores it;
-5. stops early, grading what ran, when the kernel dies (``os._exit``, a crash, the memory limit) or
-   ignores an interrupt, and says so in the unrun test cells.
+   with plain data. ``score_test_cells`` then writes every test cell's outputs from the grader's
+   verdict alone (an error output when it failed, which is how nbgrader scores it);
+5. stops early when the kernel dies (``os._exit``, a crash, the memory limit), hangs or ignores an
+   interrupt: that cell and every later test cell score 0, and the notes say why.
 It returns the executed notebook(s) and notes; it never writes the gradebook.
 """
 

@@ -5,7 +5,7 @@
 Builds every assignment twice (two course directories), places the same demo submissions (reference,
 unchanged, realistic bugs, a truncated file; repeated to ``--per-assignment`` per assignment) in both,
 then grades one copy with stock nbgrader's CLI (``nbgrader autograde <assignment>``, one call per
-assignment, one submission at a time) and the other with ``Course.grade`` (a fresh jailed kernel per
+assignment, one submission at a time) and the other with ``Course.grade`` (a fresh kernel in bubblewrap's sandbox per
 submission, ``--workers`` at once, hidden tests in the grader), assignment by assignment in turn so
 that both meet the same background load. Feedback is off in both. Prints the time, submissions per
 minute and the ratio; the target is at least 3x on a 2-core machine.

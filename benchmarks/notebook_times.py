@@ -7,9 +7,8 @@ For every source notebook in notebooks/source/:
   (widgets and experiments included), from the kernel's start to the last cell's reply;
 - **grade**: the reference submission (the student version with the reference answers typed in,
   autograder.demo.reference_answers / fill_in) graded by autograder.grading.Course.grade(assignment,
-  [student], workers=1), as ``sgd-course grade`` does it: a fresh jailed kernel (forked from the
-  grader's kernel zygote, which the first call of the process starts), the hidden tests, the gradebook
-  and the feedback. The reference must get full marks.
+  [student], workers=1), as ``sgd-course grade`` does it: a fresh kernel in bubblewrap's sandbox,
+  the hidden tests, the gradebook and the feedback. The reference must get full marks.
 Each is repeated ``--repeats`` times; the table gives the median (and the range). Targets: a run in at most
 20 s, a grade in at most 5 s. For each notebook the slowest cells of its median run are listed.
 """
