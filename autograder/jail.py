@@ -200,7 +200,8 @@ def main(argv=None) -> None:
     os.dup2(log, 2)
     os.close(log)
     os.close(null)
-    os.execv(command[0], command)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SGD_COURSE")}  # bwrap clears the rest
+    os.execve(command[0], command, env)
 
 
 if __name__ == "__main__":
