@@ -62,7 +62,7 @@ CASES = {
     "patched_numpy_and_checks": (dict(bug=SIGN_ERROR, prefix=("stochastic_gradient", PATCH_EVERYTHING)), FULL - 2, ""),
     "strips_asserts": (dict(bug=SIGN_ERROR, after=("stochastic_gradient",
         "get_ipython().input_transformers_cleanup.append(\n"
-        "    lambda lines: [l for l in lines if 'assert' not in l])")), FULL - 2, ""),
+        "    lambda lines: [l for l in lines if 'assert' not in l])")), (0, FULL - 2), ""),
     "blanks_later_cells": (dict(bug=SIGN_ERROR, after=("stochastic_gradient",
         "_ip = get_ipython()\n_orig = _ip.run_cell\n"
         "_ip.run_cell = lambda raw_cell, *a, **k: _orig('pass', *a, **k)")), 0, ""),

@@ -134,10 +134,10 @@ def test_reference_answers_pass_through_the_kernel_protocol(answers, seed, monke
 def test_the_loopback_kernel_has_no_solutions(answers, monkeypatch):
     ns = namespace(answers)
     ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: course.nonsmooth.backward(output)
-    with pytest.raises(CheckFailed, match="NotImplementedError"):
+    with pytest.raises(CheckFailed, match="not available while grading"):
         run_check("backward", graded(ns, "backward", "kernel"), 0, monkeypatch)
     ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: output.backward()
-    with pytest.raises(CheckFailed, match="NotImplementedError"):
+    with pytest.raises(CheckFailed, match="not available while grading"):
         run_check("backward", graded(ns, "backward", "kernel"), 0, monkeypatch)
 
 

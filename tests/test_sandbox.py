@@ -22,16 +22,16 @@ import ctypes, errno, json, os, socket
 seen = {"uid": os.getuid(), "cwd": os.getcwd(), "home_files": os.listdir("."), "root": sorted(os.listdir("/")),
         "env": sorted(os.environ), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
 seen["cap_eff"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
-seen["course_root_visible"] = os.path.exists({course!r})
-seen["repo_sources_visible"] = os.path.exists({sources!r})
-seen["seed_in_environ"] = any({seed!r} in v for v in os.environ.values())
+seen["course_root_visible"] = os.path.exists(@course@)
+seen["repo_sources_visible"] = os.path.exists(@sources@)
+seen["seed_in_environ"] = any(@seed@ in v for v in os.environ.values())
 try:
     import autograder.hidden_tests
     seen["autograder"] = "imported"
 except ImportError:
     seen["autograder"] = "not importable"
 try:
-    socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    socket.create_connection(("127.0.0.1", @port@), timeout=2)
     seen["network"] = "connected"
 except OSError as error:
     seen["network"] = type(error).__name__
@@ -46,12 +46,20 @@ seen["write_python"] = can_write(os.path.join(os.path.dirname(os.__file__), "pro
 seen["write_tmp"] = can_write("/tmp/probe.txt")
 try:
     with open("/tmp/big", "wb") as fh:
-        for _ in range(40):
-            fh.write(b"x" * 10 ** 7)
+        fh.write(b"x" * 70 * 10 ** 6)
+    seen["file_70MB"] = "written"
+except OSError as error:
+    seen["file_70MB"] = errno.errorcode.get(error.errno, str(error.errno))
+try:
+    for i in range(8):                      # 8 files of 50 MB: more than the tmpfs holds
+        with open(f"/tmp/big{i}", "wb") as fh:
+            fh.write(b"x" * 50 * 10 ** 6)
     seen["tmp_400MB"] = "written"
 except OSError as error:
     seen["tmp_400MB"] = errno.errorcode.get(error.errno, str(error.errno))
-os.remove("/tmp/big")
+for name in os.listdir("/tmp"):
+    if name.startswith("big"):
+        os.remove("/tmp/" + name)
 libc = ctypes.CDLL(None, use_errno=True)
 seen["unshare_user"] = libc.unshare(0x10000000)
 seen["mount_tmpfs"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
@@ -74,8 +82,10 @@ def probed(tmp_path_factory):
     course = Course.from_sources(tmp_path_factory.mktemp("sandboxed"), timeout=30)
     course.build([A])
     seed = 987654321
-    probe = PROBE.format(course=str(course.root), sources=str(REPO_SOURCE), seed=str(seed),
-                         port=listener.getsockname()[1])
+    probe = PROBE
+    for key, value in (("course", str(course.root)), ("sources", str(REPO_SOURCE)), ("seed", str(seed)),
+                       ("port", listener.getsockname()[1])):
+        probe = probe.replace(f"@{key}@", repr(value))
     course.submit("probe", A, {A: build(course, after=("stochastic_gradient", probe))})
     result, = course.grade(A, seed=seed, workers=1)
     listener.close()
@@ -101,7 +111,8 @@ def test_an_unprivileged_uid_without_capabilities(probed):
 
 def test_nothing_of_the_host_but_python_and_an_empty_home(probed):
     _, seen = probed
-    assert seen["cwd"] == "/home/student" and seen["home_files"] == []
+    assert seen["cwd"] == "/home/student"
+    assert [f for f in seen["home_files"] if f != ".cache"] == [], "nothing of the submission's folder"
     assert not seen["course_root_visible"] and not seen["repo_sources_visible"]
     assert seen["autograder"] == "not importable"
     assert len(seen["pids"]) <= 4, f"the sandbox has its own processes only: {seen['pids']}"
@@ -123,6 +134,7 @@ def test_no_network(probed):
 def test_python_is_read_only_and_tmp_is_small(probed):
     _, seen = probed
     assert seen["write_python"] is False and seen["write_tmp"] is True
+    assert seen["file_70MB"] == "EFBIG", f"a file may hold {jail.FILE_MB} MB at most"
     assert seen["tmp_400MB"] == "ENOSPC", f"/tmp is capped at {jail.TMPFS_MB} MB"
 
 
