@@ -547,7 +547,9 @@ def _adv_forge():
     if forge == "pre_result":
         _IP.events.register("pre_run_cell", lambda *a: _adv_emit_result("1.0"))
     elif forge == "post_result":
-        _IP.events.register("post_run_cell", lambda *a: _adv_emit_result("1000000000.0"))
+        _IP.events.register("post_run_cell", lambda *a: _adv_emit_result("1.0"))
+    elif forge == "big_result":   # more points than the cell has
+        _IP.events.register("pre_run_cell", lambda *a: _adv_emit_result("1000000000.0"))
     elif forge == "display":
         from IPython.display import display
         _IP.events.register("pre_run_cell", lambda *a: display({"text/plain": "1.0"}, raw=True))
@@ -556,7 +558,7 @@ def _adv_forge():
             dh = _IP.displayhook
             try:
                 dh.session.send(dh.pub_socket, "execute_result",
-                                {"data": {"text/plain": "3.0"}, "metadata": {}, "execution_count": _IP.execution_count},
+                                {"data": {"text/plain": "1.0"}, "metadata": {}, "execution_count": _IP.execution_count},
                                 parent=dh.parent_header, ident=dh.topic)
             except Exception as error:
                 _adv_log("raw send failed", repr(error))
@@ -924,13 +926,19 @@ def _adv_replay_table():
 def _adv_key(args, kwargs):
     import numpy as np
     parts = []
-    for v in list(args) + sorted(kwargs.items()):
+    for v in list(args) + [v for _, v in sorted(kwargs.items())]:
         if isinstance(v, np.ndarray):
             parts.append((v.shape, str(v.dtype), v.tobytes()))
-        elif isinstance(v, (int, float, str, bool, type(None))):
+        elif isinstance(v, (bool, np.bool_)):
+            parts.append(bool(v))
+        elif isinstance(v, (int, np.integer)):
+            parts.append(int(v))
+        elif isinstance(v, (float, np.floating)):
+            parts.append(float(v))
+        elif isinstance(v, (str, type(None))):
             parts.append(v)
         else:
-            parts.append(type(v).__name__)
+            parts.append("callable" if callable(v) else type(v).__name__)
     return repr(parts)
 
 

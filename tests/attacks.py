@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 
 KERNEL_CODE = Path(__file__).with_name("attack_kernel.py").read_text()
-LINGER = 300  # seconds a lingering process of an attack sleeps (the test kills it when it finds it)
+LINGER = 1200  # seconds a lingering process of an attack sleeps (the test kills it when it finds it)
 
 # The graded functions and the course-library function each one mirrors (module, name, adapter).
 REFS = {
@@ -161,12 +161,14 @@ CRASHES = [
     _a("crash_abuse_grader_objects", "crashing the whole run", attack="none", wrap="proxy_crash"),
     _a("crash_deeply_nested_result", "crashing the whole run", attack="none", wrap="deep"),
     _a("crash_broadcast_bomb_result", "crashing the whole run", attack="none", wrap="broadcast"),
+    _a("crash_points_above_the_maximum", "crashing the whole run", attack="none", forge="big_result"),
 ]
 # students with ids that have broken graders before; they hand in honest work
-ODD_IDS = ["run", "..", "ünïcødé 学生", "<img src=x onerror=alert('sgdadvoddid')>"]
+ODD_IDS = [_a("run", "odd student id"), _a("..", "odd student id"), _a("ünïcødé 学生", "odd student id"),
+           _a("<img src=x onerror=alert('sgdadvoddid')>", "odd student id")]
 
 HOSTILE = ESCAPES + FORGERIES + DEATHS + REFERENCE + INPUTS + STALE + SEEDS + HTML
-KINDS = sorted({a.kind for a in HOSTILE + CRASHES})
+RUN_CRASHING = CRASHES + ODD_IDS
 
 
 def roster(attacks, assignment, assignments, per_kind):
