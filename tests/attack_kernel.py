@@ -925,21 +925,25 @@ def _adv_replay_table():
 
 def _adv_key(args, kwargs):
     import numpy as np
-    parts = []
-    for v in list(args) + [v for _, v in sorted(kwargs.items())]:
+
+    def key(v):
         if isinstance(v, np.ndarray):
-            parts.append((v.shape, str(v.dtype), v.tobytes()))
-        elif isinstance(v, (bool, np.bool_)):
-            parts.append(bool(v))
-        elif isinstance(v, (int, np.integer)):
-            parts.append(int(v))
-        elif isinstance(v, (float, np.floating)):
-            parts.append(float(v))
-        elif isinstance(v, (str, type(None))):
-            parts.append(v)
-        else:
-            parts.append("callable" if callable(v) else type(v).__name__)
-    return repr(parts)
+            return (v.shape, str(v.dtype), v.tobytes())
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v)
+        if isinstance(v, (str, type(None))):
+            return v
+        if isinstance(v, (list, tuple)):
+            return tuple(key(x) for x in v)
+        if isinstance(v, dict):
+            return tuple((k, key(x)) for k, x in sorted(v.items()))
+        text = repr(v)
+        return text if " at 0x" not in text else "callable" if callable(v) else type(v).__name__
+    return repr([key(v) for v in args] + [(k, key(v)) for k, v in sorted(kwargs.items())])
 
 
 def _adv_wrap(name, mode):

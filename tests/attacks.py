@@ -164,8 +164,8 @@ CRASHES = [
     _a("crash_points_above_the_maximum", "crashing the whole run", attack="none", forge="big_result"),
 ]
 # students with ids that have broken graders before; they hand in honest work
-ODD_IDS = [_a("run", "odd student id"), _a("..", "odd student id"), _a("ünïcødé 学生", "odd student id"),
-           _a("<img src=x onerror=alert('sgdadvoddid')>", "odd student id")]
+ODD_IDS = [_a("ünïcødé 学生", "odd student id"), _a("<img src=x onerror=alert('sgdadvoddid')>", "odd student id"),
+           _a("..", "odd student id"), _a(".hidden", "odd student id"), _a("run", "odd student id")]
 
 HOSTILE = ESCAPES + FORGERIES + DEATHS + REFERENCE + INPUTS + STALE + SEEDS + HTML
 RUN_CRASHING = CRASHES + ODD_IDS
@@ -293,18 +293,6 @@ def tree_digest(root, skip=()) -> dict[str, str]:
 def file_digest(path) -> str | None:
     path = Path(path)
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-
-
-def files_containing(root, needle: str) -> list[str]:
-    """Files under ``root`` whose bytes contain ``needle``."""
-    found, data = [], needle.encode()
-    for path in Path(root).rglob("*"):
-        try:
-            if path.is_file() and data in path.read_bytes():
-                found.append(path.relative_to(root).as_posix())
-        except OSError:
-            pass
-    return found
 
 
 def processes_tagged(markers) -> dict[str, list[int]]:
