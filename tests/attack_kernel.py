@@ -124,10 +124,12 @@ def _adv_ancestors():
 
 
 def _adv_same_pid_namespace():
+    """False only when this process is known to be in a pid namespace of its own (then kill() cannot
+    reach anything outside it); when in doubt, True (and the attacks hold back)."""
     try:
         return _os.readlink("/proc/self/ns/pid") == _ADV["host_pidns"]
     except OSError:
-        return False
+        return True
 
 
 def _adv_may_kill(pid):

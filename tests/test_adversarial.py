@@ -3,9 +3,11 @@ grades them (``sgd-course grade``), each checked against the promises of DESIGN.
 contract", "Trust boundary") and the README ("How a class is graded").
 
 For every assignment, one hostile class (the honest answers, the untouched handout, and one student
-per attack) and one class of attacks on the run itself (kills, crashes, odd student ids) are graded,
+per attack) and one class of attacks on the run itself (kills, crashes, an odd student id) are graded,
 each by one ``sgd-course grade`` command in a child process (an attack that kills the grader kills
-that command, never pytest). The attacks (tests/attacks.py, tests/attack_kernel.py) get worst-case
+that command, never pytest; a killed run is resumed by the same command, at most twice). Each
+assignment gets several attacks of every kind, rotated so that every attack runs on some assignment
+(``PER_KIND``, ``attacks.roster``): about 25 students a class keeps the whole file at a few minutes. The attacks (tests/attacks.py, tests/attack_kernel.py) get worst-case
 knowledge: the absolute paths of the course folders, of a second course's gradebook, of the CSV, the
 test's open ports, the grading seed to look for. An attack that gets something it should not turns
 it into grade, so a leak shows up as a score above the plain wrong answer's.
@@ -77,6 +79,7 @@ class World:
     runs: dict                     # (label, assignment) -> ClassRun
     bystander: Path
     bystander_before: dict
+    made_by_grading: set           # what grading adds to a course folder (seen in the clean course)
     parallel: tuple                # (results with 2 workers, results with 1)
     survivors: dict                # marker -> pids found after the runs (then killed)
     connected: list                # markers that reached the test's sockets
@@ -200,6 +203,7 @@ def world(tmp_path_factory):
                 with_two = results
         with_one = {r.student: r for r in serial.grade(a, seed=SEED, workers=1)}
         bystander_before = adv.tree_digest(bystander.root)
+        made_by_grading = {p.name for p in bystander.root.iterdir()} | {"submitted", "autograder-status.json"}
 
         for assignment in ASSIGNMENTS:
             for label, attacks in (("hostile", _roster("hostile", assignment)),
@@ -224,7 +228,7 @@ def world(tmp_path_factory):
         server.close()
     for run in runs.values():
         _read_results(run)
-    world = World(baseline, runs, bystander.root, bystander_before, (with_two, with_one), survivors,
+    world = World(baseline, runs, bystander.root, bystander_before, made_by_grading, (with_two, with_one), survivors,
                   list(server.connected), time.perf_counter() - started)
     yield world
     adv.kill_all(pid for pids in adv.processes_tagged(
@@ -351,8 +355,7 @@ def test_course_files_outside_the_work_folders_are_unchanged(world, label, assig
     run = world.runs[label, assignment]
     assert adv.tree_digest(run.root / "source") == run.before["source"], "source/ changed"
     assert adv.tree_digest(run.root / "release") == run.before["release"], "release/ changed"
-    made_by_grading = {"submitted", "autograded", "feedback", ".grading", "gradebook.db", "autograder-status.json"}
-    unexpected = {p.name for p in run.root.iterdir()} - run.top_before - made_by_grading
+    unexpected = {p.name for p in run.root.iterdir()} - run.top_before - world.made_by_grading
     assert not unexpected, f"new entries in the course folder: {sorted(unexpected)}"
     for folder in ("submitted", "autograded", "feedback"):
         if (run.root / folder).is_dir():
