@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 
+from pathlib import Path
+
+import nbgrader
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors.sanitize import SanitizeHTML
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, Execute, IgnorePattern
 from traitlets.config import Config
 
-from .feedback import HideHiddenTests
+from .feedback import TEMPLATES, GetGradesAndPending, HideHiddenTests
 
 COURSE_ID = "sgd-course"
 CELL_TIMEOUT = 60
@@ -27,6 +31,7 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     """Configuration for a course directory ``course_root`` (holding ``source/``, ``submitted/``...)."""
     course_root = os.path.abspath(course_root)
     c = Config()
+    c.merge(student_config())
     c.CourseDirectory.root = course_root
     c.CourseDirectory.course_id = COURSE_ID
     # set explicitly: the default /srv/nbgrader/exchange is shared machine-wide
@@ -35,8 +40,40 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     c.Execute.interrupt_on_timeout = True
     # the kernel's TCP notice on every start is noise in a class run of hundreds of kernels
     c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # feedback (see autograder/feedback.py): the course's template, scores with "pending", and everything
+    # from a submission sanitized (nbconvert's SanitizeHTML); only for nbgrader's feedback exporter
+    c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGradesAndPending, SanitizeHTML,
+                                        CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.HTMLExporter.template_name = "sgd_feedback"
+    c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
+    c.GenerateFeedback.HTMLExporter.filters = {"mathml": "autograder.feedback.mathml"}
+    return c
+
+
+NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
+
+
+def student_config() -> Config:
+    """What a student's tools need (JupyterLab's Validate button, ``sgd-course check``): numpy warnings
+    on stderr do not fail a test, as in grading. No course directory: a student has none."""
+    c = Config()
+    c.Execute.timeout = CELL_TIMEOUT
+    c.Execute.interrupt_on_timeout = True
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = WARNING_PATTERN
-    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+    c.Validator.preprocessors = [CheckCellMetadata, ClearOutput, Execute, IgnorePattern]
     return c
+
+
+JUPYTER = Path(__file__).resolve().parent / "jupyter"
+"""Jupyter configuration folders: ``student`` hides nbgrader's instructor tools (the formgrader and the
+Create Assignment panel), ``instructor`` shows them."""
+
+
+def jupyter_env(*, instructor: bool = False, env=None) -> dict:
+    """The environment for ``jupyter lab``: the set-up's configuration folder first on JUPYTER_CONFIG_PATH."""
+    env = dict(os.environ if env is None else env)
+    folder = JUPYTER / ("instructor" if instructor else "student")
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(folder)] + [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])
+    return env
