@@ -45,6 +45,7 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     # from a submission sanitized (nbconvert's SanitizeHTML); only for nbgrader's feedback exporter
     c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGradesAndPending, SanitizeHTML,
                                         CSSHTMLHeaderPreprocessor]
+    c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
     c.GenerateFeedback.HTMLExporter.template_name = "sgd_feedback"
     c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     c.GenerateFeedback.HTMLExporter.filters = {"mathml": "autograder.feedback.mathml"}
