@@ -37,6 +37,7 @@ CANVAS_FILE = re.compile(r"^(?P<login>[^_]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<sub
                          r"(?:-(?P<n>\d+))?\.ipynb$")
 RESUBMISSION = re.compile(r"^(?P<file>.+?)(?:-(?P<n>\d+)| \((?P<copy>\d+)\))$")
 ID_CHOICES = ("id", "login")
+JUNK = {"__MACOSX", ".DS_Store", ".ipynb_checkpoints", "Thumbs.db"}
 
 
 def id_problem(student: str) -> str:
@@ -102,7 +103,7 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
         return e
 
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.name == "__MACOSX":
+        if path.name in JUNK or path.is_dir() and path.name.startswith("."):
             continue
         if path.is_file():
             if path.suffix != ".ipynb":
