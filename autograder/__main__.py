@@ -7,7 +7,7 @@ grade`` on two cores.
 
 import sys
 
-GRADING_COMMANDS = ("grade", "demo")
+GRADING_COMMANDS = ("grade", "demo", "check")
 
 
 def main(argv=None) -> int:
