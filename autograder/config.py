@@ -13,7 +13,7 @@ from pathlib import Path
 import nbgrader
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbconvert.preprocessors.sanitize import SanitizeHTML
-from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, Execute, IgnorePattern
+from nbgrader.preprocessors import IgnorePattern
 from traitlets.config import Config
 
 from .feedback import TEMPLATES, GetGradesAndPending, HideHiddenTests
@@ -38,8 +38,9 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     c.Exchange.root = os.path.abspath(exchange_root or os.path.join(course_root, "exchange"))
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
-    # the kernel's TCP notice on every start is noise in a class run of hundreds of kernels
-    c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+    # the kernel's TCP notice on every start is noise in a class run of hundreds of kernels; warnings on
+    # stdout (see student_config)
+    c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR", WARNINGS_TO_STDOUT]
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # feedback (see autograder/feedback.py): the course's template, scores with "pending", and everything
     # from a submission sanitized (nbconvert's SanitizeHTML); only for nbgrader's feedback exporter
@@ -63,8 +64,19 @@ def student_config() -> Config:
     c.Execute.interrupt_on_timeout = True
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = WARNING_PATTERN
-    c.Validator.preprocessors = [CheckCellMetadata, ClearOutput, Execute, IgnorePattern]
+    # nbgrader's Validator (the Validate button, `nbgrader validate`) runs a fixed list of preprocessors,
+    # without IgnorePattern, and fails a cell for any stderr output: its kernel prints Python's warnings
+    # (numpy's RuntimeWarning, ...) to stdout instead, where they are still seen and cost nothing
+    c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR", WARNINGS_TO_STDOUT]
     return c
+
+
+WARNINGS_TO_STDOUT = (
+    "--IPKernelApp.exec_lines=__import__('warnings').showwarning = lambda message, category, filename, lineno, "
+    "file=None, line=None: __import__('sys').stdout.write(__import__('warnings').formatwarning("
+    "message, category, filename, lineno, line))")
+"""A kernel argument for nbgrader's own execution (Validate, ``nbgrader autograde``): warnings go to stdout.
+Grading runs its kernels itself (``sandbox``) and keeps them on stderr, where ``IgnorePattern`` drops them."""
 
 
 JUPYTER = Path(__file__).resolve().parent / "jupyter"
