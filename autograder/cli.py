@@ -46,7 +46,14 @@ class UserError(Exception):
 
 def main(argv=None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "lab":  # the rest goes to jupyter lab
+        args.lab_args = [a for a in extra if a != "--"]
+        if args.folder.startswith("-"):  # an option of jupyter lab's after "--", not a folder
+            args.lab_args.insert(0, args.folder)
+            args.folder = "work"
     # nbgrader 0.9.6 with SQLAlchemy 2 prints harmless autoflush notices while recording grades
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
     try:
@@ -115,13 +122,14 @@ def _parser() -> argparse.ArgumentParser:
                    "to <folder>/<assignment>/")
     p.set_defaults(run=_fetch)
 
-    p = sub.add_parser("lab", help="start JupyterLab in a work folder with this course's nbgrader settings")
+    p = sub.add_parser("lab", help="start JupyterLab in a work folder with this course's nbgrader settings",
+                       description="Start JupyterLab with this course's nbgrader settings. Options this command "
+                       "does not know go to jupyter lab (sgd-course lab --no-browser --port=8890).")
     p.add_argument("folder", nargs="?", default="work", help="folder to open (default: %(default)s; "
                    "with --instructor: the course directory)")
     p.add_argument("--instructor", action="store_true", help="the instructor's set-up: the course "
                    "directory with the formgrader and the Create Assignment panel")
     p.add_argument("--course", **course_arg)
-    p.add_argument("lab_args", nargs=argparse.REMAINDER, help="further arguments for jupyter lab, after --")
     p.set_defaults(run=_lab)
 
     p = sub.add_parser("grade", help="autograde the submissions of one assignment")
@@ -277,7 +285,7 @@ def _executor(args):
     except ImportError:
         raise UserError("--dask needs dask.distributed: pip install 'sgd-course[cluster]'") from None
     try:
-        return Client(args.dask, timeout="10s").get_executor()
+        return Client(args.dask, timeout="5s").get_executor()
     except (OSError, TimeoutError, ValueError) as error:
         raise UserError(f"no Dask scheduler answers at {args.dask} ({type(error).__name__}: {error}); "
                         "start one (dask scheduler) or grade on this machine without --dask") from None
@@ -305,6 +313,7 @@ def _demo(args) -> int:
             with ctrl_c() as stop:
                 results += course.grade(assignment, seed=args.seed, progress=Progress(stop=stop),
                                         workers=args.workers)
+        _feedback_for_the_ungraded(course, results)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -375,7 +384,7 @@ def _lab(args) -> int:
     """jupyter lab with this course's settings: students get neither the formgrader nor the Create
     Assignment panel; ``--instructor`` opens the course directory with both."""
     from .config import jupyter_env
-    extra = [a for a in args.lab_args if a != "--"]
+    extra = args.lab_args
     if args.instructor:
         course = _course(args)
         folder, cwd = course.root, course.root
