@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import os
 import shutil
 import signal
 import subprocess
@@ -29,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import demo, export, lms, selfcheck
+from .selfcheck import _positive
 from .feedback import write_not_graded
 from .grading import NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, UnknownAssignment
 from .journal import Journal
@@ -75,16 +75,6 @@ def _version() -> str:
         return metadata.version("sgd-course")
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:

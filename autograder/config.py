@@ -13,7 +13,6 @@ from pathlib import Path
 import nbgrader
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbconvert.preprocessors.sanitize import SanitizeHTML
-from nbgrader.preprocessors import IgnorePattern
 from traitlets.config import Config
 
 from .feedback import TEMPLATES, GetGradesAndPending, HideHiddenTests

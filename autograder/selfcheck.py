@@ -259,9 +259,19 @@ def _graded_message(cell) -> str:
     return _error_message(cell)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the notebook(s) to check")
-    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
+    parser.add_argument("--timeout", type=_positive, default=CELL_TIMEOUT,
                         help="seconds a cell may run (default: %(default)s, as in grading)")
     parser.add_argument("--course", help="course directory holding the assignment's source (default: this "
                         "clone's notebooks/, when there is one)")
