@@ -304,3 +304,42 @@ def test_progress_off_a_terminal_prints_a_line_per_submission(tmp_path):
             progress(i, 3, Result(student, A))
     text = log.read_text()
     assert "\r" not in text and len(text.splitlines()) == 3 and "ben: graded" in text.splitlines()[1]
+
+
+# -- 5: the feedback page as a student sees it: offline, at 1200 px ----------------------------------------------
+
+def test_feedback_reads_offline_at_1200_px_with_wrapped_hints_and_maths(course, tmp_path, capsys):
+    import browser_helpers as bh
+    from playwright.sync_api import sync_playwright
+
+    answers = demo.reference_answers(course.root / "source" / A / f"{A}.ipynb")
+    bug = next(b for b in demo.demo_bugs(A) if b.cell == "stochastic_gradient")   # a sign error: a long hint
+    downloads = tmp_path / "d"
+    downloads.mkdir()
+    (downloads / "signerr.ipynb").write_text(demo.fill_in(course.release_path(A, A), demo.with_bug(answers, bug)))
+    code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=tmp_path / "g.csv",
+                       capsys=capsys)
+    assert code == 0, out.err
+    page_path = course.root / "feedback" / "signerr" / A / f"{A}.html"
+    with sync_playwright() as playwright:
+        browser = bh.launch_browser(playwright, tmp_path / "profile")
+        try:
+            page = browser.new_page()
+            page.set_viewport_size({"width": 1200, "height": 900})
+            remote = []
+            page.on("request", lambda r: remote.append(r.url) if r.url.startswith(("http:", "https:")) else None)
+            page.route("http*://**", lambda route: route.abort())   # no network
+            page.goto(page_path.as_uri())
+            page.wait_for_load_state("load")
+            hint = page.locator("pre", has_text="Hint: the sign looks flipped").first
+            assert hint.is_visible()
+            overflow = hint.evaluate("e => e.scrollWidth - e.clientWidth")
+            assert overflow <= 1, f"the hint scrolls sideways by {overflow} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1200
+            maths = page.locator("math").first
+            assert maths.bounding_box()["width"] > 0
+            assert "$" not in maths.evaluate("e => e.textContent")
+            assert page.locator("#score-manual .pending").is_visible()
+            assert remote == [], f"the page asked the network for {remote}"
+        finally:
+            browser.close()
