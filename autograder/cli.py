@@ -463,12 +463,17 @@ def _grade(args) -> int:
         if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
             course.build([assignment])
         _need_gradebook(course)
+        roster = None
         if args.roster:
             roster = import_roster(course, Path(args.roster), id_from=args.student_id)
             print(f"roster: {len(roster)} student(s) from {args.roster}")
         if folder is not None:
             imported = import_folder(course, assignment, folder, id_from=args.student_id)
             print(f"imported {len(imported)} submission(s) from {args.submissions}")
+            strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
+            if strangers:
+                print(f"warning: submitted but not on the roster {args.roster}: {', '.join(strangers)} "
+                      "(graded all the same; a typo in an id, or --student-id?)", file=sys.stderr)
     students = None
     if args.student:
         unknown = [s for s in args.student if s not in course.students(assignment)]

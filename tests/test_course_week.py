@@ -78,8 +78,10 @@ def test_a_moodle_week(course, tmp_path, capsys):
     late = downloads / "Cy Late_1004_assignsubmission_file_"
     late.mkdir()
     (late / f"{A}.ipynb").write_text(_solved(course))
-    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    code, out = _grade(course, "--submissions", str(downloads), "--roster", str(roster), csv_path=grades,
+                       capsys=capsys)
     assert code == 0, out.err
+    assert "submitted but not on the roster" in out.err and ": 1004 (" in out.err
     assert "1004: graded" in out.err and "1001: graded" not in out.err and "1002: graded" not in out.err
     rows = _rows(grades)
     assert rows["1004"]["auto_score"] == "10" and rows["1004"]["grading_seed"] == str(SEED)
@@ -133,8 +135,13 @@ def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course,
     roster = tmp_path / "canvas-gradebook.csv"   # Canvas's own gradebook export as the class list
     roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Step sizes (777)\n"
                       "    Points Possible,,,,,14\n\"Lovelace, Ada\",2001,S1,ada,Group A,\n\"Ross, Bob\",2002,S2,bob,Group A,\n")
-    code, out = _grade(course, "--roster", str(roster), csv_path=grades, capsys=capsys)
+    code, out = _grade(course, "--roster", str(roster), "--submissions", str(downloads), csv_path=grades,
+                       capsys=capsys)
     assert code == 0, out.err
+    assert "not on the roster" not in out.err and "2001: " not in out.err, "nothing changed: nothing regraded"
+    with Gradebook(course.api.coursedir.db_url) as gb:
+        ada = gb.find_student("2001")
+        assert (ada.first_name, ada.last_name) == ("Ada", "Lovelace")
     exported = tmp_path / "e.csv"
     assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported), "--format", "canvas",
                      "--canvas-column", "Step sizes (777)"]) == 0
