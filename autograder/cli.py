@@ -474,6 +474,9 @@ def _grade(args) -> int:
             if strangers:
                 print(f"warning: submitted but not on the roster {args.roster}: {', '.join(strangers)} "
                       "(graded all the same; a typo in an id, or --student-id?)", file=sys.stderr)
+    if not course.students(assignment):
+        print(f"no submissions of {assignment} in {course.root / 'submitted'} yet: import them with "
+              "--submissions FOLDER", file=sys.stderr)
     students = None
     if args.student:
         unknown = [s for s in args.student if s not in course.students(assignment)]
