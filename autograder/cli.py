@@ -17,8 +17,8 @@ import argparse
 import contextlib
 import difflib
 import shutil
+import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -385,7 +385,10 @@ def _lab(args) -> int:
         cwd = folder
     env = jupyter_env(instructor=args.instructor)
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(folder).resolve()}", *extra]
-    return subprocess.call(command, cwd=cwd, env=env)
+    os.chdir(cwd)  # nbgrader reads nbgrader_config.py from the folder JupyterLab runs in
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)  # becomes jupyter lab: Ctrl-C and signals reach it directly
 
 
 def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:

@@ -84,7 +84,7 @@ class Server:
         return json.loads(page[start:page.index("</script>", start)])
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
+        os.killpg(self.process.pid, signal.SIGTERM)   # its own process group (start_new_session)
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
