@@ -1,9 +1,12 @@
-"""The instructor's command: ``sgd-course``.
+"""The instructor's and the student's command: ``sgd-course``.
 
     sgd-course demo                      build every assignment, grade the demo class, print the grades
-    sgd-course build [ASSIGNMENT ...]    generate the student versions (release/)
-    sgd-course grade ASSIGNMENT --submissions FOLDER --csv grades.csv [--workers N] [--dask ADDRESS]
-    sgd-course export ASSIGNMENT --csv grades.csv     (again, after grading written answers by hand)
+    sgd-course build [ASSIGNMENT ...]    generate the student versions (release/); --force to overwrite
+    sgd-course fetch ASSIGNMENT          a student's own copy to work in (work/<assignment>/)
+    sgd-course lab [--instructor]        JupyterLab for students (or with the formgrader, for instructors)
+    sgd-course check NOTEBOOK            a student's self-check
+    sgd-course grade ASSIGNMENT --submissions FOLDER --csv grades.csv [--roster FILE] [--workers N]
+    sgd-course export ASSIGNMENT --csv grades.csv [--format moodle|canvas]
 
 ``--course DIR`` is an nbgrader course directory (default: this clone's notebooks/ folder).
 """
@@ -12,28 +15,52 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import difflib
 import shutil
+import os
 import signal
 import sys
 import tempfile
 import threading
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
-from . import demo, export, selfcheck
-from .grading import REPO_SOURCE, Course, Result
+from . import demo, export, lms, selfcheck
+from .selfcheck import _positive
+from .feedback import write_not_graded
+from .grading import NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, UnknownAssignment
+from .journal import Journal
 
-STATUS_FILE = "autograder-status.json"
+DESCRIPTION = """Build the student versions of the sgd-course assignments, check a notebook, grade a
+class's submissions with nbgrader and export the grades. Run "sgd-course COMMAND --help" for the
+options of a command."""
+DEMO_MARK = ".sgd-course-demo"
+"""A file in a folder that ``sgd-course demo`` made: only such a folder is replaced by the next demo."""
+
+
+class UserError(Exception):
+    """A mistake of the user's: printed as one line, exit status 2, no traceback."""
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "lab":  # the rest goes to jupyter lab
+        args.lab_args = [a for a in extra if a != "--"]
+        if args.folder.startswith("-"):  # an option of jupyter lab's after "--", not a folder
+            args.lab_args.insert(0, args.folder)
+            args.folder = "work"
     # nbgrader 0.9.6 with SQLAlchemy 2 prints harmless autoflush notices while recording grades
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
     try:
         return args.run(args)
+    except (UserError, UnknownAssignment, ReleaseChanged) as error:
+        print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, ReleaseChanged) else 2
     except KeyboardInterrupt:  # Ctrl-C: the submissions that were running are graded again next time
         if args.run is _grade:
             print("\ninterrupted: every submission finished so far is saved; run the same command again "
@@ -43,54 +70,108 @@ def main(argv=None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sgd-course", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+def _version() -> str:
+    try:
+        return metadata.version("sgd-course")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
-    p = sub.add_parser("demo", help="build all assignments and grade a small demo class")
-    p.add_argument("--out", default="sgd-course-demo", help="where to put feedback and grades.csv")
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sgd-course", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
+    shown = argparse.ArgumentDefaultsHelpFormatter
+
+    course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory, the folder holding "
+                      "source/<assignment>/ (default: %(default)s)")
+    seed_help = ("seed of the hidden tests' random inputs (default: the seed the class was graded with, "
+                 "a fresh one for a new class)")
+    workers_help = "submissions graded at once (default: one per core)"
+
+    p = sub.add_parser("demo", help="build all assignments and grade a small demo class", formatter_class=shown)
+    p.add_argument("--out", default="sgd-course-demo", help="folder for the student versions, feedback and "
+                   "grades.csv; must be new, empty or made by an earlier demo")
     p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs (default: fresh)")
-    p.add_argument("--workers", type=int, help="submissions graded at once (default: one per core)")
+    p.add_argument("--workers", type=_positive, help=workers_help)
     p.set_defaults(run=_demo)
 
-    course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory (default: %(default)s)")
-    p = sub.add_parser("build", help="generate the student versions")
-    p.add_argument("assignments", nargs="*")
+    p = sub.add_parser("build", help="generate the student versions (release/)")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignments to build (default: all)")
     p.add_argument("--course", **course_arg)
+    p.add_argument("--force", action="store_true", help="overwrite student versions that differ from what "
+                   "would be written (someone worked in them)")
     p.set_defaults(run=_build)
 
-    p = sub.add_parser("grade", help="autograde the submissions of one assignment")
-    p.add_argument("assignment")
+    p = sub.add_parser("fetch", help="copy an assignment's student version into your own work folder "
+                       "(never overwrites a file)")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to fetch")
     p.add_argument("--course", **course_arg)
-    p.add_argument("--submissions", help="folder of submissions to import first: <student>.ipynb files, "
-                   "or <student>/ folders holding the notebook(s)")
-    p.add_argument("--csv", default="grades.csv")
-    p.add_argument("--seed", type=int, help="seed of the hidden tests' inputs (default: fresh, or the "
-                   "interrupted run's when resuming)")
-    p.add_argument("--timeout", type=int, help="seconds per cell")
-    p.add_argument("--workers", type=int, help="submissions graded at once (default: one per core)")
+    p.add_argument("--to", default="work", help="your work folder (default: %(default)s); the notebooks go "
+                   "to <folder>/<assignment>/")
+    p.set_defaults(run=_fetch)
+
+    p = sub.add_parser("lab", help="start JupyterLab in a work folder with this course's nbgrader settings",
+                       description="Start JupyterLab with this course's nbgrader settings. Options this command "
+                       "does not know go to jupyter lab (sgd-course lab --no-browser --port=8890).")
+    p.add_argument("folder", nargs="?", default="work", help="folder to open (default: %(default)s; "
+                   "with --instructor: the course directory)")
+    p.add_argument("--instructor", action="store_true", help="the instructor's set-up: the course "
+                   "directory with the formgrader and the Create Assignment panel")
+    p.add_argument("--course", **course_arg)
+    p.set_defaults(run=_lab)
+
+    p = sub.add_parser("grade", help="autograde the submissions of one assignment")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to grade")
+    p.add_argument("--course", **course_arg)
+    p.add_argument("--submissions", metavar="FOLDER", help="submissions to import first: a folder (or .zip) "
+                   "of <student>.ipynb files, <student>/ folders, a Moodle download (<Full Name>_<id>_"
+                   "assignsubmission_file_/) or a Canvas download (<login>_<id>_<id>_<file>.ipynb)")
+    p.add_argument("--student-id", choices=lms.ID_CHOICES, default="id", help="which id of a learning "
+                   "platform's download names a student: its numeric id or (Canvas) the login (default: %(default)s)")
+    p.add_argument("--roster", metavar="CSV", help="the class list: nbgrader's (id,first_name,last_name,email), "
+                   "a Canvas gradebook export or a Moodle grading worksheet; students without a submission "
+                   "appear as 'no submission'")
+    p.add_argument("--csv", default="grades.csv", help="where to write the grades (default: %(default)s)")
+    p.add_argument("--seed", type=int, help=seed_help)
+    p.add_argument("--timeout", type=_positive, help="seconds a cell may run (default: 60)")
+    p.add_argument("--workers", type=_positive, help=workers_help)
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster (tcp://scheduler:8786)")
-    p.add_argument("--no-feedback", action="store_true")
+    p.add_argument("--regrade", action="store_true", help="grade every submission again (default: only new "
+                   "or changed submissions and those graded with another seed)")
+    p.add_argument("--student", action="append", metavar="ID", help="grade only this student again "
+                   "(repeatable), with the class's seed")
+    p.add_argument("--no-feedback", action="store_true", help="do not write feedback pages")
     p.set_defaults(run=_grade)
 
     selfcheck.add_arguments(sub.add_parser(
         "check", help="a student's self-check: run a notebook's tests, exit 1 if one fails"))
 
-    p = sub.add_parser("export", help="write the grades CSV from the gradebook (manual grades included)")
-    p.add_argument("assignment")
+    p = sub.add_parser("export", help="write the grades CSV from the gradebook (manual grades included), "
+                       "and a learning platform's grade import")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to export")
     p.add_argument("--course", **course_arg)
-    p.add_argument("--csv", default="grades.csv")
+    p.add_argument("--csv", default="grades.csv", help="the per-cell grades CSV (default: %(default)s)")
+    p.add_argument("--format", choices=("csv", "moodle", "canvas"), default="csv", help="also write the grade "
+                   "import of this learning platform, beside --csv as <name>-<format>.csv (default: %(default)s: "
+                   "only the per-cell CSV)")
+    p.add_argument("--canvas-column", metavar="NAME", help="Canvas: the gradebook column to fill, as Canvas "
+                   "names it, 'Step sizes (12345)' (default: the assignment's name, which makes a new column)")
     p.set_defaults(run=_export)
     return parser
 
 
 class Progress:
-    """A one-line progress bar on stderr with the estimated time left. With ``stop`` (an Event), it
-    raises KeyboardInterrupt after a submission is saved once ``stop`` is set (see ``ctrl_c``)."""
+    """A progress bar on stderr with the estimated time left: one line redrawn on a terminal, one line per
+    finished submission otherwise (a log file, CI). With ``stop`` (an Event), it raises
+    KeyboardInterrupt after a submission is saved once ``stop`` is set (see ``ctrl_c``)."""
 
-    def __init__(self, stream=sys.stderr, width=30, stop=None):
-        self.stream, self.width, self.stop = stream, width, stop
+    def __init__(self, stream=None, width=30, stop=None):
+        self.stream, self.width, self.stop = stream or sys.stderr, width, stop
         self.started, self.first = time.perf_counter(), None
+        isatty = getattr(self.stream, "isatty", None)
+        self.terminal = bool(isatty and isatty())
 
     def __call__(self, done, total, result: Result):
         if self.first is None:  # submissions finished by an earlier (interrupted) run do not count
@@ -98,11 +179,14 @@ class Progress:
         elapsed = time.perf_counter() - self.started
         rate = elapsed / max(done - self.first, 1)
         left = (total - done) * rate
-        bar = "#" * round(self.width * done / max(total, 1))
         mark = "graded" if result.graded else "NOT GRADED"
-        print(f"\r[{bar:<{self.width}}] {done}/{total}  ~{left:4.0f} s left  "
-              f"{result.student[:20]}: {mark:<10}", end="\n" if done == total else "",
-              file=self.stream, flush=True)
+        if self.terminal:
+            bar = "#" * round(self.width * done / max(total, 1))
+            print(f"\r[{bar:<{self.width}}] {done}/{total}  ~{left:4.0f} s left  "
+                  f"{result.student[:20]}: {mark:<10}", end="\n" if done == total else "",
+                  file=self.stream, flush=True)
+        else:
+            print(f"{done}/{total} ~{left:.0f} s left  {result.student}: {mark}", file=self.stream, flush=True)
         if self.stop is not None and self.stop.is_set():
             raise KeyboardInterrupt
 
@@ -136,12 +220,50 @@ def ctrl_c():
 
 def summary(results: list[Result]) -> str:
     """How many were graded (and of those, how many scored zero), and why the others could not be."""
+    missing = [r for r in results if r.reason == NO_SUBMISSION]
+    results = [r for r in results if r.reason != NO_SUBMISSION]
     graded = [r for r in results if r.graded]
     zero = [r for r in graded if r.auto_score == 0]
     lines = [f"{len(graded)} graded ({len(zero)} with zero autograded points), "
-             f"{len(results) - len(graded)} could not be graded"]
+             f"{len(results) - len(graded)} could not be graded"
+             + (f", {len(missing)} on the roster handed nothing in" if missing else "")]
     lines += [f"  {r.assignment}/{r.student}: {r.reason}" for r in results if not r.graded]
     return "\n".join(lines)
+
+
+# -- the course, the assignment, the gradebook: checked before anything is written -------------------------
+
+def _course(args, *, timeout=None) -> Course:
+    root = Path(args.course).expanduser()
+    if root.is_file():
+        raise UserError(f"--course {root} is a file; give the course directory (the folder holding source/)")
+    if not root.is_dir():
+        raise UserError(f"no course directory at {root}; give the folder holding source/<assignment>/ "
+                        f"with --course (this clone's is {REPO_SOURCE.parent})")
+    source = root / "source"
+    if not source.is_dir() or not any(source.glob("*/*.ipynb")):
+        raise UserError(f"{root} is not a course directory: it has no source/<assignment>/*.ipynb "
+                        f"(this clone's course is {REPO_SOURCE.parent})")
+    return Course(root, timeout=timeout)
+
+
+def _assignment(course: Course, assignment: str) -> str:
+    if assignment not in course.assignments:
+        close = difflib.get_close_matches(assignment, course.assignments, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise UserError(f"no assignment {assignment!r} in {course.root}; the assignments are: "
+                        f"{', '.join(course.assignments)}.{hint}")
+    return assignment
+
+
+def _gradebook(course: Course) -> Path:
+    return Path(course.api.coursedir.db_url.replace("sqlite:///", "", 1))
+
+
+def _need_gradebook(course: Course) -> None:
+    if not _gradebook(course).exists():
+        raise UserError(f"no gradebook at {_gradebook(course)} (deleted?): run `sgd-course build --course "
+                        f"{course.root}` to make it again, then grade")
 
 
 def _executor(args):
@@ -151,12 +273,23 @@ def _executor(args):
     try:
         from distributed import Client
     except ImportError:
-        raise SystemExit("--dask needs dask.distributed: pip install 'sgd-course[cluster]'") from None
-    return Client(args.dask).get_executor()
+        raise UserError("--dask needs dask.distributed: pip install 'sgd-course[cluster]'") from None
+    try:
+        return Client(args.dask, timeout="5s").get_executor()
+    except (OSError, TimeoutError, ValueError) as error:
+        raise UserError(f"no Dask scheduler answers at {args.dask} ({type(error).__name__}: {error}); "
+                        "start one (dask scheduler) or grade on this machine without --dask") from None
 
+
+# -- commands ---------------------------------------------------------------------------------------------
 
 def _demo(args) -> int:
     out = Path(args.out).resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARK).exists():
+        raise UserError(f"--out {out} is not empty and was not made by sgd-course demo: not touching it; "
+                        "give a new or empty folder")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sgd-course-demo-") as tmp:
         course = Course.from_sources(tmp)
@@ -170,9 +303,11 @@ def _demo(args) -> int:
             with ctrl_c() as stop:
                 results += course.grade(assignment, seed=args.seed, progress=Progress(stop=stop),
                                         workers=args.workers)
+        _feedback_for_the_ungraded(course, results)
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
+        (out / DEMO_MARK).write_text("made by sgd-course demo: the next demo replaces this folder\n")
         shutil.copytree(course.root / "release", out / "release")
         if (course.root / "feedback").exists():
             shutil.copytree(course.root / "feedback", out / "feedback")
@@ -187,79 +322,218 @@ def _demo(args) -> int:
 
 
 def _build(args) -> int:
-    course = Course(args.course)
-    course.build(args.assignments or None)
+    course = _course(args)
+    for assignment in args.assignments:
+        _assignment(course, assignment)
+    course.build(args.assignments or None, force=args.force)
     for assignment in args.assignments or course.assignments:
         print(f"{assignment}: {course.root / 'release' / assignment}")
     return 0
 
 
+STUDENT_CONFIG = '''\
+# nbgrader settings for JupyterLab's Validate button in this folder (written by sgd-course fetch)
+from autograder.config import student_config
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+c.merge(student_config())
+'''
+
+
+def _fetch(args) -> int:
+    """Copy release/<assignment>/ to <to>/<assignment>/: files that are there already are kept."""
+    course = _course(args)
+    assignment = _assignment(course, args.assignment)
+    release = course.root / "release" / assignment
+    if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
+        course.build([assignment])
+    target = Path(args.to) / assignment
+    kept, copied = [], []
+    for path in sorted(release.rglob("*")):
+        if path.is_dir():
+            continue
+        dest = target / path.relative_to(release)
+        if dest.exists():
+            kept.append(dest)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        copied.append(dest)
+    config = Path(args.to) / "nbgrader_config.py"
+    if not config.exists():
+        config.write_text(STUDENT_CONFIG)
+    for dest in copied:
+        print(f"fetched {dest}")
+    for dest in kept:
+        print(f"kept your {dest} (already there; delete it to fetch a fresh copy)")
+    print(f"work in {target}: jupyter lab {args.to}   (or: sgd-course lab {args.to})")
+    return 0
+
+
+def _lab(args) -> int:
+    """jupyter lab with this course's settings: students get neither the formgrader nor the Create
+    Assignment panel; ``--instructor`` opens the course directory with both."""
+    from .config import jupyter_env
+    extra = args.lab_args
+    if args.instructor:
+        course = _course(args)
+        folder, cwd = course.root, course.root
+    else:
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            raise UserError(f"no folder {folder}: fetch an assignment first (sgd-course fetch ASSIGNMENT)")
+        cwd = folder
+    env = jupyter_env(instructor=args.instructor)
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(folder).resolve()}", *extra]
+    os.chdir(cwd)  # nbgrader reads nbgrader_config.py from the folder JupyterLab runs in
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)  # becomes jupyter lab: Ctrl-C and signals reach it directly
+
+
+def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
+    if not path.exists():
+        raise UserError(f"--submissions {path}: no such folder")
+    if path.is_file():
+        if path.suffix.lower() == ".zip":  # a learning platform's download, not unpacked yet
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-course-import-")))
+            shutil.unpack_archive(path, tmp)
+            entries = [p for p in tmp.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+            return entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
+                lms.MOODLE_FOLDER.match(entries[0].name) else tmp
+        raise UserError(f"--submissions {path} is a file; give the folder of submissions (or the .zip "
+                        "your learning platform downloads)")
+    return path
+
+
+def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id") -> list[str]:
+    """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns the students
+    imported; refused ids are printed, by name, and skipped."""
+    entries, refused = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from)
+    for name, why in refused.items():
+        print(f"warning: not imported: {why}; rename it (the rest of the class is graded)", file=sys.stderr)
+    roster = course.roster()
+    notes = {}
+    for entry in entries:
+        course.submit(entry.student, assignment, dict(entry.files))
+        notes[entry.student] = entry.notes
+        if entry.first_name or entry.last_name or entry.student not in roster:
+            known = roster.get(entry.student, (None, None, None))
+            course.add_student(entry.student, first_name=entry.first_name or known[0],
+                               last_name=entry.last_name or known[1], email=known[2])
+    lms.save_notes(course.root, assignment, notes)
+    return [e.student for e in entries]
+
+
+def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lms.Student]:
+    try:
+        students = lms.read_roster(path, id_from=id_from)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"--roster {path}: {error}") from None
+    bad = [(s.id, lms.id_problem(s.id)) for s in students if lms.id_problem(s.id)]
+    for student, why in bad:
+        print(f"warning: roster: the student id {student!r} cannot be used: {why}", file=sys.stderr)
+    good = [s for s in students if not lms.id_problem(s.id)]
+    for s in good:
+        course.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
+    lms.save_roster(course.root, good)
+    return good
+
+
+def class_results(course: Course, assignment: str) -> list[Result]:
+    """Every student of the class for ``assignment``: those who submitted, and those on the roster who
+    did not ("no submission"); notes of the import come first."""
+    notes = lms.load_notes(course.root, assignment)
+    students = sorted(set(course.students(assignment)) | set(course.roster()))
+    results = []
+    for student in students:
+        result = course.result(assignment, student)
+        result.notes = list(notes.get(student, [])) + list(result.notes)
+        results.append(result)
+    return results
+
+
+def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[str, int | None]:
+    journal = Journal(course.root / ".grading" / "journal" / assignment)
+    return {r.student: journal.graded_seed(r.student) for r in results}
+
+
 def _grade(args) -> int:
-    course = Course(args.course, timeout=args.timeout)
-    if not course.release_path(args.assignment, course.notebooks(args.assignment)[0]).exists():
-        course.build([args.assignment])
-    if args.submissions:
-        imported = import_folder(course, args.assignment, Path(args.submissions))
-        print(f"imported {len(imported)} submission(s) from {args.submissions}")
+    course = _course(args, timeout=args.timeout)
+    assignment = _assignment(course, args.assignment)
+    with contextlib.ExitStack() as stack:
+        folder = _submissions_folder(Path(args.submissions), stack) if args.submissions else None
+        if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
+            course.build([assignment])
+        _need_gradebook(course)
+        roster = None
+        if args.roster:
+            roster = import_roster(course, Path(args.roster), id_from=args.student_id)
+            print(f"roster: {len(roster)} student(s) from {args.roster}")
+        if folder is not None:
+            imported = import_folder(course, assignment, folder, id_from=args.student_id)
+            print(f"imported {len(imported)} submission(s) from {args.submissions}")
+            strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
+            if strangers:
+                print(f"warning: submitted but not on the roster {args.roster}: {', '.join(strangers)} "
+                      "(graded all the same; a typo in an id, or --student-id?)", file=sys.stderr)
+    if not course.students(assignment):
+        print(f"no submissions of {assignment} in {course.root / 'submitted'} yet: import them with "
+              "--submissions FOLDER", file=sys.stderr)
+    students = None
+    if args.student:
+        unknown = [s for s in args.student if s not in course.students(assignment)]
+        if unknown:
+            raise UserError(f"no submission of {assignment} from {', '.join(map(repr, unknown))}; "
+                            f"the students who submitted are: {', '.join(course.students(assignment)) or '(none)'}")
+        students = args.student
     executor = _executor(args)
     try:
         with ctrl_c() as stop:
-            results = course.grade(args.assignment, seed=args.seed, feedback=not args.no_feedback,
-                                   progress=Progress(stop=stop), executor=executor, workers=args.workers)
+            course.grade(assignment, students, seed=args.seed, feedback=not args.no_feedback,
+                         progress=Progress(stop=stop), executor=executor, workers=args.workers,
+                         regrade=bool(args.regrade or args.student))
     finally:
         if executor is not None:
             executor.shutdown()
-    _save_status(course, args.assignment, results)
-    export.write_csv(results, args.csv, seed=course.last_seed)
+    results = class_results(course, assignment)
+    if not args.no_feedback:
+        _feedback_for_the_ungraded(course, results)
+    export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
     print(export.table(results))
     print(f"\n{summary(results)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
           f"(hidden tests seeded with {course.last_seed})")
     return 0
 
 
+def _feedback_for_the_ungraded(course: Course, results: list[Result]) -> None:
+    """A submission that could not be graded still gets a feedback page that says why."""
+    for r in results:
+        if not r.graded and r.reason != NO_SUBMISSION:
+            for notebook in course.notebooks(r.assignment):
+                write_not_graded(course.feedback_path(r.student, r.assignment, notebook), notebook, r.reason, r.notes)
+
+
 def _export(args) -> int:
-    course = Course(args.course)
-    statuses = _load_status(course, args.assignment)
-    results = []
-    for student in course.students(args.assignment):
-        reason = statuses.get(student, "")
-        cells = [] if reason else course.cell_scores(args.assignment, student)
-        results.append(Result(student, args.assignment, reason=reason, cells=cells))
-    export.write_csv(results, args.csv)
+    course = _course(args)
+    assignment = _assignment(course, args.assignment)
+    _need_gradebook(course)
+    results = class_results(course, assignment)
+    csv_path = Path(args.csv)
+    export.write_csv(results, csv_path, seeds=_seeds(course, assignment, results))
     print(export.table(results))
+    print(f"\ngrades in {csv_path}")
+    if args.format != "csv":
+        target = csv_path.with_name(f"{csv_path.stem}-{args.format}.csv")
+        names = course.roster()
+        extra = {s.id: s for s in lms.load_roster(course.root)}
+        pending = export.write_lms(args.format, results, target, names=names, extra=extra,
+                                   column=args.canvas_column or assignment)
+        print(f"{args.format} grade import in {target}")
+        if pending:
+            print(f"note: {pending} student(s) have written answers not graded yet: their grade leaves them "
+                  "out (grade them in the formgrader, then export again)")
     return 0
-
-
-def import_folder(course: Course, assignment: str, folder: Path) -> list[str]:
-    """Copy submissions into the course: ``folder/<student>.ipynb`` (one-notebook assignments) or
-    ``folder/<student>/[<assignment>/]<notebook>.ipynb``."""
-    if not folder.is_dir():
-        raise SystemExit(f"no such folder: {folder}")
-    notebooks = course.notebooks(assignment)
-    students = []
-    for entry in sorted(folder.iterdir()):
-        if entry.is_file() and entry.suffix == ".ipynb" and len(notebooks) == 1:
-            course.submit(entry.stem, assignment, {notebooks[0]: entry})
-        elif entry.is_dir():
-            inner = entry / assignment if (entry / assignment).is_dir() else entry
-            course.submit(entry.name, assignment,
-                          {p.stem: p for p in inner.glob("*.ipynb")})
-        else:
-            continue
-        students.append(entry.stem if entry.is_file() else entry.name)
-    return students
-
-
-def _save_status(course: Course, assignment: str, results: list[Result]) -> None:
-    path = course.root / STATUS_FILE
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault(assignment, {}).update({r.student: r.reason for r in results})
-    path.write_text(json.dumps(data, indent=1, sort_keys=True))
-
-
-def _load_status(course: Course, assignment: str) -> dict[str, str]:
-    path = course.root / STATUS_FILE
-    return json.loads(path.read_text()).get(assignment, {}) if path.exists() else {}
 
 
 if __name__ == "__main__":

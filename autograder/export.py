@@ -1,10 +1,14 @@
-"""Grades as CSV, and as a table for the terminal.
+"""Grades as CSV, as a learning platform's grade import, and as a table for the terminal.
 
-One row per student and assignment: ``status`` is "graded" or "could not be graded: <reason>", so a
-submission that could not be graded is never mistaken for a real zero (its scores are left empty).
-Each graded cell has a column "<notebook>/<cell>" with its score; manually graded answers stay empty
-until an instructor grades them (``manual_pending`` counts them). ``notes`` lists what the grader
-repaired or why it stopped early (a deleted test cell put back, a kernel that died, ...).
+One row per student and assignment: ``status`` is "graded", "could not be graded: <reason>" or "no
+submission" (on the roster, nothing handed in), so a submission that could not be graded is never
+mistaken for a real zero (its scores are left empty). ``total`` adds the autograded points and the
+written answers graded so far; ``max_total`` is what the assignment is worth. Each graded cell has a
+column "<notebook>/<cell>" with its score, and the first row, ``(maximum)``, holds each cell's maximum;
+manually graded answers stay empty until an instructor grades them (``manual_pending`` counts them).
+``grading_seed`` is the seed the hidden tests drew their inputs from for this student, ``notes`` what
+the grader or the import noted (a renamed notebook, a newer file graded, a deleted test cell put back, a
+kernel that died, ...).
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .grading import Result
+from . import lms
+from .grading import NO_SUBMISSION, Result
+
+MAXIMUM = "(maximum)"
+HEADER = ["student", "assignment", "status", "auto_score", "auto_max", "manual_pending", "total", "max_total",
+          "grading_seed", "notes"]
 
 
 def cell_columns(results: list[Result]) -> list[str]:
@@ -25,22 +34,48 @@ def cell_columns(results: list[Result]) -> list[str]:
     return columns
 
 
-def write_csv(results: list[Result], path, *, seed: int | None = None) -> Path:
+def status(r: Result) -> str:
+    return NO_SUBMISSION if r.reason == NO_SUBMISSION else r.status
+
+
+def total(r: Result) -> float | None:
+    """Autograded points plus the written answers graded so far (None: not graded)."""
+    return sum(c.score for c in r.cells if c.score is not None) if r.graded else None
+
+
+def max_total(r: Result) -> float:
+    return sum(c.max_score for c in r.cells)
+
+
+def write_csv(results: list[Result], path, *, seed: int | None = None, seeds: dict | None = None) -> Path:
+    """``seed``: the seed of every row; ``seeds``: student -> seed (an export after several runs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = cell_columns(results)
+    maxima = {}
+    for r in results:
+        for c in r.cells:
+            maxima.setdefault(f"{c.notebook}/{c.cell}", c.max_score)
+    reference = next((r for r in results if r.graded and r.cells), None)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "assignment", "status", "auto_score", "auto_max",
-                         "manual_pending", "grading_seed", "notes", *columns])
+        writer.writerow([*HEADER, *columns])
+        if columns:
+            assignments = sorted({r.assignment for r in results})
+            one = reference if len(assignments) == 1 else None
+            writer.writerow([MAXIMUM, assignments[0] if len(assignments) == 1 else "", "maximum points",
+                             _num(sum(c.max_score for c in one.cells if not c.manual)) if one else "",
+                             "", "", "", _num(max_total(one)) if one else "", "", "",
+                             *[_num(maxima[c]) for c in columns]])
         for r in results:
             by_cell = {f"{c.notebook}/{c.cell}": c.score for c in r.cells}
-            row = [r.student, r.assignment, r.status]
+            row = [r.student, r.assignment, status(r)]
             if r.graded:
-                row += [_num(r.auto_score), _num(r.auto_max), r.manual_pending]
+                row += [_num(r.auto_score), _num(r.auto_max), r.manual_pending, _num(total(r)), _num(max_total(r))]
             else:
-                row += ["", "", ""]
-            row.append("" if seed is None else seed)
+                row += ["", "", "", "", ""]
+            student_seed = (seeds or {}).get(r.student, seed)
+            row.append("" if student_seed is None or r.reason == NO_SUBMISSION else student_seed)
             row.append("; ".join(r.notes))
             row += [_num(by_cell.get(col)) if r.graded else "" for col in columns]
             writer.writerow(row)
@@ -51,6 +86,44 @@ def _num(x) -> str:
     return "" if x is None else f"{x:g}"
 
 
+def _comment(r: Result) -> str:
+    if r.reason == NO_SUBMISSION:
+        return "no submission"
+    if not r.graded:
+        return f"could not be graded: {r.reason}"
+    text = f"autograded {r.auto_score:g}/{r.auto_max:g}"
+    if r.manual_pending:
+        text += f"; {r.manual_pending} written answer(s) not graded yet"
+    return text
+
+
+def write_lms(platform: str, results: list[Result], path, *, names: dict, extra: dict, column: str) -> int:
+    """The grade import of ``platform`` (moodle or canvas); returns how many students have written
+    answers still to grade (their grade leaves those out). No grade for a submission that could not be
+    graded or is missing: the platform keeps what it has."""
+    maximum = max((max_total(r) for r in results if r.graded), default=0.0)
+    pending = sum(1 for r in results if r.graded and r.manual_pending)
+    if platform == "moodle":
+        rows = []
+        for r in results:
+            first, last, email = names.get(r.student, (None, None, None))
+            full = " ".join(x for x in (first, last) if x)
+            rows.append((r.student, full, email, total(r), maximum, _comment(r)))
+        lms.write_moodle(rows, path)
+    elif platform == "canvas":
+        rows = []
+        for r in results:
+            first, last, _ = names.get(r.student, (None, None, None))
+            info = extra.get(r.student)
+            name = ", ".join(x for x in (last, first) if x)
+            rows.append((r.student, name, info.login if info else None, info.sis_id if info else None,
+                         info.section if info else None, total(r)))
+        lms.write_canvas(rows, path, column, maximum)
+    else:
+        raise ValueError(f"unknown platform {platform!r}")
+    return pending
+
+
 def table(results: list[Result], roster: dict[tuple[str, str], str] | None = None) -> str:
     """A plain-text grade table: student, autograded score, status (and what the submission was,
     from ``roster[assignment, student]``)."""
@@ -58,11 +131,11 @@ def table(results: list[Result], roster: dict[tuple[str, str], str] | None = Non
     for r in results:
         score = f"{r.auto_score:g}/{r.auto_max:g}" if r.graded else "-"
         lost = [c.cell for c in r.cells if not c.manual and c.score is not None and c.score < c.max_score]
-        status = r.status + (f" (lost: {', '.join(lost)})" if r.graded and lost else "")
+        text = status(r) + (f" (lost: {', '.join(lost)})" if r.graded and lost else "")
         if r.graded and r.manual_pending:
-            status += f"; {r.manual_pending} written answer(s) to grade by hand"
+            text += f"; {r.manual_pending} written answer(s) to grade by hand"
         if roster:
-            status += f"  [{roster.get((r.assignment, r.student), '')}]"
-        rows.append((f"{r.assignment}/{r.student}", score, status))
+            text += f"  [{roster.get((r.assignment, r.student), '')}]"
+        rows.append((f"{r.assignment}/{r.student}", score, text))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     return "\n".join(f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c}" for a, b, c in rows)

@@ -45,6 +45,25 @@ from .sandbox import Job, Outcome, grade_job, read_submission, remove_stale_scra
 
 JOURNAL = ".grading/journal"
 STAGING = ".grading/staged"
+NO_SUBMISSION = "no submission"
+BUILD_STAGING = ".grading/build"
+
+
+class UnknownAssignment(LookupError):
+    def __init__(self, assignment: str, known: list[str]):
+        self.assignment, self.known = assignment, known
+        super().__init__(f"no assignment {assignment!r} in this course; the assignments are: "
+                         f"{', '.join(known) or '(none)'}")
+
+
+class ReleaseChanged(RuntimeError):
+    """``build`` would overwrite student versions that differ from what it would write."""
+
+    def __init__(self, paths):
+        self.paths = list(paths)
+        super().__init__("not overwriting " + ", ".join(map(str, self.paths)) + ": it differs from the "
+                         "student version that would be written (someone worked in it?). Students work "
+                         "on a copy (sgd-course fetch); use --force to overwrite it anyway")
 
 REPO_SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source"
 """The assignments shipped with the course (present in a clone / editable install)."""
@@ -135,12 +154,13 @@ class Course:
         self.config = nbgrader_config(self.root, timeout=self.timeout)
         self._saver = None
         self.sandbox_warnings: set[str] = set()
-        # nbgrader's exchange (release / fetch / submit / collect), world-writable as nbgrader wants it;
-        # made here so that the formgrader does not warn that it is missing
+        # nbgrader's exchange (release / fetch / submit / collect), made here so that the formgrader does
+        # not warn that it is missing; only in a course (a folder with source/), and writable by the
+        # instructor alone (this course takes submissions from a learning platform's export, not from
+        # students writing into a shared folder)
         exchange = Path(self.config.Exchange.root)
-        if not exchange.is_dir():
-            exchange.mkdir(parents=True)
-            exchange.chmod(0o1777)
+        if (self.root / "source").is_dir() and not exchange.is_dir():
+            exchange.mkdir(parents=True, mode=0o755)
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
 
@@ -175,16 +195,46 @@ class Course:
         return self.root / "feedback" / student / assignment / f"{notebook}.html"
 
     # -- instructor's steps -------------------------------------------------------------------------
-    def build(self, assignments=None) -> None:
-        """Generate the student version (release/) of each assignment; raises with nbgrader's log."""
+    def build(self, assignments=None, *, force: bool = False) -> None:
+        """Generate the student version (release/) of each assignment; raises with nbgrader's log.
+
+        nbgrader writes each student version to a staging folder first; a release notebook that differs
+        from what would be written (someone worked in it) is not overwritten unless ``force``:
+        ``ReleaseChanged`` names them, and nothing of that assignment is replaced."""
         for assignment in assignments or self.assignments:
-            result = self.api.generate_assignment(assignment)
+            if assignment not in self.assignments:
+                raise UnknownAssignment(assignment, self.assignments)
+            staged = self.root / BUILD_STAGING / assignment
+            _remove(staged)
+            result = self.builder.generate_assignment(assignment)
             if not result["success"]:
+                _remove(staged)
                 raise RuntimeError(f"could not build the student version of {assignment}:\n"
                                    f"{result.get('log', '')}\n{result.get('error', '')}")
+            target = self.root / "release" / assignment
+            changed = [] if force else [p for p in sorted(target.glob("*.ipynb"))
+                                        if not _same_notebook(p, staged / p.name)]
+            if changed:
+                _remove(staged)
+                raise ReleaseChanged(changed)
+            _remove(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(staged), str(target))
+
+    @property
+    def builder(self) -> NbGraderAPI:
+        """nbgrader's generate_assignment writing to a staging folder (see ``build``)."""
+        config = copy.deepcopy(self.config)
+        config.CourseDirectory.release_directory = BUILD_STAGING
+        return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
     def submit(self, student: str, assignment: str, files: dict[str, Path | bytes | str]) -> None:
-        """Place a submission: ``files`` maps a notebook name to a path or to the file's content."""
+        """Place a submission: ``files`` maps a notebook name to a path or to the file's content.
+        Raises ValueError for a student id that nbgrader cannot keep as a folder name."""
+        from .lms import id_problem
+        problem = id_problem(student)
+        if problem:
+            raise ValueError(f"the student id {student!r} cannot be used: {problem}")
         target = self.submission_dir(student, assignment)
         if target.exists():
             shutil.rmtree(target)
@@ -203,13 +253,21 @@ class Course:
             gb.update_or_create_student(student, first_name=first_name, last_name=last_name, email=email)
 
     def students(self, assignment: str) -> list[str]:
+        """The students who submitted ``assignment`` (a folder submitted/<student>/<assignment>/)."""
         submitted = self.root / "submitted"
         if not submitted.is_dir():
             return []
-        return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
+        return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir() and not p.name.startswith("."))
+
+    def roster(self) -> dict[str, tuple]:
+        """nbgrader's student list: id -> (first name, last name, email)."""
+        if not Path(self.api.coursedir.db_url.replace("sqlite:///", "", 1)).exists():
+            return {}
+        with Gradebook(self.api.coursedir.db_url, self.api.course_id) as gb:
+            return {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
 
     def grade(self, assignment: str, students=None, *, seed: int | None = None, feedback: bool = True,
-              progress=None, executor=None, workers: int | None = None) -> list[Result]:
+              progress=None, executor=None, workers: int | None = None, regrade=False) -> list[Result]:
         """Grade each student's submission of ``assignment``, in parallel, and write the gradebook.
 
         Each submission is graded by ``sandbox.grade_job`` in a fresh kernel, on ``executor`` (any
@@ -217,10 +275,15 @@ class Course:
         per core, see ``_local_executor``). Only
         this process writes the gradebook. Every finished submission is journaled before it is
         saved, so a run that is killed (even with SIGKILL) and started again resumes with the same
-        seed and loses or double-counts nothing. ``seed`` fixes the hidden tests' random inputs
-        (default: a fresh one, or the interrupted run's); it is in ``self.last_seed``.
+        seed and loses or double-counts nothing.
+
+        A submission already graded with this seed and unchanged since is not graded again (a late
+        student is graded alone) unless ``regrade`` is true (everyone in ``students``) or a
+        collection of student ids. ``seed`` fixes the hidden tests' random inputs (default: the
+        seed the class was graded with, a fresh one for a new class); it is in ``self.last_seed``.
+        Returns the results of ``students`` (default: everyone who submitted).
         """
-        students = self.students(assignment) if students is None else list(students)
+        students = self.students(assignment) if students is None else list(dict.fromkeys(students))
         why = jail.available()
         if why and not self.unsafe_no_sandbox:
             raise SandboxUnavailable(
@@ -231,12 +294,15 @@ class Course:
         library_view.view(assignment)  # before the grading threads: they all use it
         journal = Journal(self.root / JOURNAL / assignment)
         self.last_seed = journal.start(seed, students)
+        again = set(students) if regrade is True else set(regrade or ())
+        for student in again:
+            journal.forget(student)
         for name in self.notebooks(assignment):
             if not self.release_path(assignment, name).exists():
                 self.build([assignment])
         pending = []
         for student in students:
-            outcome = journal.outcome(student, self._digest(assignment, student))
+            outcome = journal.outcome(student, self._digest(assignment, student), self.last_seed)
             if outcome is None:
                 pending.append(student)
             elif not journal.saved(student):
@@ -275,6 +341,8 @@ class Course:
         journal = journal or Journal(self.root / JOURNAL / assignment)
         outcome = journal.outcome(student)
         if outcome is None:
+            if not self.submission_dir(student, assignment).is_dir():
+                return Result(student, assignment, reason=NO_SUBMISSION)
             return Result(student, assignment, reason="not graded yet")
         if outcome.reason:
             return Result(student, assignment, reason=outcome.reason, notes=outcome.notes)
@@ -391,6 +459,13 @@ def _pass_on_interrupt(result: dict) -> None:
 def _last_error_line(outcome: dict) -> str:
     text = (outcome.get("error") or outcome.get("log") or "unknown error").strip().splitlines()
     return text[-1] if text else "unknown error"
+
+
+def _same_notebook(a: Path, b: Path) -> bool:
+    try:
+        return nbformat.reads(a.read_text(), as_version=4) == nbformat.reads(b.read_text(), as_version=4)
+    except Exception:  # unreadable or not a notebook any more: it differs
+        return False
 
 
 def _remove(path: Path) -> None:

@@ -3,7 +3,8 @@ Chromium through Playwright, and the few things a student or an instructor does 
 run it, move a slider, press Validate, open the formgrader), read back from the page itself.
 
 Used by tests/test_browser.py and benchmarks/slider_latency.py. Nothing here downloads a browser:
-Playwright is pointed at the system Chromium (``CHROMIUM``, default /usr/bin/chromium).
+Playwright is pointed at the system Chromium (``CHROMIUM``, default /usr/bin/chromium), or at its own
+Chromium where that is installed (``python -m playwright install chromium``).
 """
 
 from __future__ import annotations
@@ -149,13 +150,27 @@ class LabServer:
         self._log.close()
 
 
+def chromium_path(playwright) -> str:
+    """The browser to drive: ``SGD_COURSE_CHROMIUM``, else Debian's Chromium (``apt-get install chromium``),
+    else Playwright's own Chromium where it is installed (``python -m playwright install chromium``).
+    Raises with both ways to get one when there is none."""
+    if os.environ.get("SGD_COURSE_CHROMIUM") or shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+        return CHROMIUM
+    try:
+        bundled = playwright.chromium.executable_path
+    except Exception:  # Playwright without its browsers
+        bundled = ""
+    if bundled and os.path.exists(bundled):
+        return bundled
+    raise RuntimeError(f"no Chromium for the browser tests: install Debian's (`apt-get install -y chromium`, "
+                       f"found at {CHROMIUM}) or Playwright's own (`python -m playwright install chromium`), "
+                       "or set SGD_COURSE_CHROMIUM to the browser to use")
+
+
 def launch_browser(playwright, user_data_dir):
-    """Debian's Chromium, headless, with a fresh profile; raises with the fix if it is missing."""
-    if not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)):
-        raise RuntimeError(f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` "
-                           "(or set SGD_COURSE_CHROMIUM to the browser to use)")
+    """Chromium (see ``chromium_path``), headless, with a fresh profile; raises with the fix if it is missing."""
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        str(user_data_dir), executable_path=chromium_path(playwright), args=CHROMIUM_ARGS, headless=True,
         viewport=VIEWPORT, device_scale_factor=1)
 
 

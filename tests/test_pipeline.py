@@ -87,6 +87,8 @@ def test_student_version_has_no_solutions_or_hidden_tests(demo_class):
 def test_grades_csv_tells_not_gradable_from_zero(demo_class, tmp_path):
     course, _, results = demo_class
     rows = list(csv.DictReader(open(export.write_csv(list(results.values()), tmp_path / "g.csv", seed=SEED))))
+    maxima, rows = rows[0], rows[1:]
+    assert maxima["student"] == export.MAXIMUM
     by_student = {(r["assignment"], r["student"]): r for r in rows}
     for assignment in ASSIGNMENTS:
         bad, zero = by_student[assignment, MALFORMED], by_student[assignment, UNCHANGED]

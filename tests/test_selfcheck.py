@@ -59,19 +59,19 @@ def _break_first_function(course, assignment, notebook, answers):
 def test_a_solved_notebook_passes_and_exits_0(course, tmp_path, assignment, capsys):
     for notebook in course.notebooks(assignment):
         path = _write(course, tmp_path, assignment, notebook, _answers(course, assignment, notebook))
-        report = selfcheck.check(path)
+        report = selfcheck.check(path, seed=11)
         assert report.status == selfcheck.OK, report.text()
         assert not report.failed and not report.changed and not report.unanswered
         assert not report.unanswered_written, "the reference answers fill the written answers too"
-        assert "pass the visible tests" in report.text()
+        assert "test cell(s) pass" in report.text()
 
 
 def test_the_student_version_exits_1_and_names_every_test_cell(course, capsys):
     assignment, notebook = _notebooks(course)[0]
     release = course.release_path(assignment, notebook)
-    assert cli.main(["check", str(release)]) == selfcheck.FAILED
+    assert cli.main(["check", str(release), "--seed", "11"]) == selfcheck.FAILED
     out = capsys.readouterr().out
-    report = selfcheck.check(release)
+    report = selfcheck.check(release, seed=11)
     assert report.tests and {f.cell for f in report.failed} == set(report.tests)
     for cell in report.tests:
         assert f"FAILED {cell} (" in out, out
@@ -85,22 +85,51 @@ def test_a_broken_function_exits_1_and_names_its_test(course, tmp_path, assignme
     answers, _, test = _break_first_function(course, assignment, notebook,
                                                     _answers(course, assignment, notebook))
     path = _write(course, tmp_path, assignment, notebook, answers)
-    assert cli.main(["check", path]) == selfcheck.FAILED
+    assert cli.main(["check", path, "--seed", "11"]) == selfcheck.FAILED
     out = capsys.readouterr().out
     assert f"FAILED {test} (" in out, out
-    report = selfcheck.check(path)
+    report = selfcheck.check(path, seed=11)
     assert test in {f.cell for f in report.failed} and not report.unanswered, report.text()
 
 
-def test_a_realistic_bug_shows_the_visible_tests_message(course, tmp_path):
-    """A sign error in the stochastic gradient: the visible test says which input and what it expected."""
+def test_a_realistic_bug_shows_gradings_message(course, tmp_path):
+    """A sign error in the stochastic gradient: check says what grading says (which input, what was
+    expected, a hint), not a raw exception."""
     answers = _answers(course, "step_sizes", "step_sizes")
     bug = next(b for b in demo.demo_bugs("step_sizes") if b.cell == "stochastic_gradient")
-    report = selfcheck.check(_write(course, tmp_path, "step_sizes", "step_sizes", demo.with_bug(answers, bug)))
-    assert report.status == selfcheck.FAILED
+    report = selfcheck.check(_write(course, tmp_path, "step_sizes", "step_sizes", demo.with_bug(answers, bug)),
+                             course=course.root, seed=7)
+    assert report.status == selfcheck.FAILED and report.graded
     failure = next(f for f in report.failed if f.cell == "test_stochastic_gradient")
-    assert failure.message.startswith("AssertionError: theta = 0.5, j = 0"), failure.message
+    assert failure.message.startswith("For stochastic_gradient(theta="), failure.message
+    assert "Hint: the sign looks flipped" in failure.message
     assert failure.points == 2
+
+
+def test_check_flags_a_python_list_as_grading_does(course, tmp_path, capsys):
+    """A function that returns a list where grading expects a number fails at check time with grading's
+    words, as it would fail when graded."""
+    answers = _answers(course, "step_sizes", "step_sizes")
+    answers["stochastic_gradient"] += ("\n\n_exact = stochastic_gradient\n\ndef stochastic_gradient(theta, j):\n"
+                                       "    return np.atleast_1d(_exact(theta, j)).tolist()\n")
+    path = _write(course, tmp_path, "step_sizes", "step_sizes", answers)
+    assert cli.main(["check", path, "--course", str(course.root), "--seed", "7"]) == selfcheck.FAILED
+    out = capsys.readouterr().out
+    assert "FAILED test_stochastic_gradient (2 points): For stochastic_gradient(" in out, out
+    assert "got list" in out and "Traceback" not in out
+
+
+def test_a_deleted_test_cell_is_reported_and_unanswered_functions_are_named(course, tmp_path, capsys):
+    answers = _answers(course, "step_sizes", "step_sizes")
+    del answers["schedules"]   # the stubs of constant, geometric and inverse_power stay
+    nb = nbformat.reads(demo.fill_in(course.release_path("step_sizes", "step_sizes"), answers), as_version=4)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_sgd"]
+    path = tmp_path / "step_sizes.ipynb"
+    nbformat.write(nb, path)
+    assert cli.main(["check", str(path), "--course", str(course.root), "--seed", "7"]) == selfcheck.FAILED
+    out = capsys.readouterr().out
+    assert "DELETED test cell(s) test_sgd" in out, out
+    assert "not answered yet" in out and "constant()" in out and "FAILED test_constant" in out
 
 
 def test_an_edited_test_cell_exits_1(course, tmp_path):
@@ -112,7 +141,7 @@ def test_an_edited_test_cell_exits_1(course, tmp_path):
                 and not c.metadata["nbgrader"].get("solution") and c.cell_type == "code")
     test.source = "pass  # the tests were in the way"
     nbformat.write(nb, path)
-    report = selfcheck.check(path)
+    report = selfcheck.check(path, seed=11)
     assert report.status == selfcheck.FAILED and report.changed == [test.metadata["nbgrader"]["grade_id"]]
     assert "CHANGED" in report.text()
 

@@ -1,0 +1,352 @@
+"""A course's week as an instructor and students live it (issue 14): learning platforms' downloads and
+class lists, grades back to the platform, late students, no lost work, clear errors, honest feedback.
+
+Every test does what the user did: ``sgd-course`` in-process (``cli.main``) or as a subprocess."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import cli, demo
+from autograder.grading import Course
+from autograder.journal import Journal
+
+A = "step_sizes"
+SEED = 1414
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = Course.from_sources(tmp_path_factory.mktemp("week"))
+    course.build([A])
+    return course
+
+
+def _solved(course) -> str:
+    return demo.fill_in(course.release_path(A, A), demo.reference_answers(course.root / "source" / A / f"{A}.ipynb"))
+
+
+def _unchanged(course) -> str:
+    return course.release_path(A, A).read_text()
+
+
+def _rows(path):
+    return {r["student"]: r for r in csv.DictReader(open(path, encoding="utf-8"))}
+
+
+def _grade(course, *args, csv_path, capsys=None):
+    code = cli.main(["grade", A, "--course", str(course.root), "--csv", str(csv_path), "--workers", "2", *args])
+    return code, (capsys.readouterr() if capsys else None)
+
+
+# -- 7, 9, 3, 8: a Moodle class with a roster, a late student, one student regraded, exports --------------------
+
+def test_a_moodle_week(course, tmp_path, capsys):
+    downloads = tmp_path / "moodle"
+    for folder, name, text in [("Ada Lovelace_1001_assignsubmission_file_", f"{A}.ipynb", _solved(course)),
+                               ("Bob Ross_1002_assignsubmission_file_", "my copy of the notebook.ipynb", _unchanged(course))]:
+        (downloads / folder).mkdir(parents=True)
+        (downloads / folder / name).write_text(text)
+    roster = tmp_path / "students.csv"   # nbgrader's student list: Cy handed nothing in
+    roster.write_text("id,first_name,last_name,email\n1001,Ada,Lovelace,ada@example.org\n"
+                      "1002,Bob,Ross,bob@example.org\n1003,Cy,Nothing,cy@example.org\n")
+    grades = tmp_path / "grades.csv"
+    code, out = _grade(course, "--submissions", str(downloads), "--roster", str(roster), "--seed", str(SEED),
+                       csv_path=grades, capsys=capsys)
+    assert code == 0, out.err
+    rows = _rows(grades)
+    assert rows["1001"]["status"] == "graded" and rows["1001"]["auto_score"] == rows["1001"]["auto_max"] == "10"
+    assert rows["1002"]["status"] == "graded" and rows["1002"]["auto_score"] == "0"
+    assert "renamed" in rows["1002"]["notes"] and "my copy of the notebook.ipynb" in rows["1002"]["notes"]
+    assert rows["1003"]["status"] == "no submission" and rows["1003"]["auto_score"] == ""
+    assert rows["(maximum)"]["max_total"] == "14" and rows["(maximum)"][f"{A}/test_sgd"] == "3"
+    assert rows["1001"]["total"] == "10" and rows["1001"]["max_total"] == "14"
+    assert {rows[s]["grading_seed"] for s in ("1001", "1002")} == {str(SEED)}
+    with Gradebook(course.api.coursedir.db_url) as gb:   # the formgrader shows names, not "None, None"
+        ada = gb.find_student("1001")
+        assert (ada.first_name, ada.last_name) == ("Ada", "Lovelace")
+
+    # a late student: only the new submission is graded, with the class's seed
+    late = downloads / "Cy Late_1004_assignsubmission_file_"
+    late.mkdir()
+    (late / f"{A}.ipynb").write_text(_solved(course))
+    code, out = _grade(course, "--submissions", str(downloads), "--roster", str(roster), csv_path=grades,
+                       capsys=capsys)
+    assert code == 0, out.err
+    assert "submitted but not on the roster" in out.err and ": 1004 (" in out.err
+    assert "1004: graded" in out.err and "1001: graded" not in out.err and "1002: graded" not in out.err
+    rows = _rows(grades)
+    assert rows["1004"]["auto_score"] == "10" and rows["1004"]["grading_seed"] == str(SEED)
+    assert rows["1001"]["auto_score"] == "10" and rows["1003"]["status"] == "no submission"
+
+    # one student graded again: only that one, with the class's seed
+    code, out = _grade(course, "--student", "1002", csv_path=grades, capsys=capsys)
+    assert code == 0 and "1002: " in out.err and "1001: " not in out.err and "1004: " not in out.err
+    assert _rows(grades)["1002"]["grading_seed"] == str(SEED)
+    assert Journal(course.root / ".grading" / "journal" / A).graded_seed("1002") == SEED
+
+    # export after grading written answers by hand keeps every column grading wrote
+    exported = tmp_path / "export.csv"
+    assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported), "--format", "moodle"]) == 0
+    again = _rows(exported)
+    assert again["1002"]["grading_seed"] == str(SEED) and "renamed" in again["1002"]["notes"]
+    assert again["1003"]["status"] == "no submission"
+    assert list(again["1001"]) == list(rows["1001"])
+    moodle = list(csv.DictReader(open(tmp_path / "export-moodle.csv", encoding="utf-8")))
+    assert list(moodle[0])[:2] == ["Identifier", "Full name"] and "Grade" in moodle[0]
+    by_id = {r["Identifier"]: r for r in moodle}
+    assert by_id["Participant 1001"]["Grade"] == "10" and by_id["Participant 1001"]["Full name"] == "Ada Lovelace"
+    assert by_id["Participant 1001"]["Maximum Grade"] == "14"
+    assert by_id["Participant 1003"]["Grade"] == "" and "no submission" in by_id["Participant 1003"]["Feedback comments"]
+
+    # the feedback page: the autograded and the written parts apart, written answers pending
+    page = (course.root / "feedback" / "1001" / A / f"{A}.html").read_text()
+    assert "Autograded: 10.0 / 10.0" in page and "pending" in page
+    assert "Total:" not in page, "a total that counts ungraded written answers as 0 misleads"
+    assert "cdn.jsdelivr" not in page and "MathJax.js" not in page and "<math" in page
+    assert "pre-wrap" in page
+
+
+# -- 7, 8: a flat Canvas download: resubmissions, late files, Canvas's gradebook import ---------------------
+
+def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course, tmp_path, capsys):
+    downloads = tmp_path / "canvas"
+    downloads.mkdir()
+    old = downloads / f"lovelaceada_2001_9001_{A}.ipynb"
+    old.write_text(_unchanged(course))
+    (downloads / f"lovelaceada_2001_9002_{A}-1.ipynb").write_text(_solved(course))
+    (downloads / f"rossbob_LATE_2002_9003_{A}.ipynb").write_text(_solved(course))
+    os.utime(old, (2_000_000_000, 2_000_000_000))   # the older file has the later time: Canvas's order wins
+    grades = tmp_path / "grades.csv"
+    code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=grades, capsys=capsys)
+    assert code == 0, out.err
+    rows = _rows(grades)
+    assert rows["2001"]["auto_score"] == "10"
+    assert f"{A}-1.ipynb" in rows["2001"]["notes"] and old.name in rows["2001"]["notes"]
+    assert "late" in rows["2002"]["notes"]
+    roster = tmp_path / "canvas-gradebook.csv"   # Canvas's own gradebook export as the class list
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Step sizes (777)\n"
+                      "    Points Possible,,,,,14\n\"Lovelace, Ada\",2001,S1,ada,Group A,\n\"Ross, Bob\",2002,S2,bob,Group A,\n")
+    code, out = _grade(course, "--roster", str(roster), "--submissions", str(downloads), csv_path=grades,
+                       capsys=capsys)
+    assert code == 0, out.err
+    assert "not on the roster" not in out.err and "2001: " not in out.err, "nothing changed: nothing regraded"
+    with Gradebook(course.api.coursedir.db_url) as gb:
+        ada = gb.find_student("2001")
+        assert (ada.first_name, ada.last_name) == ("Ada", "Lovelace")
+    exported = tmp_path / "e.csv"
+    assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported), "--format", "canvas",
+                     "--canvas-column", "Step sizes (777)"]) == 0
+    lines = list(csv.reader(open(tmp_path / "e-canvas.csv", encoding="utf-8")))
+    assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Step sizes (777)"]
+    assert lines[1][0].strip() == "Points Possible" and lines[1][-1] == "14"
+    ada = next(line for line in lines if line[1] == "2001")
+    assert ada == ["Lovelace, Ada", "2001", "S1", "ada", "Group A", "10"]
+
+
+# -- sibling issue: student ids are data -----------------------------------------------------------------------
+
+def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
+    downloads = tmp_path / "plain"
+    downloads.mkdir()
+    for name in ("run", "Zoë", "..", "*", "[x]"):   # "...ipynb" is a file whose student id is ".."
+        (downloads / f"{name}.ipynb").write_text(_solved(course))
+    grades = tmp_path / "grades.csv"
+    for _ in range(2):   # and a rerun works the same way
+        code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=grades,
+                           capsys=capsys)
+        assert code == 0, out.err
+        for refused in ("'..'", "'*'", "'[x]'"):
+            assert f"the student id {refused} cannot be used" in out.err, out.err
+        rows = _rows(grades)
+        assert rows["run"]["auto_score"] == "10" and rows["Zoë"]["auto_score"] == "10"
+        assert not {"..", "*", "[x]"} & set(rows)
+    journal = course.root / ".grading" / "journal" / A
+    assert json.loads((journal / "run.json").read_text())["seed"] == SEED
+    assert not (journal / "Zoë.json").exists() and not (journal / "run.saved").exists()
+    assert all(p.parent == journal for p in journal.rglob("*"))
+    with pytest.raises(ValueError, match="a/b"):
+        course.submit("a/b", A, {A: _solved(course)})
+    assert not (course.root / "submitted" / "a").exists()
+
+
+# -- sibling issue: feedback escapes what comes from a submission; 5: a page for what could not be graded ---------
+
+def test_feedback_escapes_everything_from_a_submission(course, tmp_path, capsys):
+    nb = nbformat.reads(_solved(course), as_version=4)
+    meta = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(f"hello {EVIL}", metadata={"nbgrader": {**meta, "grade_id": EVIL}}))
+    nb.cells.insert(2, nbformat.v4.new_code_cell(
+        "from IPython.display import HTML, display\ndisplay(HTML('<img src=y onerror=alert(2)>'))",
+        metadata={"nbgrader": {**meta, "grade_id": EVIL + "2"}}))
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = f"My answer {EVIL} with maths $\\tau_k = 1/k$"
+    downloads = tmp_path / "x"
+    downloads.mkdir()
+    nbformat.write(nb, downloads / "mallory.ipynb")
+    (downloads / "trudy.ipynb").write_text(_solved(course)[:500])
+    code, out = _grade(course, "--submissions", str(downloads), csv_path=tmp_path / "g.csv", capsys=capsys)
+    assert code == 0, out.err
+    page = (course.root / "feedback" / "mallory" / A / f"{A}.html").read_text()
+    assert "<img src=x" not in page and "<img src=y" not in page and "onerror=\"" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<math" in page
+    broken = (course.root / "feedback" / "trudy" / A / f"{A}.html").read_text()
+    assert "could not be graded" in broken and "not valid notebook JSON" in broken
+
+
+# -- 1: no lost work ------------------------------------------------------------------------------------------------
+
+def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(course, tmp_path, capsys):
+    release = course.release_path(A, A)
+    assert cli.main(["build", A, "--course", str(course.root)]) == 0   # unchanged: rebuilt quietly
+    work = tmp_path / "work"
+    assert cli.main(["fetch", A, "--course", str(course.root), "--to", str(work)]) == 0
+    mine = work / A / f"{A}.ipynb"
+    solved = _solved(course)
+    mine.write_text(solved)
+    assert cli.main(["fetch", A, "--course", str(course.root), "--to", str(work)]) == 0
+    assert mine.read_text() == solved and "kept your" in capsys.readouterr().out
+    assert (work / "nbgrader_config.py").exists()
+
+    release.write_text(solved)   # a student worked in release/ as the old README said
+    capsys.readouterr()
+    assert cli.main(["build", A, "--course", str(course.root)]) == 1
+    err = capsys.readouterr().err
+    assert "not overwriting" in err and "--force" in err and "Traceback" not in err
+    assert release.read_text() == solved
+    assert cli.main(["build", A, "--course", str(course.root), "--force"]) == 0
+    assert "raise NotImplementedError()" in release.read_text()
+
+
+# -- 2: the demo never deletes a user's files -----------------------------------------------------------------
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.txt").write_text("four years of work")
+    assert cli.main(["demo", "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "thesis.txt").read_text() == "four years of work"
+
+
+# -- 3, 10: clear errors, files untouched ----------------------------------------------------------------------
+
+def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
+    grades = tmp_path / "grades.csv"
+    grades.write_text("keep me\n")
+    root = str(course.root)
+    cases = [
+        (["export", "step_size", "--course", root, "--csv", str(grades)], "Did you mean step_sizes?"),
+        (["grade", "nosuch", "--course", root, "--csv", str(grades)], "no assignment 'nosuch'"),
+        (["build", "nosuch", "--course", root], "no assignment 'nosuch'"),
+        (["grade", A, "--course", str(tmp_path / "empty"), "--csv", str(grades)], "no course directory"),
+        (["grade", A, "--course", str(tmp_path), "--csv", str(grades)], "not a course directory"),
+        (["grade", A, "--course", root, "--submissions", str(grades), "--csv", str(grades)], "is a file"),
+        (["grade", A, "--course", root, "--student", "nobody", "--csv", str(grades)], "no submission of"),
+    ]
+    for argv, words in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, (argv, err)
+    assert grades.read_text() == "keep me\n"
+    assert not (tmp_path / "exchange").exists() and not (tmp_path / "empty").exists()
+    for argv in (["grade", A, "--workers", "-2"], ["grade", A, "--workers", "0"], ["grade", A, "--timeout", "0"]):
+        with pytest.raises(SystemExit) as exit:
+            cli.main(argv)
+        assert exit.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+
+
+def test_a_dask_address_that_does_not_answer_and_a_deleted_gradebook(tmp_path, capsys):
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    code = cli.main(["grade", A, "--course", str(course.root), "--dask", "tcp://127.0.0.1:9",
+                     "--csv", str(tmp_path / "g.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in err, err
+    (course.root / "gradebook.db").unlink()
+    for command in ("grade", "export"):
+        assert cli.main([command, A, "--course", str(course.root), "--csv", str(tmp_path / "g.csv")]) == 2
+        assert "sgd-course build" in capsys.readouterr().err
+
+
+def test_the_command_as_a_user_runs_it():
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "autograder", *argv], capture_output=True, text=True)
+
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("sgd-course ")
+    top = run("--help").stdout
+    assert "``" not in top and "Build the student versions" in top
+    assert "(default: sgd-course-demo)" in " ".join(run("demo", "--help").stdout.split())
+    import argparse
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) >= {"demo", "build", "fetch", "lab", "grade", "check", "export"}
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            assert action.help, f"sgd-course {name}: {action.dest} has no help"
+    error = run("build", "nosuch")
+    assert error.returncode == 2 and "Traceback" not in error.stderr and "no assignment" in error.stderr
+
+
+# -- 12: a progress bar off a terminal ------------------------------------------------------------------------
+
+def test_progress_off_a_terminal_prints_a_line_per_submission(tmp_path):
+    from autograder.grading import Result
+
+    log = tmp_path / "log.txt"
+    with open(log, "w") as stream:
+        progress = cli.Progress(stream=stream)
+        for i, student in enumerate(["ann", "ben", "cat"], 1):
+            progress(i, 3, Result(student, A))
+    text = log.read_text()
+    assert "\r" not in text and len(text.splitlines()) == 3 and "ben: graded" in text.splitlines()[1]
+
+
+# -- 5: the feedback page as a student sees it: offline, at 1200 px ----------------------------------------------
+
+def test_feedback_reads_offline_at_1200_px_with_wrapped_hints_and_maths(course, tmp_path, capsys):
+    import browser_helpers as bh
+    from playwright.sync_api import sync_playwright
+
+    answers = demo.reference_answers(course.root / "source" / A / f"{A}.ipynb")
+    bug = next(b for b in demo.demo_bugs(A) if b.cell == "stochastic_gradient")   # a sign error: a long hint
+    downloads = tmp_path / "d"
+    downloads.mkdir()
+    (downloads / "signerr.ipynb").write_text(demo.fill_in(course.release_path(A, A), demo.with_bug(answers, bug)))
+    code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=tmp_path / "g.csv",
+                       capsys=capsys)
+    assert code == 0, out.err
+    page_path = course.root / "feedback" / "signerr" / A / f"{A}.html"
+    with sync_playwright() as playwright:
+        browser = bh.launch_browser(playwright, tmp_path / "profile")
+        try:
+            page = browser.new_page()
+            page.set_viewport_size({"width": 1200, "height": 900})
+            remote = []
+            page.on("request", lambda r: remote.append(r.url) if r.url.startswith(("http:", "https:")) else None)
+            page.route("http*://**", lambda route: route.abort())   # no network
+            page.goto(page_path.as_uri())
+            page.wait_for_load_state("load")
+            hint = page.locator("pre", has_text="Hint: the sign looks flipped").first
+            assert hint.is_visible()
+            overflow = hint.evaluate("e => e.scrollWidth - e.clientWidth")
+            assert overflow <= 1, f"the hint scrolls sideways by {overflow} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1200
+            maths = page.locator("math").first
+            assert maths.bounding_box()["width"] > 0
+            assert "$" not in maths.evaluate("e => e.textContent")
+            assert page.locator("#score-manual .pending").is_visible()
+            assert remote == [], f"the page asked the network for {remote}"
+        finally:
+            browser.close()
