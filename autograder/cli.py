@@ -30,7 +30,8 @@ from pathlib import Path
 from . import demo, export, lms, selfcheck
 from .selfcheck import _positive
 from .feedback import write_not_graded
-from .grading import NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, UnknownAssignment
+from .grading import (NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, SandboxUnavailable,
+                      UnknownAssignment)
 from .journal import Journal
 
 DESCRIPTION = """Build the student versions of the sgd-course assignments, check a notebook, grade a
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
     try:
         return args.run(args)
-    except (UserError, UnknownAssignment, ReleaseChanged) as error:
+    except (UserError, UnknownAssignment, ReleaseChanged, SandboxUnavailable) as error:
         print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)
         return 1 if isinstance(error, ReleaseChanged) else 2
     except KeyboardInterrupt:  # Ctrl-C: the submissions that were running are graded again next time
@@ -95,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
                    "grades.csv; must be new, empty or made by an earlier demo")
     p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs (default: fresh)")
     p.add_argument("--workers", type=_positive, help=workers_help)
+    p.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where bubblewrap cannot run: "
+                   "student code then runs with your rights, unsandboxed (every submission's notes say so)")
     p.set_defaults(run=_demo)
 
     p = sub.add_parser("build", help="generate the student versions (release/)")
@@ -143,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student again "
                    "(repeatable), with the class's seed")
     p.add_argument("--no-feedback", action="store_true", help="do not write feedback pages")
+    p.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where bubblewrap cannot run: "
+                   "student code then runs with your rights, unsandboxed (every submission's notes say so)")
     p.set_defaults(run=_grade)
 
     selfcheck.add_arguments(sub.add_parser(
@@ -234,6 +239,7 @@ def summary(results: list[Result]) -> str:
 # -- the course, the assignment, the gradebook: checked before anything is written -------------------------
 
 def _course(args, *, timeout=None) -> Course:
+    """The course directory of ``--course``, checked; raises UserError in words."""
     root = Path(args.course).expanduser()
     if root.is_file():
         raise UserError(f"--course {root} is a file; give the course directory (the folder holding source/)")
@@ -244,7 +250,7 @@ def _course(args, *, timeout=None) -> Course:
     if not source.is_dir() or not any(source.glob("*/*.ipynb")):
         raise UserError(f"{root} is not a course directory: it has no source/<assignment>/*.ipynb "
                         f"(this clone's course is {REPO_SOURCE.parent})")
-    return Course(root, timeout=timeout)
+    return Course(root, timeout=timeout, unsafe_no_sandbox=getattr(args, "unsafe_no_sandbox", False))
 
 
 def _assignment(course: Course, assignment: str) -> str:
@@ -292,7 +298,7 @@ def _demo(args) -> int:
                         "give a new or empty folder")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sgd-course-demo-") as tmp:
-        course = Course.from_sources(tmp)
+        course = Course.from_sources(tmp, unsafe_no_sandbox=args.unsafe_no_sandbox)
         print(f"building the student versions of {', '.join(course.assignments)} ...", flush=True)
         course.build()
         results, roster = [], {}

@@ -173,3 +173,15 @@ def test_library_view_keeps_tools_and_strips_only_that_assignments_solutions():
     assert "def sgd_iterates" in (view / "sgd.py").read_text()
     assert "not available while grading" not in (view / "sgd.py").read_text()
     assert "not available while grading" in (library_view.view("step_sizes") / "sgd.py").read_text()
+
+
+def test_the_command_refuses_without_a_sandbox_and_says_how(tmp_path, monkeypatch, capsys):
+    from autograder import cli
+    monkeypatch.setattr(jail, "available", lambda: "bubblewrap is not installed")
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    course.submit("s", A, {A: build(course)})
+    assert cli.main(["grade", A, "--course", str(course.root), "--csv", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to grade: bubblewrap is not installed" in err and "--unsafe-no-sandbox" in err
+    assert "Traceback" not in err and not (tmp_path / "g.csv").exists()
