@@ -27,7 +27,7 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from . import demo, export, lms, selfcheck
+from . import jail, demo, export, lms, selfcheck
 from .selfcheck import _positive
 from .feedback import write_not_graded
 from .grading import (NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, SandboxUnavailable,
@@ -298,7 +298,13 @@ def _demo(args) -> int:
                         "give a new or empty folder")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sgd-course-demo-") as tmp:
-        course = Course.from_sources(tmp, unsafe_no_sandbox=args.unsafe_no_sandbox)
+        # the demo grades the course's own demo class, not strangers' work: without bubblewrap it says
+        # so and grades it unsandboxed (sgd-course grade refuses that without --unsafe-no-sandbox)
+        missing = jail.available()
+        if missing and not args.unsafe_no_sandbox:
+            print(f"note: {missing}; the demo's own submissions are graded without a sandbox "
+                  "(sgd-course grade refuses to grade students' work that way)", flush=True)
+        course = Course.from_sources(tmp, unsafe_no_sandbox=args.unsafe_no_sandbox or bool(missing))
         print(f"building the student versions of {', '.join(course.assignments)} ...", flush=True)
         course.build()
         results, roster = [], {}
