@@ -27,7 +27,7 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from . import jail, demo, export, lms, selfcheck
+from . import demo, export, jail, lms, selfcheck
 from .selfcheck import _positive
 from .feedback import write_not_graded
 from .grading import (NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, SandboxUnavailable,
