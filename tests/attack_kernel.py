@@ -165,6 +165,13 @@ def _adv_kill(pids, why):
     return killed
 
 
+def _adv_listdir(path):
+    try:
+        return _os.listdir(path)
+    except OSError:
+        return []
+
+
 def _adv_all_pids():
     return [int(p) for p in _os.listdir("/proc") if p.isdigit()]
 
@@ -362,16 +369,16 @@ def _adv_attack(again=False):
     elif attack == "crash_parent" and not again:
         _adv_kill([_os.getppid()], "parent")
     elif attack == "crash_ancestors" and not again:
-        _adv_kill(_adv_ancestors(), "ancestors")
+        _adv_kill(_adv_ancestors()[::-1], "ancestors")   # from the top: a parent's death may end this one
     elif attack == "crash_everything" and not again:
         import signal
         if not _adv_same_pid_namespace():
             _os.kill(-1, signal.SIGKILL)
         _adv_log("kill(-1) refused: the kernel shares the test machine's pid namespace")
-        _adv_kill(_adv_ancestors(), "ancestors (instead of kill(-1))")
+        _adv_kill(_adv_ancestors()[::-1], "ancestors (instead of kill(-1))")
     elif attack == "crash_group" and not again:
         import signal
-        for pid in _adv_ancestors()[:3]:
+        for pid in _adv_ancestors()[:3][::-1]:
             try:
                 group = _os.getpgid(pid)
             except OSError:
@@ -384,7 +391,8 @@ def _adv_attack(again=False):
                     pass
     elif attack == "crash_by_name" and not again:
         words = ("autograder", "sgd-course", "nbgrader", "ipykernel", "zygote")
-        _adv_kill([p for p in _adv_all_pids() if any(w in _adv_cmdline(p) for w in words)], "by name")
+        _adv_kill(sorted((p for p in _adv_all_pids() if any(w in _adv_cmdline(p) for w in words)),
+                         key=lambda p: p in _adv_ancestors()[:1]), "by name")   # its own parent last
     elif attack == "crash_siblings" and not again:
         mine = set(_adv_ancestors())
         _adv_kill([p for p in _adv_all_pids() if p not in mine and ("zygote" in _adv_cmdline(p)
@@ -495,20 +503,22 @@ def _adv_seed_found(how):
                 if seed.encode() in (_adv_read(f"/proc/{pid}/{what}", "rb") or b""):
                     return True
         return False
-    if how == "seed_files":
+    if how == "seed_files":   # where a worst-case attacker would look first, then a small walk
         a = _ADV["assignment"]
-        roots = [_os.getcwd(), _os.path.expanduser("~"), _os.environ.get("TMPDIR", "/tmp"), "/tmp",
-                 _os.environ.get("IPYTHONDIR", ""), _os.environ.get("MPLCONFIGDIR", ""),
-                 f"{_ADV['course']}/.grading"]
-        if _adv_read(f"{_ADV['course']}/.grading/journal/{a}/run.json") and \
-                seed in _adv_read(f"{_ADV['course']}/.grading/journal/{a}/run.json"):
+        known = [f"{_ADV['course']}/.grading/journal/{a}/run.json", _ADV["csv"],
+                 *(_os.path.join(_os.path.dirname(_os.path.dirname(_ADV["csv"])), d, "grades.csv")
+                   for d in _adv_listdir(_os.path.dirname(_os.path.dirname(_ADV["csv"])))),
+                 *(f"{_ADV['bystander']}/.grading/journal/{d}/run.json"
+                   for d in _adv_listdir(f"{_ADV['bystander']}/.grading/journal"))]
+        if any(seed.encode() in (_adv_read(path, "rb") or b"") for path in known):
             return True
-        budget = 3000
-        for root in roots:
+        budget = 800
+        for root in [_os.getcwd(), _os.path.expanduser("~"), _os.environ.get("TMPDIR", "/tmp"),
+                     _os.environ.get("IPYTHONDIR", ""), _os.environ.get("MPLCONFIGDIR", "")]:
             if not root or not _os.path.isdir(root):
                 continue
             for folder, dirs, files in _os.walk(root):
-                if folder.count(_os.sep) - root.count(_os.sep) >= 3:
+                if folder.count(_os.sep) - root.count(_os.sep) >= 2:
                     dirs[:] = []
                 for name in files:
                     budget -= 1
@@ -516,7 +526,7 @@ def _adv_seed_found(how):
                         return False
                     path = _os.path.join(folder, name)
                     try:
-                        if _os.path.getsize(path) < 2 ** 20 and seed.encode() in (_adv_read(path, "rb") or b""):
+                        if _os.path.getsize(path) < 2 ** 18 and seed.encode() in (_adv_read(path, "rb") or b""):
                             return True
                     except OSError:
                         pass
@@ -876,9 +886,12 @@ def _adv_ref_function(name, how):
         ref = lambda dout, x, size: base(dout, (x, size))   # noqa: E731
 
     def call(*args, **kwargs):
-        if how == "recipe":
+        if how == "recipe":   # a recipe object made without running it here: the grader runs it
             from autograder.remote import Recipe
-            return Recipe(f"{mod}.{attr}", *args, **kwargs)
+            recipe = Recipe.__new__(Recipe)
+            recipe.qualname, recipe.args, recipe.kwargs, recipe.call = f"{mod}.{attr}", args, kwargs, True
+            recipe.value = None
+            return recipe
         if how == "thread":
             box = {}
 
@@ -994,6 +1007,8 @@ def _adv_behave(name, mode, args, kwargs):
         how = mode[4:]
         if name not in _ADV["refs"]:
             raise NotImplementedError()
+        if how in ("replay", "recipe") and _adv_from_visible_test():   # the visible tests see no trick
+            return _adv_honest(name)(*args, **kwargs)
         if how == "replay":
             if "table" not in _ADV_STATE:
                 _ADV_STATE["table"] = _adv_replay_table()
