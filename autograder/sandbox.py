@@ -26,6 +26,7 @@ import builtins
 import contextlib
 import copy
 import glob
+import html
 import importlib.resources
 import json
 import os
@@ -116,7 +117,7 @@ def grade_job(job: Job, slots=None) -> Outcome:
                      if job.extra_files else []) + repairs + stops
             if notes:  # the student reads them at the top of the feedback
                 ran.cells.insert(0, nbformat.v4.new_markdown_cell(
-                    "**Notes from the grader**\n\n" + "\n".join(f"- {n}" for n in notes)))
+                    "**Notes from the grader**\n\n" + "\n".join(f"- {_plain(n)}" for n in notes)))
             outcome.notes += notes
             outcome.notebooks[name] = nbformat.writes(ran)
     except Exception as error:  # a bug of ours must not take the class run down
@@ -124,6 +125,13 @@ def grade_job(job: Job, slots=None) -> Outcome:
     finally:
         outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _plain(text: str) -> str:
+    """A note as plain text in markdown: what came from the submission (ids, file names) can be
+    neither HTML nor markdown markup in the feedback page."""
+    return html.escape(text).replace("\\", "\\\\").replace("`", "\\`").replace("*", "\\*") \
+        .replace("_", "\\_").replace("[", "\\[").replace("]", "\\]")
 
 
 def read_submission(raw, name, release_json, others=()):
