@@ -418,11 +418,14 @@ def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
     return path
 
 
-def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id") -> list[str]:
+def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id",
+                  refused: dict | None = None) -> list[str]:
     """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns the students
-    imported; refused ids are printed, by name, and skipped."""
-    entries, refused = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from)
-    for name, why in refused.items():
+    imported; refused ids are printed, by name, skipped, and put in ``refused`` (id -> why)."""
+    entries, why_not = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from)
+    if refused is not None:
+        refused.update(why_not)
+    for name, why in why_not.items():
         print(f"warning: not imported: {why}; rename it (the rest of the class is graded)", file=sys.stderr)
     roster = course.roster()
     notes = {}
@@ -478,12 +481,12 @@ def _grade(args) -> int:
         if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
             course.build([assignment])
         _need_gradebook(course)
-        roster = None
+        roster, refused = None, {}
         if args.roster:
             roster = import_roster(course, Path(args.roster), id_from=args.student_id)
             print(f"roster: {len(roster)} student(s) from {args.roster}")
         if folder is not None:
-            imported = import_folder(course, assignment, folder, id_from=args.student_id)
+            imported = import_folder(course, assignment, folder, id_from=args.student_id, refused=refused)
             print(f"imported {len(imported)} submission(s) from {args.submissions}")
             strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
             if strangers:
@@ -511,6 +514,8 @@ def _grade(args) -> int:
     results = class_results(course, assignment)
     if not args.no_feedback:
         _feedback_for_the_ungraded(course, results)
+    # a refused id has a row too (it can have no folder, so no feedback page): it is data, not a path
+    results += [Result(student, assignment, reason=why) for student, why in refused.items()]
     export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
     print(export.table(results))
     print(f"\n{summary(results)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
