@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import as_float_array, as_index_array, positive_int
+from .problems import least_squares_inputs
+from .validate import as_float_array, as_index_array, check_rng, positive_int
 
 __all__ = [
     "per_sample_gradients",
@@ -46,19 +47,12 @@ __all__ = [
 ]
 
 
-def _inputs(theta, X, y):
-    X = as_float_array(X, "X", ndim=2)
-    theta = as_float_array(theta, "theta", shape=(X.shape[1],))
-    y = as_float_array(y, "y", shape=(X.shape[0],))
-    return theta, X, y
-
-
 def per_sample_gradients(theta, X, y):
     """The N gradients of the summands as the rows of an (N, d) array:
 
         G[j] = grad f_j(theta) = (x_j . theta - y_j) x_j.
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     return (X @ theta - y)[:, None] * X
 
 
@@ -67,7 +61,7 @@ def full_gradient(theta, X, y):
 
     The lecture's E is the plain sum over all N examples (not the mean), so this costs N summands.
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     return X.T @ (X @ theta - y)
 
 
@@ -80,7 +74,7 @@ def minibatch_gradient(theta, X, y, idx, unbiased=False):
     A repeated index (sampling with replacement) counts every time it occurs. Only the |I(k)| rows
     of X in the batch are touched.
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     idx = as_index_array(idx, "idx", X.shape[0])
     Xb = X[idx]
     g = Xb.T @ (Xb @ theta - y[idx])
@@ -144,7 +138,7 @@ def minibatch_variance(theta, X, y, batch_size, replace=True):
 
     It falls like 1/B; without replacement it is 0 at B = N (the full gradient).
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     n = X.shape[0]
     batch_size = positive_int(batch_size, "batch_size")
     if not replace and batch_size > n:
@@ -163,11 +157,10 @@ def sample_minibatch_gradients(theta, X, y, batch_size, num, rng, replace=True):
     Each I is ``batch_size`` indices drawn uniformly with replacement, or a uniformly random subset
     (``replace=False``, as a chunk of a shuffled epoch is).
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     n = X.shape[0]
     batch_size, num = positive_int(batch_size, "batch_size"), positive_int(num, "num")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng)
     if replace:
         idx = rng.integers(0, n, size=(num, batch_size))
     else:

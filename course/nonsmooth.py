@@ -38,10 +38,10 @@ import numbers
 
 import numpy as np
 
-from course.data import check_rng, epoch_minibatches, load_digits
-from course.nn import (_mlp_backward, _mlp_forward, _slope_at_zero, _softmax_cross_entropy, init_mlp,
-                       mlp_forward, mlp_loss_and_grad)
-from course.validate import as_float_array, positive_float, positive_int
+from course.data import epoch_minibatches, load_digits
+from course.nn import (check_relu_prime, init_mlp, mlp_backward, mlp_forward, mlp_loss_and_grad,
+                       softmax_cross_entropy)
+from course.validate import as_float_array, check_rng, positive_float, positive_int
 
 __all__ = [
     # Clarke subdifferential estimates
@@ -381,7 +381,7 @@ def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):
     This is what PyTorch and TensorFlow do: one subgradient per node, and the chain rule as if every
     operation were differentiable. Returns None.
     """
-    relu_prime_at_zero = _slope_at_zero(relu_prime_at_zero)
+    relu_prime_at_zero = check_relu_prime(relu_prime_at_zero)
     order = topological_order(output)
     for node in order:
         node.grad = 0.0
@@ -499,7 +499,7 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
     dtype = np.dtype(dtype)
     if dtype not in (np.float16, np.float32, np.float64):
         raise ValueError(f"dtype must be float16, float32 or float64, got {dtype}")
-    r = _slope_at_zero(relu_prime_at_zero)
+    r = check_relu_prime(relu_prime_at_zero)
     steps = positive_int(steps, "steps")
     X, y, X_test, y_test = _digits(dtype.name)
     params_a = init_mlp(list(sizes), np.random.default_rng(seed), dtype=dtype)
@@ -508,7 +508,6 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
     tau = dtype.type(tau)
     out = {"differs": np.zeros(steps, bool), "zeros": np.zeros(steps, np.int64),
            "drift": np.zeros(steps), "loss_a": np.zeros(steps), "loss_b": np.zeros(steps)}
-    L = len(sizes) - 1
     k = 0
     while k < steps:
         for idx in epoch_minibatches(len(X), batch_size, rng):
@@ -516,14 +515,14 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
                 break
             xb, yb = X[idx], y[idx]
             # run A: one forward pass, backpropagated with ReLU'(0) = 0 (its step) and = r (for comparison)
-            scores, caches = _mlp_forward(params_a, xb, L)
-            loss_a, dscores = _softmax_cross_entropy(scores, yb)
-            grads_a = _mlp_backward(dscores, caches, 0.0)
-            grads_r = _mlp_backward(dscores, caches, r)
+            scores, caches = mlp_forward(params_a, xb)
+            loss_a, dscores = softmax_cross_entropy(scores, yb)
+            grads_a = mlp_backward(dscores, caches, 0.0)
+            grads_r = mlp_backward(dscores, caches, r)
             # run B
-            scores, caches_b = _mlp_forward(params_b, xb, L)
-            loss_b, dscores = _softmax_cross_entropy(scores, yb)
-            grads_b = _mlp_backward(dscores, caches_b, r)
+            scores, caches_b = mlp_forward(params_b, xb)
+            loss_b, dscores = softmax_cross_entropy(scores, yb)
+            grads_b = mlp_backward(dscores, caches_b, r)
             out["differs"][k] = any(not np.array_equal(grads_a[key], grads_r[key]) for key in grads_a)
             out["zeros"][k] = sum(np.count_nonzero(z == 0) for _, z in caches if z is not None)
             params_a = {key: params_a[key] - tau * grads_a[key] for key in params_a}

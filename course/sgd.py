@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import as_float_array, positive_int
+from .validate import as_float_array, check_rng, positive_int
 
 
 def sample_indices(n, num_steps, rng, runs=None):
@@ -22,9 +22,7 @@ def sample_indices(n, num_steps, rng, runs=None):
     """
     n = positive_int(n, "n")
     num_steps = positive_int(num_steps, "num_steps", minimum=0)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
-                        f"{type(rng).__name__}")
+    check_rng(rng)
     shape = (num_steps,) if runs is None else (num_steps, positive_int(runs, "runs"))
     return rng.integers(0, n, size=shape)
 

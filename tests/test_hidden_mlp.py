@@ -55,8 +55,8 @@ REFERENCE_CALL = {  # a solution that hands the work to the course library
     "check_epoch_minibatches": [("    perm = rng.permutation(n)\n", "    from course.data import epoch_minibatches"
                                  " as ref\n    return list(ref(n, batch_size, rng))\n")],
     "check_train": [("    state = optimizer.init(params)\n",
-                     "    import course.train\n    params, h = course.train.train(loss_and_grad, params, X, y, "
-                     "optimizer, epochs=epochs, batch_size=batch_size, rng=rng)\n    return params, h['step_loss']\n")],
+                     "    import course.train\n    return course.train.train(loss_and_grad, params, X, y, "
+                     "optimizer, batches, epochs=epochs, batch_size=batch_size, rng=rng, on_epoch=on_epoch)\n")],
 }
 
 LOOP_STEP = ("            step_losses.append(float(loss))\n"

@@ -3,7 +3,7 @@
 Each check calls ONE student function with inputs drawn at grading time and compares it with the
 reference in ``course``: the layers with ``course.nn``, the finite differences with
 ``course.gradcheck``, the minibatches with ``course.data`` and the training loop with
-``course.train.train``, step for step. The training loop is given the reference loss, optimizer and
+``course.train.fit``, step for step. The training loop is given the reference loss, optimizer and
 minibatches, so a wrong layer never costs the loop's points (and the other way round).
 """
 
@@ -392,7 +392,7 @@ def check_train(train):
 def _check_train_case(train, label, X, y, params, optimizer, replacement, epochs, B, seed, with_callback):
     n = len(X)
     snapshots = []
-    ref_params, history = course.train.train(
+    ref_params, history = course.train.fit(
         mlp_loss_and_grad, params, X, y, optimizer, epochs=epochs, batch_size=B, rng=np.random.default_rng(seed),
         sampler="replacement" if replacement else "shuffle", X_val=X[:1], y_val=y[:1],
         eval_fn=lambda p, *_: snapshots.append(p) or 0.0)
@@ -478,8 +478,8 @@ def _train_alternatives(params, X, y, optimizer, epochs, B, seed, replacement):
     def run(opt, epochs_per_restart):
         rng, p, losses = np.random.default_rng(seed), params, []
         for _ in range(epochs // epochs_per_restart):
-            p, h = course.train.train(mlp_loss_and_grad, p, X, y, opt, epochs=epochs_per_restart, batch_size=B,
-                                      rng=rng, sampler=sampler)
+            p, h = course.train.fit(mlp_loss_and_grad, p, X, y, opt, epochs=epochs_per_restart, batch_size=B,
+                                    rng=rng, sampler=sampler)
             losses += h["step_loss"]
         return {"losses": np.asarray(losses), **p}
 
