@@ -44,6 +44,7 @@ __all__ = [
     "bias_variance",
     "minibatch_variance",
     "sample_minibatch_gradients",
+    "gd_vs_sgd_runs",
 ]
 
 
@@ -167,3 +168,17 @@ def sample_minibatch_gradients(theta, X, y, batch_size, num, rng, replace=True):
         idx = np.argsort(rng.random((num, n)), axis=1)[:, :batch_size]
     G = per_sample_gradients(theta, X, y)
     return G[idx].sum(axis=1) * (n / batch_size)
+
+
+def gd_vs_sgd_runs(X, y, descent_fn, grad_fn, batch_size, tau, theta1, *, epochs=20, runs=5, seed=0):
+    """GD and ``runs`` SGD runs with the same step size ``tau`` and the same work (``epochs`` * N summand
+    gradients each). ``descent_fn(grad_fn, theta1, schedule, batches) -> (thetas, work)``.
+    Returns {"GD": (thetas, work), "SGD": [(thetas, work), ...]}."""
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    steps = max(1, epochs * n // batch_size)
+    with np.errstate(all="ignore"):
+        out = {"GD": descent_fn(grad_fn, theta1, lambda k: tau, [np.arange(n)] * epochs)}
+        out["SGD"] = [descent_fn(grad_fn, theta1, lambda k: tau, rng.integers(0, n, size=(steps, batch_size)))
+                      for _ in range(runs)]
+    return out

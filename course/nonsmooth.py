@@ -52,6 +52,7 @@ __all__ = [
     "autodiff_gradient", "graph_table", "E1", "E2", "gradient_descent",
     # does ReLU'(0) matter?
     "zero_preactivations", "backprop_differs", "relative_drift", "relu_prime_runs",
+    "RELU_PRIME_CHOICES", "RELU_PRIME_DTYPES", "same_as_run_a", "relu_prime_table",
 ]
 
 
@@ -533,3 +534,43 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
     accuracy = [float(np.mean(mlp_forward(p, X_test)[0].argmax(axis=1) == y_test)) for p in (params_a, params_b)]
     out["test_accuracy"] = tuple(accuracy)
     return out
+
+
+RELU_PRIME_CHOICES = (0.0, 0.25, 0.5, 0.75, 1.0)
+RELU_PRIME_DTYPES = ("float16", "float32", "float64")
+
+
+def same_as_run_a(res):
+    """The result ``relu_prime_runs`` gives with ReLU'(0) = 0 for run B, from its result
+    for any other ReLU'(0) in the same precision: then B is A (same start, same minibatches, same
+    backprop), so backprop never differs, the drift is 0 and B's losses and accuracy are A's."""
+    acc_a = res["test_accuracy"][0]
+    return {"differs": np.zeros_like(res["differs"]), "zeros": res["zeros"], "drift": np.zeros_like(res["drift"]),
+            "loss_a": res["loss_a"], "loss_b": res["loss_a"], "test_accuracy": (acc_a, acc_a)}
+
+
+def relu_prime_table(runs_fn=None, steps=300, computed=None, dtypes=RELU_PRIME_DTYPES,
+                     choices=RELU_PRIME_CHOICES):
+    """Results of ``relu_prime_runs`` (or ``runs_fn``) for every precision in ``dtypes``
+    and ReLU'(0) of run B in ``choices``, as {(dtype name, ReLU'(0)): result}; ``computed`` holds some
+    already. With the reference, two shortcuts give exactly what a run would:
+
+    - ReLU'(0) = 0 for B makes B = A (``same_as_run_a``);
+    - when no hidden pre-activation of run A was ever exactly 0 (``zeros`` all 0), ReLU'(0) never entered
+      backprop, so B = A for every ReLU'(0): all choices give that same result.
+
+    With a ``runs_fn`` of your own, every setting is computed by it."""
+    table = {(str(d), float(r)): res for (d, r), res in (computed or {}).items()}
+    run = runs_fn or relu_prime_runs
+    for dtype in dtypes:
+        for r in sorted(choices, key=lambda r: r != 1.0):      # ReLU'(0) = 1 first: it decides the shortcuts
+            if (dtype, r) in table:
+                continue
+            known = [res for (d, _), res in table.items() if d == dtype]
+            if runs_fn is None and known and r == 0.0:
+                table[dtype, r] = same_as_run_a(known[0])
+            elif runs_fn is None and known and not np.any(known[0]["zeros"]):
+                table[dtype, r] = known[0]
+            else:
+                table[dtype, r] = run(np.dtype(dtype), r, steps=steps)
+    return table
