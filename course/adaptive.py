@@ -68,9 +68,8 @@ def adagrad_norm_run(grad, theta1, indices, eta=1.0, c0=0.0):
     Returns ``(thetas, taus)``: thetas of shape (K+1,) + theta1.shape (theta(1) first), taus of shape
     (K,) for one run and (K, R) for R runs.
     """
-    eta = positive_float(eta, "eta")
     opt = optim.adagrad_norm(eta, c0)
-    return _run(opt, lambda s: eta / np.sqrt(s.c) if s.c > 0 else 0.0, grad, theta1, indices)
+    return _run(opt, lambda state: optim.adagrad_step_size(eta, state.c), grad, theta1, indices)
 
 
 def adagrad_diag_run(grad, theta1, indices, eta=1.0, c0=0.0):
@@ -81,15 +80,8 @@ def adagrad_diag_run(grad, theta1, indices, eta=1.0, c0=0.0):
     Returns ``(thetas, taus)``, both with one entry per coordinate: shapes (K+1,) + theta1.shape and
     (K,) + theta1.shape.
     """
-    eta = positive_float(eta, "eta")
     opt = optim.adagrad(eta, c0)
-
-    def taus_of(state):
-        out = np.zeros_like(state.c)
-        np.divide(eta, np.sqrt(state.c), out=out, where=state.c > 0)
-        return out
-
-    return _run(opt, taus_of, grad, theta1, indices)
+    return _run(opt, lambda state: optim.adagrad_step_size(eta, state.c), grad, theta1, indices)
 
 
 def tau_limit(eta, G, batch_size):

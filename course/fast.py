@@ -97,11 +97,10 @@ def adagrad_norm(eta=1.0, c0=0.0) -> InPlaceOptimizer:
     """``course.optim.adagrad_norm``: c(k+1) = c(k) + ||g||^2, theta -= eta c(k+1)^(-1/2) g, in place
     (on the dict of arrays: its one step size needs the norm over all of them)."""
     pure = optim.adagrad_norm(eta, c0)
-    eta = float(eta)
 
     def step(grads, state, params, work):
         c = state.c + optim.tree_sq_norm(grads)
-        tau = float(eta / np.sqrt(c)) if c > 0 else 0.0
+        tau = optim.adagrad_step_size(eta, c)
         for key, g in grads.items():
             params[key] += np.multiply(g, -tau, out=work[0][key])
         return optim.AdaGradNormState(k=state.k + 1, c=c)

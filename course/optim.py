@@ -80,6 +80,15 @@ def sgd(schedule) -> Optimizer:
 
 # -- AdaGrad ----------------------------------------------------------------------------------------
 
+def adagrad_step_size(eta, c):
+    """AdaGrad's step size tau = eta * c^(-1/2), entry by entry, and 0 where c = 0 (no gradient seen yet,
+    so no step). A float for a number c, an array for an array c (diagonal AdaGrad's c_i)."""
+    c = np.asarray(c, dtype=np.float64)
+    tau = np.zeros_like(c)
+    np.divide(eta, np.sqrt(c), out=tau, where=c > 0)
+    return float(tau) if tau.ndim == 0 else tau
+
+
 class AdaGradNormState(NamedTuple):
     k: int
     c: float
@@ -102,7 +111,7 @@ def adagrad_norm(eta=1.0, c0=0.0) -> Optimizer:
 
     def update(grads, state, params=None):
         c = state.c + tree_sq_norm(grads)
-        tau = float(eta / np.sqrt(c)) if c > 0 else 0.0
+        tau = adagrad_step_size(eta, c)
         return tree_map(lambda g: -tau * g, grads), AdaGradNormState(k=state.k + 1, c=c)
 
 
