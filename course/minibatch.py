@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from .problems import least_squares_inputs
+from .sgd import sgd_iterates
 from .validate import as_float_array, as_index_array, check_rng, positive_int
 
 __all__ = [
@@ -90,16 +91,11 @@ def descent(grad, theta1, schedule, batches):
     GD is the case I(k) = {0, ..., N-1} for every k; SGD draws small random I(k).
     Returns ``(thetas, work)``: thetas has shape (K+1,) + theta1's shape (theta(1) = theta1 first);
     work[i] = |I(1)| + ... + |I(i)| is the number of summand gradients used to reach theta(i+1)
-    (int64, shape (K+1,), work[0] = 0).
+    (int64, shape (K+1,), work[0] = 0). The steps are those of ``course.sgd.sgd_iterates``.
     """
-    theta = as_float_array(theta1, "theta1")
-    thetas, work = [theta], [0]
-    for k in range(1, len(batches) + 1):
-        idx = np.asarray(batches[k - 1])
-        theta = theta - schedule(k) * grad(theta, idx)
-        thetas.append(theta)
-        work.append(work[-1] + idx.size)
-    return np.stack(thetas), np.asarray(work, dtype=np.int64)
+    thetas = sgd_iterates(grad, theta1, schedule, batches)
+    work = np.cumsum([0] + [np.size(batches[k]) for k in range(len(batches))], dtype=np.int64)
+    return thetas, work
 
 
 def descent_fraction(theta, X, y):
