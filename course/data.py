@@ -69,7 +69,8 @@ def minibatches_with_replacement(n, batch_size, num_batches, rng):
 def epoch_minibatches_with_replacement(n, batch_size, rng):
     """As many index sets as an epoch of ``epoch_minibatches`` has, ceil(n / batch_size), each drawn
     with replacement (``minibatches_with_replacement``): the same number of steps per epoch."""
-    return minibatches_with_replacement(n, batch_size, -(-positive_int(n, "n") // positive_int(batch_size, "batch_size")), rng)
+    n, batch_size = positive_int(n, "n"), positive_int(batch_size, "batch_size")
+    return minibatches_with_replacement(n, batch_size, -(-n // batch_size), rng)
 
 
 # ---------------------------------------------------------------------------------------- data sets

@@ -281,7 +281,8 @@ def adagrad_explorer(adagrad_fn, X, y):
         return adaptive.constant_step_runs(problem, eta, X=X, y=y, runs=ADAGRAD_RUNS[problem])
 
     def summary(problem, eta, c0):
-        gap_a, taus, limit = adaptive.adagrad_only_runs(problem, adagrad_fn, eta, c0, X=X, y=y, runs=ADAGRAD_RUNS[problem])
+        gap_a, taus, limit = adaptive.adagrad_only_runs(problem, adagrad_fn, eta, c0, X=X, y=y,
+                                                        runs=ADAGRAD_RUNS[problem])
         k = np.arange(1, len(taus) + 1)
         return {"gap_adagrad": gap_a, "gap_sgd": sgd_gap(problem, eta), "limit": limit,
                 "tau_sqrt_k": np.mean(taus.reshape(len(k), -1), axis=1) * np.sqrt(k)}
@@ -399,8 +400,8 @@ def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
     Both runs train the same network on the same minibatches (``course.nonsmooth.relu_prime_runs``,
     or ``runs_fn(dtype, relu_prime_at_zero, steps=...)``). ``computed`` maps (dtype name, ReLU'(0) of B)
     to results already computed with the same ``steps``. With the reference, every setting is computed
-    when the explorer starts (``course.nonsmooth.relu_prime_table``: a few seconds, for the float16 runs), so that a move
-    only redraws; with a ``runs_fn`` of your own, each setting is computed when first chosen.
+    when the explorer starts (``course.nonsmooth.relu_prime_table``: a few seconds, for the float16 runs),
+    so that a move only redraws; with a ``runs_fn`` of your own, each setting is computed when first chosen.
     """
     if grading():
         return _skipped("relu_prime_explorer")
@@ -415,8 +416,10 @@ def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
         return table[dtype, r]
 
     controls = {
-        "precision": w.ToggleButtons(options=list(nonsmooth.RELU_PRIME_DTYPES), value="float16", description="precision"),
-        "prime": w.SelectionSlider(options=list(nonsmooth.RELU_PRIME_CHOICES), value=1.0, description="ReLU'(0) of B",
+        "precision": w.ToggleButtons(options=list(nonsmooth.RELU_PRIME_DTYPES), value="float16",
+                                     description="precision"),
+        "prime": w.SelectionSlider(options=list(nonsmooth.RELU_PRIME_CHOICES), value=1.0,
+                                   description="ReLU'(0) of B",
                                    style={"description_width": "initial"}),
     }
     c = controls

@@ -220,7 +220,8 @@ def test_train_mlp_has_trains_signature_and_calls_on_epoch_with_copies():
     results = {}
     for which, loop in (("fast", fast.train_mlp), ("slow", train)):
         results[which] = loop(mlp_loss_and_grad, params, X, y, fast.adagrad(eta=0.1),
-                              epoch_minibatches_with_replacement, epochs=2, batch_size=9, rng=np.random.default_rng(1),
+                              epoch_minibatches_with_replacement, epochs=2, batch_size=9,
+                              rng=np.random.default_rng(1),
                               on_epoch=lambda e, p, which=which: seen[which].append((e, p)))
     assert results["fast"][1] == results["slow"][1]
     assert [e for e, _ in seen["fast"]] == [e for e, _ in seen["slow"]] == [1, 2]

@@ -175,7 +175,8 @@ def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
     """Against 1/2 ||X theta - y||^2 - min E, computed directly for each run and step."""
     X, y = least_squares_3d
     gap_a, gap_s, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm, 0.01, 1.0, X=X, y=y, runs=3, steps=50)
-    np.testing.assert_array_equal(adaptive.constant_step_runs("least squares", 0.01, X=X, y=y, runs=3, steps=50), gap_s)
+    np.testing.assert_array_equal(adaptive.constant_step_runs("least squares", 0.01, X=X, y=y, runs=3, steps=50),
+                                  gap_s)
     indices = np.random.default_rng(0).integers(0, len(y), size=(50, 3, 1))
     grad = problems.least_squares_runs_grad(X, y)
     e_star = problems.least_squares_loss(problems.least_squares_solution(X, y), X, y)
