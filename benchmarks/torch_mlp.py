@@ -119,7 +119,7 @@ def data_for(config, cache={}):
 
 
 def flops_per_epoch(config, n):
-    """Model FLOPs of one epoch of train(): the steps, and (epochs + 1) / epochs whole-set forward passes."""
+    """Model FLOPs of one epoch of fit(): the steps, and (epochs + 1) / epochs whole-set forward passes."""
     layers = [a * b for a, b in zip(config.sizes[:-1], config.sizes[1:])]
     forward = 2 * sum(layers)
     step = forward + 2 * sum(layers) + 2 * sum(layers[1:])     # forward, dW, dx (not for the input)
