@@ -146,8 +146,19 @@ def _view(assignment: str) -> Path:
 
 
 def mounts(assignment: str) -> dict[str, str | None]:
-    """Sandbox path -> host folder to show there (None: an empty folder) for ``jail.bwrap_argv``."""
-    return {str(_package_dir("course")): str(view(assignment)), str(_package_dir("autograder")): None}
+    """Sandbox path -> host folder to show there (None: an empty folder) for ``jail.bwrap_argv``: the
+    view at its own path (the kernel's PYTHONPATH, see ``python_path``) and over the installed
+    ``course`` (were it inside the Python environment, its source would be readable there), and an
+    empty folder over ``autograder``."""
+    stripped = str(view(assignment))
+    return {str(Path(stripped).parent): str(Path(stripped).parent), str(_package_dir("course")): stripped,
+            str(_package_dir("autograder")): None}
+
+
+def python_path(assignment: str) -> str:
+    """The kernel's PYTHONPATH: the folder that holds the view, so that ``import course`` finds it
+    however the package is installed."""
+    return str(view(assignment).parent)
 
 
 if __name__ == "__main__":
