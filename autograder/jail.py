@@ -119,13 +119,13 @@ def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str
             argv += ["--ro-bind", path, path]
     for tree in _python_trees():
         argv += ["--ro-bind", tree, tree]
-    for target, source in sorted(library.items()):
-        argv += ["--ro-bind", source, target] if source else ["--tmpfs", target, "--remount-ro", target]
     size = str(limits.tmpfs_mb * 2 ** 20)
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--size", size, "--tmpfs", "/tmp",
-             "--size", size, "--perms", "0700", "--tmpfs", home,
-             "--bind", sockets, sockets, "--remount-ro", "/", "--chdir", home, "--clearenv"]
+             "--size", size, "--perms", "0700", "--tmpfs", home]
+    for target, source in sorted(library.items()):  # after /tmp: a folder there shows on top of it
+        argv += ["--ro-bind", source, target] if source else ["--tmpfs", target, "--remount-ro", target]
+    argv += ["--bind", sockets, sockets, "--remount-ro", "/", "--chdir", home, "--clearenv"]
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
     return argv + ["--", *command]

@@ -41,15 +41,18 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "adagrad": {
         "adaptive": ("_run", "adagrad_norm_run", "adagrad_diag_run", "tau_limit", "working_decades"),
-        "optim": ("adagrad_norm", "adagrad"),
+        "optim": ("adagrad_step_size", "adagrad_norm", "adagrad"),
+        "fast": ("adagrad_norm", "adagrad"),
     },
     "mlp": {
         "nn": ("_linear_forward", "_linear_backward", "linear_forward", "linear_backward", "_relu_backward",
                "relu_forward", "relu_backward", "softmax_cross_entropy", "_softmax_cross_entropy",
-               "_mlp_backward", "mlp_backward", "mlp_loss_and_grad"),
+               "_mlp_backward", "mlp_backward", "mlp_loss_and_grad", "mlp_loss"),
         "gradcheck": ("_differences", "numerical_gradient"),
         "data": ("epoch_minibatches",),
-        "train": ("train", "_MLPWorkspace.loss_and_grad", "_MLPWorkspace.train_loss", "_train_mlp_fast"),
+        "train": ("train", "fit"),
+        "fast": ("Workspace._forward", "Workspace._log_probs_of_labels", "Workspace.loss_and_grad",
+                 "Workspace.train_loss", "train_mlp", "mlp_loss"),
     },
     "nonsmooth": {
         # topological_order stays: the notebook's graph_table demo uses it as a tool
@@ -143,8 +146,19 @@ def _view(assignment: str) -> Path:
 
 
 def mounts(assignment: str) -> dict[str, str | None]:
-    """Sandbox path -> host folder to show there (None: an empty folder) for ``jail.bwrap_argv``."""
-    return {str(_package_dir("course")): str(view(assignment)), str(_package_dir("autograder")): None}
+    """Sandbox path -> host folder to show there (None: an empty folder) for ``jail.bwrap_argv``: the
+    view at its own path (the kernel's PYTHONPATH, see ``python_path``) and over the installed
+    ``course`` (were it inside the Python environment, its source would be readable there), and an
+    empty folder over ``autograder``."""
+    stripped = str(view(assignment))
+    return {str(Path(stripped).parent): str(Path(stripped).parent), str(_package_dir("course")): stripped,
+            str(_package_dir("autograder")): None}
+
+
+def python_path(assignment: str) -> str:
+    """The kernel's PYTHONPATH: the folder that holds the view, so that ``import course`` finds it
+    however the package is installed."""
+    return str(view(assignment).parent)
 
 
 if __name__ == "__main__":

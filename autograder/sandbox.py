@@ -204,10 +204,10 @@ def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
               "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
     env = _kernel_env()
+    env["PYTHONPATH"] = library_view.python_path(job.assignment)
     if unsafe:  # no sandbox, but still the library without the assignment's solutions
         env.update(HOME=scratch, MPLCONFIGDIR=os.path.join(scratch, "matplotlib"),
-                   IPYTHONDIR=os.path.join(scratch, "ipython"),
-                   PYTHONPATH=str(library_view.view(job.assignment).parent))
+                   IPYTHONDIR=os.path.join(scratch, "ipython"))
         command = kernel
     else:
         command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, library=library_view.mounts(job.assignment),

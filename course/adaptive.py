@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import optim
+from . import optim, problems
+from .schedules import constant
+from .sgd import sgd_iterates
 from .validate import as_float_array, positive_float, positive_int
 
 __all__ = [
@@ -33,6 +35,9 @@ __all__ = [
     "adagrad_diag_run",
     "tau_limit",
     "working_decades",
+    "adagrad_runs",
+    "adagrad_only_runs",
+    "constant_step_runs",
 ]
 
 
@@ -63,9 +68,8 @@ def adagrad_norm_run(grad, theta1, indices, eta=1.0, c0=0.0):
     Returns ``(thetas, taus)``: thetas of shape (K+1,) + theta1.shape (theta(1) first), taus of shape
     (K,) for one run and (K, R) for R runs.
     """
-    eta = positive_float(eta, "eta")
     opt = optim.adagrad_norm(eta, c0)
-    return _run(opt, lambda s: eta / np.sqrt(s.c) if s.c > 0 else 0.0, grad, theta1, indices)
+    return _run(opt, lambda state: optim.adagrad_step_size(eta, state.c), grad, theta1, indices)
 
 
 def adagrad_diag_run(grad, theta1, indices, eta=1.0, c0=0.0):
@@ -76,15 +80,8 @@ def adagrad_diag_run(grad, theta1, indices, eta=1.0, c0=0.0):
     Returns ``(thetas, taus)``, both with one entry per coordinate: shapes (K+1,) + theta1.shape and
     (K,) + theta1.shape.
     """
-    eta = positive_float(eta, "eta")
     opt = optim.adagrad(eta, c0)
-
-    def taus_of(state):
-        out = np.zeros_like(state.c)
-        np.divide(eta, np.sqrt(state.c), out=out, where=state.c > 0)
-        return out
-
-    return _run(opt, taus_of, grad, theta1, indices)
+    return _run(opt, lambda state: optim.adagrad_step_size(eta, state.c), grad, theta1, indices)
 
 
 def tau_limit(eta, G, batch_size):
@@ -115,3 +112,59 @@ def working_decades(etas, gaps, tol):
         ok = etas[np.isfinite(gaps) & (gaps <= tol)]
     return float(np.log10(ok.max() / ok.min())) if ok.size else 0.0
 
+
+# -- AdaGrad-Norm against constant-step SGD, over many runs (the adagrad notebook's explorer) -----------
+
+def _adagrad_problem(problem, runs, steps, batch_size, seed, X=None, y=None):
+    """(grad, theta1, indices, gap, G) of one of the explorer's problems; G are the per-sample gradients at
+    the minimiser (for the limit of tau(k) sqrt(k))."""
+    rng = np.random.default_rng(seed)
+    if problem == "sanity check":
+        def gap(thetas):
+            return np.mean(thetas[..., 0] ** 2, axis=-1)
+
+        return (problems.sanity_check_runs_grad, np.full((runs, 1), 3.0), rng.integers(0, 2, size=(steps, runs)),
+                gap, np.array([[-1.0], [1.0]]))
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    star = problems.least_squares_solution(X, y)
+    hessian = X.T @ X
+
+    def gap(thetas):
+        # E(theta) - E(theta*) = 1/2 (theta - theta*)^T X^T X (theta - theta*), as grad E(theta*) = 0: the
+        # same as 1/2 ||X theta - y||^2 - E(theta*) without an (N, d) product per iterate and run
+        d = thetas - star
+        return np.mean(0.5 * np.sum((d @ hessian) * d, axis=-1), axis=-1)
+
+    return (problems.least_squares_runs_grad(X, y), np.zeros((runs, X.shape[1])),
+            rng.integers(0, len(y), size=(steps, runs, batch_size)), gap, (X @ star - y)[:, None] * X)
+
+
+def adagrad_runs(problem, adagrad_fn, eta, c0, *, X=None, y=None, runs=100, steps=2000, batch_size=1,
+                 seed=0):
+    """AdaGrad-Norm (``adagrad_fn(grad, theta1, indices, eta, c0) -> (thetas, taus)``) and constant-step
+    SGD with tau = eta, on the same draws of the index sets.
+
+    ``problem`` is "sanity check" (theta(1) = 3, R runs of shape (R, 1)) or "least squares" (on X, y,
+    from theta(1) = 0, minibatches of ``batch_size``). Returns (gap_adagrad, gap_sgd, taus, limit):
+    the mean optimality gaps over the runs (steps+1,), AdaGrad's taus (steps, runs) and the predicted
+    limit of tau(k) sqrt(k)."""
+    gap_a, taus, limit = adagrad_only_runs(problem, adagrad_fn, eta, c0, X=X, y=y, runs=runs, steps=steps,
+                                           batch_size=batch_size, seed=seed)
+    gap_s = constant_step_runs(problem, eta, X=X, y=y, runs=runs, steps=steps, batch_size=batch_size, seed=seed)
+    return gap_a, gap_s, taus, limit
+
+
+def adagrad_only_runs(problem, adagrad_fn, eta, c0, *, X=None, y=None, runs=100, steps=2000, batch_size=1,
+                      seed=0):
+    """The AdaGrad-Norm half of ``adagrad_runs``: (gap_adagrad, taus, limit)."""
+    grad, theta1, indices, gap, G = _adagrad_problem(problem, runs, steps, batch_size, seed, X, y)
+    with np.errstate(all="ignore"):
+        thetas, taus = adagrad_fn(grad, theta1, indices, eta, c0)
+        return gap(thetas), np.asarray(taus), tau_limit(eta, G, batch_size)
+
+
+def constant_step_runs(problem, tau, *, X=None, y=None, runs=100, steps=2000, batch_size=1, seed=0):
+    """The SGD half of ``adagrad_runs``: the mean gap of constant-step SGD with step ``tau`` (steps+1,)."""
+    grad, theta1, indices, gap, _ = _adagrad_problem(problem, runs, steps, batch_size, seed, X, y)
+    with np.errstate(all="ignore"):
+        return gap(sgd_iterates(grad, theta1, constant(tau), indices))

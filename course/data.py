@@ -22,23 +22,16 @@ import functools
 
 import numpy as np
 
-from course.validate import positive_float, positive_int
+from course.validate import check_rng, positive_float, positive_int
 
 __all__ = [
     "epoch_minibatches",
     "minibatches_with_replacement",
+    "epoch_minibatches_with_replacement",
     "load_digits",
     "two_moons",
     "spirals",
 ]
-
-
-def check_rng(rng, name: str = "rng") -> np.random.Generator:
-    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise a ``TypeError`` saying how to make one."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
-                        f"got {type(rng).__name__}")
-    return rng
 
 
 # ---------------------------------------------------------------------------------------- minibatches
@@ -71,6 +64,13 @@ def minibatches_with_replacement(n, batch_size, num_batches, rng):
     num_batches = positive_int(num_batches, "num_batches", minimum=0)
     check_rng(rng)
     return (rng.integers(0, n, size=batch_size) for _ in range(num_batches))
+
+
+def epoch_minibatches_with_replacement(n, batch_size, rng):
+    """As many index sets as an epoch of ``epoch_minibatches`` has, ceil(n / batch_size), each drawn
+    with replacement (``minibatches_with_replacement``): the same number of steps per epoch."""
+    n, batch_size = positive_int(n, "n"), positive_int(batch_size, "batch_size")
+    return minibatches_with_replacement(n, batch_size, -(-n // batch_size), rng)
 
 
 # ---------------------------------------------------------------------------------------- data sets

@@ -2,9 +2,10 @@
 
     dE/dtheta_i  ~  ( E(theta + eps e_i) - E(theta - eps e_i) ) / (2 eps)
 
-For a smooth E the error is O(eps^2) (plus rounding, about u |E| / eps with u = 2.2e-16 in float64),
-so eps = 1e-6 in float64 gives about 10 correct digits. Next to a kink (ReLU at 0, |x| at 0, a max
-with a tie) the difference quotient averages two different slopes and is simply not the derivative:
+For a smooth E the error is O(eps^2) plus rounding, about u |E| / eps, where u is the unit roundoff of
+the dtype (half its machine epsilon np.finfo(dtype).eps): u = 1.1e-16 in float64, so eps = 1e-6 in
+float64 gives about 10 correct digits. Next to a kink (ReLU at 0, |x| at 0, a max with a tie) the
+difference quotient averages two different slopes and is simply not the derivative:
 a failed check there does not mean that the backward pass is wrong. ``check_gradient`` notices this
 by comparing the one-sided quotients
 
@@ -13,7 +14,7 @@ by comparing the one-sided quotients
 for a smooth E, d+_i - d-_i = eps E''_ii + O(eps^2) is tiny; when a kink lies within eps they differ
 by up to the jump of the slope, whatever eps is.
 
-Do gradient checks in float64: in float32 (u = 6e-8) the rounding error swamps the difference quotient.
+Do gradient checks in float64: in float32 (u = 6.0e-8) the rounding error swamps the difference quotient.
 """
 
 from __future__ import annotations

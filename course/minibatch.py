@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import as_float_array, as_index_array, positive_int
+from .problems import least_squares_inputs
+from .sgd import sgd_iterates
+from .validate import as_float_array, as_index_array, check_rng, positive_int
 
 __all__ = [
     "per_sample_gradients",
@@ -43,14 +45,8 @@ __all__ = [
     "bias_variance",
     "minibatch_variance",
     "sample_minibatch_gradients",
+    "gd_vs_sgd_runs",
 ]
-
-
-def _inputs(theta, X, y):
-    X = as_float_array(X, "X", ndim=2)
-    theta = as_float_array(theta, "theta", shape=(X.shape[1],))
-    y = as_float_array(y, "y", shape=(X.shape[0],))
-    return theta, X, y
 
 
 def per_sample_gradients(theta, X, y):
@@ -58,7 +54,7 @@ def per_sample_gradients(theta, X, y):
 
         G[j] = grad f_j(theta) = (x_j . theta - y_j) x_j.
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     return (X @ theta - y)[:, None] * X
 
 
@@ -67,7 +63,7 @@ def full_gradient(theta, X, y):
 
     The lecture's E is the plain sum over all N examples (not the mean), so this costs N summands.
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     return X.T @ (X @ theta - y)
 
 
@@ -80,7 +76,7 @@ def minibatch_gradient(theta, X, y, idx, unbiased=False):
     A repeated index (sampling with replacement) counts every time it occurs. Only the |I(k)| rows
     of X in the batch are touched.
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     idx = as_index_array(idx, "idx", X.shape[0])
     Xb = X[idx]
     g = Xb.T @ (Xb @ theta - y[idx])
@@ -95,16 +91,11 @@ def descent(grad, theta1, schedule, batches):
     GD is the case I(k) = {0, ..., N-1} for every k; SGD draws small random I(k).
     Returns ``(thetas, work)``: thetas has shape (K+1,) + theta1's shape (theta(1) = theta1 first);
     work[i] = |I(1)| + ... + |I(i)| is the number of summand gradients used to reach theta(i+1)
-    (int64, shape (K+1,), work[0] = 0).
+    (int64, shape (K+1,), work[0] = 0). The steps are those of ``course.sgd.sgd_iterates``.
     """
-    theta = as_float_array(theta1, "theta1")
-    thetas, work = [theta], [0]
-    for k in range(1, len(batches) + 1):
-        idx = np.asarray(batches[k - 1])
-        theta = theta - schedule(k) * grad(theta, idx)
-        thetas.append(theta)
-        work.append(work[-1] + idx.size)
-    return np.stack(thetas), np.asarray(work, dtype=np.int64)
+    thetas = sgd_iterates(grad, theta1, schedule, batches)
+    work = np.cumsum([0] + [np.size(batches[k]) for k in range(len(batches))], dtype=np.int64)
+    return thetas, work
 
 
 def descent_fraction(theta, X, y):
@@ -144,7 +135,7 @@ def minibatch_variance(theta, X, y, batch_size, replace=True):
 
     It falls like 1/B; without replacement it is 0 at B = N (the full gradient).
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     n = X.shape[0]
     batch_size = positive_int(batch_size, "batch_size")
     if not replace and batch_size > n:
@@ -163,14 +154,27 @@ def sample_minibatch_gradients(theta, X, y, batch_size, num, rng, replace=True):
     Each I is ``batch_size`` indices drawn uniformly with replacement, or a uniformly random subset
     (``replace=False``, as a chunk of a shuffled epoch is).
     """
-    theta, X, y = _inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     n = X.shape[0]
     batch_size, num = positive_int(batch_size, "batch_size"), positive_int(num, "num")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng)
     if replace:
         idx = rng.integers(0, n, size=(num, batch_size))
     else:
         idx = np.argsort(rng.random((num, n)), axis=1)[:, :batch_size]
     G = per_sample_gradients(theta, X, y)
     return G[idx].sum(axis=1) * (n / batch_size)
+
+
+def gd_vs_sgd_runs(X, y, descent_fn, grad_fn, batch_size, tau, theta1, *, epochs=20, runs=5, seed=0):
+    """GD and ``runs`` SGD runs with the same step size ``tau`` and the same work (``epochs`` * N summand
+    gradients each). ``descent_fn(grad_fn, theta1, schedule, batches) -> (thetas, work)``.
+    Returns {"GD": (thetas, work), "SGD": [(thetas, work), ...]}."""
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    steps = max(1, epochs * n // batch_size)
+    with np.errstate(all="ignore"):
+        out = {"GD": descent_fn(grad_fn, theta1, lambda k: tau, [np.arange(n)] * epochs)}
+        out["SGD"] = [descent_fn(grad_fn, theta1, lambda k: tau, rng.integers(0, n, size=(steps, batch_size)))
+                      for _ in range(runs)]
+    return out

@@ -21,22 +21,23 @@ import numbers
 
 import numpy as np
 
-from course.data import check_rng
-from course.validate import as_float_array, as_index_array, positive_int
+from course.validate import as_float_array, as_index_array, check_rng, positive_int
 
 __all__ = [
     "linear_forward", "linear_backward",
     "relu_forward", "relu_backward",
     "leaky_relu_forward", "leaky_relu_backward",
     "softmax_cross_entropy",
-    "init_mlp", "mlp_forward", "mlp_backward", "mlp_loss_and_grad",
+    "init_mlp", "mlp_forward", "mlp_backward", "mlp_loss", "mlp_loss_and_grad",
     "predict", "accuracy",
+    # the input checks, for modules that build on these layers (course.fast, course.nonsmooth)
+    "as_batch", "check_labels", "num_layers", "check_relu_prime",
 ]
 
 
 # ---------------------------------------------------------------------------------------- checks
 
-def _as_batch(x, name, d=None, dtype=None):
+def as_batch(x, name, d=None, dtype=None):
     """x as a float array of shape (B, d); a single example of shape (d,) gets a hint."""
     arr = as_float_array(x, name, dtype=dtype)
     if arr.ndim != 2:
@@ -47,14 +48,14 @@ def _as_batch(x, name, d=None, dtype=None):
     return arr
 
 
-def _slope_at_zero(value, name="relu_prime_at_zero"):
+def check_relu_prime(value, name="relu_prime_at_zero"):
     """A value of the derivative at the kink: a real number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1] (a subgradient of ReLU at 0), got {value!r}")
     return float(value)
 
 
-def _num_layers(params):
+def num_layers(params):
     """L for params {W1, b1, ..., WL, bL}; raise if keys, shapes or dtypes do not fit together."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict {{'W1': ..., 'b1': ..., ...}}, got {type(params).__name__}")
@@ -103,7 +104,7 @@ def linear_forward(x, W, b):
     """
     W = as_float_array(W, "W", ndim=2)
     b = as_float_array(b, "b", shape=(W.shape[1],), dtype=W.dtype)
-    x = _as_batch(x, "x", W.shape[0], dtype=W.dtype)
+    x = as_batch(x, "x", W.shape[0], dtype=W.dtype)
     return _linear_forward(x, W, b)
 
 
@@ -141,7 +142,7 @@ def relu_backward(dout, cache, relu_prime_at_zero=0.0):
     """
     x = cache
     dout = as_float_array(dout, "dout", shape=x.shape, dtype=x.dtype)
-    return _relu_backward(dout, x, _slope_at_zero(relu_prime_at_zero))
+    return _relu_backward(dout, x, check_relu_prime(relu_prime_at_zero))
 
 
 def leaky_relu_forward(x, alpha=0.01):
@@ -168,7 +169,7 @@ def leaky_relu_backward(dout, cache, prime_at_zero=None):
 
 # ---------------------------------------------------------------------------------------- loss
 
-def _check_labels(y, batch, num_classes):
+def check_labels(y, batch, num_classes):
     y = as_index_array(y, "y", num_classes)
     if y.shape != (batch,):
         raise ValueError(f"y must hold one label per row of scores: expected shape ({batch},), got {y.shape}")
@@ -188,8 +189,8 @@ def softmax_cross_entropy(scores, y):
     scores (B, C) float, y (B,) int labels in 0..C-1. Returns (loss, dscores): loss a numpy scalar
     and dscores (B, C), both in the dtype of scores.
     """
-    scores = _as_batch(scores, "scores")
-    y = _check_labels(y, *scores.shape)
+    scores = as_batch(scores, "scores")
+    y = check_labels(y, *scores.shape)
     return _softmax_cross_entropy(scores, y)
 
 
@@ -248,8 +249,8 @@ def mlp_forward(params, x):
 
     x (B, d_0) is converted to the params' dtype. Returns (scores (B, d_L), cache).
     """
-    L = _num_layers(params)
-    x = _as_batch(x, "x", params["W1"].shape[0], dtype=params["W1"].dtype)
+    L = num_layers(params)
+    x = as_batch(x, "x", params["W1"].shape[0], dtype=params["W1"].dtype)
     return _mlp_forward(params, x, L)
 
 
@@ -277,7 +278,7 @@ def mlp_backward(dscores, cache, relu_prime_at_zero=0.0):
     (x, W1), _ = caches[0]
     _, WL = caches[-1][0]
     dscores = as_float_array(dscores, "dscores", shape=(x.shape[0], WL.shape[1]), dtype=WL.dtype)
-    return _mlp_backward(dscores, caches, _slope_at_zero(relu_prime_at_zero))
+    return _mlp_backward(dscores, caches, check_relu_prime(relu_prime_at_zero))
 
 
 def mlp_loss_and_grad(params, x, y, relu_prime_at_zero=0.0):
@@ -285,13 +286,23 @@ def mlp_loss_and_grad(params, x, y, relu_prime_at_zero=0.0):
 
     Returns (loss, grads): loss a numpy scalar, grads a dict like params (same keys, shapes, dtype).
     """
-    L = _num_layers(params)
-    x = _as_batch(x, "x", params["W1"].shape[0], dtype=params["W1"].dtype)
-    y = _check_labels(y, x.shape[0], params[f"W{L}"].shape[1])
-    relu_prime_at_zero = _slope_at_zero(relu_prime_at_zero)
+    L = num_layers(params)
+    x = as_batch(x, "x", params["W1"].shape[0], dtype=params["W1"].dtype)
+    y = check_labels(y, x.shape[0], params[f"W{L}"].shape[1])
+    relu_prime_at_zero = check_relu_prime(relu_prime_at_zero)
     scores, caches = _mlp_forward(params, x, L)
     loss, dscores = _softmax_cross_entropy(scores, y)
     return loss, _mlp_backward(dscores, caches, relu_prime_at_zero)
+
+
+def mlp_loss(params, x, y):
+    """E(theta) = mean softmax cross-entropy of N(x_j; theta) against y_j: the loss of
+    ``mlp_loss_and_grad`` (the same checks, the same number) without the backward pass."""
+    L = num_layers(params)
+    x = as_batch(x, "x", params["W1"].shape[0], dtype=params["W1"].dtype)
+    y = check_labels(y, x.shape[0], params[f"W{L}"].shape[1])
+    scores, _ = _mlp_forward(params, x, L)
+    return _softmax_cross_entropy(scores, y)[0]
 
 
 def predict(params, x):
@@ -303,7 +314,7 @@ def predict(params, x):
 def accuracy(params, x, y):
     """Fraction of examples classified correctly: (1/B) sum_j [predict(x_j) == y_j], a float in [0, 1]."""
     labels = predict(params, x)
-    y = _check_labels(y, labels.shape[0], params[f"W{_num_layers(params)}"].shape[1])
+    y = check_labels(y, labels.shape[0], params[f"W{num_layers(params)}"].shape[1])
     return float(np.mean(labels == y))
 
 

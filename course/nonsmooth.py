@@ -38,10 +38,10 @@ import numbers
 
 import numpy as np
 
-from course.data import check_rng, epoch_minibatches, load_digits
-from course.nn import (_mlp_backward, _mlp_forward, _slope_at_zero, _softmax_cross_entropy, init_mlp,
-                       mlp_forward, mlp_loss_and_grad)
-from course.validate import as_float_array, positive_float, positive_int
+from course.data import epoch_minibatches, load_digits
+from course.nn import (check_relu_prime, init_mlp, mlp_backward, mlp_forward, mlp_loss_and_grad,
+                       softmax_cross_entropy)
+from course.validate import as_float_array, check_rng, positive_float, positive_int
 
 __all__ = [
     # Clarke subdifferential estimates
@@ -52,6 +52,7 @@ __all__ = [
     "autodiff_gradient", "graph_table", "E1", "E2", "gradient_descent",
     # does ReLU'(0) matter?
     "zero_preactivations", "backprop_differs", "relative_drift", "relu_prime_runs",
+    "RELU_PRIME_CHOICES", "RELU_PRIME_DTYPES", "same_as_run_a", "relu_prime_table",
 ]
 
 
@@ -381,7 +382,7 @@ def backward(output, relu_prime_at_zero=0.0, local=local_derivatives):
     This is what PyTorch and TensorFlow do: one subgradient per node, and the chain rule as if every
     operation were differentiable. Returns None.
     """
-    relu_prime_at_zero = _slope_at_zero(relu_prime_at_zero)
+    relu_prime_at_zero = check_relu_prime(relu_prime_at_zero)
     order = topological_order(output)
     for node in order:
         node.grad = 0.0
@@ -499,7 +500,7 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
     dtype = np.dtype(dtype)
     if dtype not in (np.float16, np.float32, np.float64):
         raise ValueError(f"dtype must be float16, float32 or float64, got {dtype}")
-    r = _slope_at_zero(relu_prime_at_zero)
+    r = check_relu_prime(relu_prime_at_zero)
     steps = positive_int(steps, "steps")
     X, y, X_test, y_test = _digits(dtype.name)
     params_a = init_mlp(list(sizes), np.random.default_rng(seed), dtype=dtype)
@@ -508,7 +509,6 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
     tau = dtype.type(tau)
     out = {"differs": np.zeros(steps, bool), "zeros": np.zeros(steps, np.int64),
            "drift": np.zeros(steps), "loss_a": np.zeros(steps), "loss_b": np.zeros(steps)}
-    L = len(sizes) - 1
     k = 0
     while k < steps:
         for idx in epoch_minibatches(len(X), batch_size, rng):
@@ -516,14 +516,14 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
                 break
             xb, yb = X[idx], y[idx]
             # run A: one forward pass, backpropagated with ReLU'(0) = 0 (its step) and = r (for comparison)
-            scores, caches = _mlp_forward(params_a, xb, L)
-            loss_a, dscores = _softmax_cross_entropy(scores, yb)
-            grads_a = _mlp_backward(dscores, caches, 0.0)
-            grads_r = _mlp_backward(dscores, caches, r)
+            scores, caches = mlp_forward(params_a, xb)
+            loss_a, dscores = softmax_cross_entropy(scores, yb)
+            grads_a = mlp_backward(dscores, caches, 0.0)
+            grads_r = mlp_backward(dscores, caches, r)
             # run B
-            scores, caches_b = _mlp_forward(params_b, xb, L)
-            loss_b, dscores = _softmax_cross_entropy(scores, yb)
-            grads_b = _mlp_backward(dscores, caches_b, r)
+            scores, caches_b = mlp_forward(params_b, xb)
+            loss_b, dscores = softmax_cross_entropy(scores, yb)
+            grads_b = mlp_backward(dscores, caches_b, r)
             out["differs"][k] = any(not np.array_equal(grads_a[key], grads_r[key]) for key in grads_a)
             out["zeros"][k] = sum(np.count_nonzero(z == 0) for _, z in caches if z is not None)
             params_a = {key: params_a[key] - tau * grads_a[key] for key in params_a}
@@ -534,3 +534,43 @@ def relu_prime_runs(dtype, relu_prime_at_zero=1.0, *, steps=300, batch_size=32, 
     accuracy = [float(np.mean(mlp_forward(p, X_test)[0].argmax(axis=1) == y_test)) for p in (params_a, params_b)]
     out["test_accuracy"] = tuple(accuracy)
     return out
+
+
+RELU_PRIME_CHOICES = (0.0, 0.25, 0.5, 0.75, 1.0)
+RELU_PRIME_DTYPES = ("float16", "float32", "float64")
+
+
+def same_as_run_a(res):
+    """The result ``relu_prime_runs`` gives with ReLU'(0) = 0 for run B, from its result
+    for any other ReLU'(0) in the same precision: then B is A (same start, same minibatches, same
+    backprop), so backprop never differs, the drift is 0 and B's losses and accuracy are A's."""
+    acc_a = res["test_accuracy"][0]
+    return {"differs": np.zeros_like(res["differs"]), "zeros": res["zeros"], "drift": np.zeros_like(res["drift"]),
+            "loss_a": res["loss_a"], "loss_b": res["loss_a"], "test_accuracy": (acc_a, acc_a)}
+
+
+def relu_prime_table(runs_fn=None, steps=300, computed=None, dtypes=RELU_PRIME_DTYPES,
+                     choices=RELU_PRIME_CHOICES):
+    """Results of ``relu_prime_runs`` (or ``runs_fn``) for every precision in ``dtypes``
+    and ReLU'(0) of run B in ``choices``, as {(dtype name, ReLU'(0)): result}; ``computed`` holds some
+    already. With the reference, two shortcuts give exactly what a run would:
+
+    - ReLU'(0) = 0 for B makes B = A (``same_as_run_a``);
+    - when no hidden pre-activation of run A was ever exactly 0 (``zeros`` all 0), ReLU'(0) never entered
+      backprop, so B = A for every ReLU'(0): all choices give that same result.
+
+    With a ``runs_fn`` of your own, every setting is computed by it."""
+    table = {(str(d), float(r)): res for (d, r), res in (computed or {}).items()}
+    run = runs_fn or relu_prime_runs
+    for dtype in dtypes:
+        for r in sorted(choices, key=lambda r: r != 1.0):      # ReLU'(0) = 1 first: it decides the shortcuts
+            if (dtype, r) in table:
+                continue
+            known = [res for (d, _), res in table.items() if d == dtype]
+            if runs_fn is None and known and r == 0.0:
+                table[dtype, r] = same_as_run_a(known[0])
+            elif runs_fn is None and known and not np.any(known[0]["zeros"]):
+                table[dtype, r] = known[0]
+            else:
+                table[dtype, r] = run(np.dtype(dtype), r, steps=steps)
+    return table

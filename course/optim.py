@@ -8,9 +8,6 @@
 ``params`` (and grads, updates) are an ndarray, a float, or a dict of ndarrays (an MLP's
 {"W1": ..., "b1": ...}). ``update`` never changes its inputs: it returns new updates and a new state.
 The step counter in the state starts at k = 1, as in the lecture's sums.
-
-Each optimizer here also carries a twin of ``update`` that takes the same step in place, with the same
-formulas, for the fast path of ``course.train.train`` (see ``_with_in_place``).
 """
 
 from __future__ import annotations
@@ -27,25 +24,6 @@ class Optimizer(NamedTuple):
 
     init: Callable[[Any], Any]
     update: Callable[..., tuple]
-
-
-def _with_in_place(optimizer, in_place, *, flat):
-    """Give an optimizer of this module its in-place twin, for the fast path of ``course.train.train``.
-
-    ``in_place(grads, state, params, work) -> state`` takes the step of ``update`` and ``apply_updates``
-    with the same formulas, but writes it into ``params`` and the state's arrays instead of making new
-    ones; ``work`` holds scratch arrays like params (three float, one bool). It returns None, having
-    changed nothing, if the step would change params' dtype (a np.float64 step size for float32 params):
-    then the caller uses ``update``. With ``flat=True`` the optimizer treats every entry on its own, so
-    params and grads may be all parameters stacked into one flat vector; else they are dicts of arrays.
-    """
-    optimizer.update._in_place, optimizer.update._flat = in_place, flat
-    return optimizer
-
-
-def _keeps_dtype(params, *scalars):
-    """Whether a step computed from ``scalars`` and arrays of params' dtype stays in that dtype."""
-    return np.result_type(params, *scalars) == params.dtype
 
 
 # -- tiny tree helpers: params are an array or a dict of arrays -------------------------------------
@@ -96,17 +74,20 @@ def sgd(schedule) -> Optimizer:
         tau = schedule(state.k)
         return tree_map(lambda g: -tau * g, grads), SGDState(k=state.k + 1)
 
-    def in_place(g, state, theta, work):
-        tau = schedule(state.k)
-        if not _keeps_dtype(theta, tau):
-            return None
-        theta += np.multiply(g, -tau, out=work[0])              # theta(k+1) = theta(k) - tau(k) g
-        return SGDState(k=state.k + 1)
 
-    return _with_in_place(Optimizer(init, update), in_place, flat=True)
+    return Optimizer(init, update)
 
 
 # -- AdaGrad ----------------------------------------------------------------------------------------
+
+def adagrad_step_size(eta, c):
+    """AdaGrad's step size tau = eta * c^(-1/2), entry by entry, and 0 where c = 0 (no gradient seen yet,
+    so no step). A float for a number c, an array for an array c (diagonal AdaGrad's c_i)."""
+    c = np.asarray(c, dtype=np.float64)
+    tau = np.zeros_like(c)
+    np.divide(eta, np.sqrt(c), out=tau, where=c > 0)
+    return float(tau) if tau.ndim == 0 else tau
+
 
 class AdaGradNormState(NamedTuple):
     k: int
@@ -130,17 +111,11 @@ def adagrad_norm(eta=1.0, c0=0.0) -> Optimizer:
 
     def update(grads, state, params=None):
         c = state.c + tree_sq_norm(grads)
-        tau = float(eta / np.sqrt(c)) if c > 0 else 0.0
+        tau = adagrad_step_size(eta, c)
         return tree_map(lambda g: -tau * g, grads), AdaGradNormState(k=state.k + 1, c=c)
 
-    def in_place(grads, state, params, work):
-        c = state.c + tree_sq_norm(grads)
-        tau = float(eta / np.sqrt(c)) if c > 0 else 0.0
-        for key, g in grads.items():
-            params[key] += np.multiply(g, -tau, out=work[0][key])
-        return AdaGradNormState(k=state.k + 1, c=c)
 
-    return _with_in_place(Optimizer(init, update), in_place, flat=False)
+    return Optimizer(init, update)
 
 
 class AdaGradState(NamedTuple):
@@ -170,19 +145,8 @@ def adagrad(eta=1.0, c0=0.0) -> Optimizer:
         c = tree_map(lambda c_old, g: c_old + np.square(g), state.c, grads)
         return tree_map(step, grads, c), AdaGradState(k=state.k + 1, c=c)
 
-    def in_place(g, state, theta, work):
-        c, (step, root, _, not_positive) = state.c, work
-        c += np.square(g, out=step)                             # c(k+1) = c(k) + g^2
-        np.multiply(g, -eta, out=step)
-        np.sqrt(c, out=root)
-        with np.errstate(divide="ignore", invalid="ignore"):    # a masked divide is 4x slower: divide all,
-            np.divide(step, root, out=step)                     # then set the step to 0 where c > 0 fails
-        np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
-        np.copyto(step, 0, where=not_positive)
-        theta += step
-        return AdaGradState(k=state.k + 1, c=c)
 
-    return _with_in_place(Optimizer(init, update), in_place, flat=True)
+    return Optimizer(init, update)
 
 
 # -- the next lecture, as a preview -----------------------------------------------------------------
@@ -205,16 +169,8 @@ def momentum(schedule, beta=0.9) -> Optimizer:
         v = tree_map(lambda v_old, g: beta * v_old + g, state.v, grads)
         return tree_map(lambda vi: -tau * vi, v), MomentumState(k=state.k + 1, v=v)
 
-    def in_place(g, state, theta, work):
-        tau, v = schedule(state.k), state.v
-        if not _keeps_dtype(theta, tau, beta):
-            return None
-        np.multiply(v, beta, out=v)
-        v += g                                                  # v(k+1) = beta v(k) + g
-        theta += np.multiply(v, -tau, out=work[0])
-        return MomentumState(k=state.k + 1, v=v)
 
-    return _with_in_place(Optimizer(init, update), in_place, flat=True)
+    return Optimizer(init, update)
 
 
 class AdamState(NamedTuple):
@@ -241,20 +197,5 @@ def adam(eta=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> Optimizer:
                            / (np.sqrt(vi / (1 - beta2 ** k)) + eps), m, v)
         return updates, AdamState(k=k + 1, m=m, v=v)
 
-    def in_place(g, state, theta, work):
-        k, m, v, (a, b) = state.k, state.m, state.v, work[:2]
-        if not _keeps_dtype(theta, eta, beta1, beta2, eps):
-            return None
-        np.multiply(m, beta1, out=m)
-        m += np.multiply(g, 1 - beta1, out=a)                   # m = b1 m + (1-b1) g
-        np.multiply(v, beta2, out=v)
-        v += np.multiply(np.square(g, out=a), 1 - beta2, out=a)  # v = b2 v + (1-b2) g^2
-        np.divide(m, 1 - beta1 ** k, out=a)
-        np.multiply(a, -eta, out=a)                             # -eta m / (1 - b1^k)
-        np.divide(v, 1 - beta2 ** k, out=b)
-        np.sqrt(b, out=b)
-        np.add(b, eps, out=b)                                   # sqrt(v / (1 - b2^k)) + eps
-        theta += np.divide(a, b, out=a)
-        return AdamState(k=k + 1, m=m, v=v)
 
-    return _with_in_place(Optimizer(init, update), in_place, flat=True)
+    return Optimizer(init, update)

@@ -1,4 +1,11 @@
-"""Figures for the notebooks (matplotlib). Each function draws into given or new axes and returns them."""
+"""Figures for the notebooks and the widget explorers (matplotlib): every figure is drawn here, once.
+
+A figure that an explorer redraws has a builder ``<name>_figure(axes, ...)``: it draws the axes with empty
+curves and returns ``update(...)``, which gives the curves their data (no new axes, no new layout: an
+explorer calls it on every move, see ``course.widgets``). The notebooks' function ``<name>(...)`` makes
+a new figure with the same builder and updates it once. The other functions draw into given or new axes
+and return them (or the figure).
+"""
 
 from __future__ import annotations
 
@@ -69,22 +76,54 @@ def thin_log_ticks(ax, max_decades=2.0):
         axis.set_minor_locator(NullLocator() if wide else LogLocator(subs="auto"))
 
 
+def regime_stats(iterates, loss_gap=lambda theta: theta ** 2):
+    """What ``regimes`` draws for iterates of shape (K+1, R) (or (K+1,), one run): k, the 10%, 50% and 90%
+    quantiles of theta(k) over the runs, and the mean optimality gap loss_gap(theta(k)) (a dict)."""
+    iterates = np.asarray(iterates)
+    k, lo, mid, hi = band_stats(iterates)
+    gap = loss_gap(iterates)
+    return {"k": k, "lo": lo, "median": mid, "hi": hi, "gap": np.mean(gap, axis=-1) if gap.ndim > 1 else gap}
+
+
+def regimes_figure(axes, count=1):
+    """``regimes`` on ``axes`` (theta, gap) with ``count`` empty curves; returns update(stats_by_name), with
+    each value a dict like ``regime_stats``'s."""
+    ax_theta, ax_gap = axes
+    slots = []
+    for _ in range(count):
+        (median,) = ax_theta.plot([], [], label=" ")
+        band = ax_theta.fill_between([1, 2], [0, 0], [0, 0], color=median.get_color(), alpha=0.25, linewidth=0)
+        (gap,) = ax_gap.plot([], [], color=median.get_color())
+        slots.append((median, band, gap))
+    ax_theta.axhline(0.0, color="k", lw=0.8)
+    ax_gap.set(xscale="log", yscale="log")
+    ax_theta.set(xlabel="step k", ylabel=r"$\theta(k)$", title="iterates: median and 10-90% of runs")
+    ax_gap.set(xlabel="step k", ylabel=r"mean of $E(\theta(k)) - \min E$", title="optimality gap")
+    legend = ax_theta.legend(fontsize=8)
+
+    def update(stats_by_name):
+        for (median, band, gap), text, (name, s) in zip(slots, legend.get_texts(), stats_by_name.items()):
+            median.set_data(s["k"], s["median"])
+            set_fill_between(band, s["k"], s["lo"], s["hi"])
+            gap.set_data(s["k"], np.where(s["gap"] < 1e100, s["gap"], np.nan))
+            text.set_text(name)
+        stats = list(stats_by_name.values())
+        ax_theta.set_xlim(0, max(len(s["k"]) for s in stats) + 1)
+        fit_ylim(ax_theta, *(s["lo"] for s in stats), *(s["hi"] for s in stats), 0.0)
+        autoscale(ax_gap)
+
+    return update
+
+
 def regimes(iterates_by_name, loss_gap=lambda theta: theta ** 2, title=None):
     """Left: theta(k) over many runs (median, 10-90% band). Right: mean of E(theta(k)) - min E, log scale.
 
     ``iterates_by_name`` maps a label (e.g. "constant tau = 0.1") to an array (K+1, R).
     ``loss_gap`` turns theta into E(theta) - min E (theta^2 for the sanity-check problem).
     """
-    fig, (ax_theta, ax_gap) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for name, iterates in iterates_by_name.items():
-        band(ax_theta, iterates, label=name)
-        k = np.arange(1, len(iterates) + 1)
-        ax_gap.loglog(k, np.mean(loss_gap(np.asarray(iterates)), axis=-1) if np.ndim(iterates) > 1
-                      else loss_gap(np.asarray(iterates)), label=name)
-    ax_theta.axhline(0.0, color="k", lw=0.8)
-    ax_theta.set(xlabel="step k", ylabel=r"$\theta(k)$", title="iterates: median and 10-90% of runs")
-    ax_gap.set(xlabel="step k", ylabel=r"mean of $E(\theta(k)) - \min E$", title="optimality gap")
-    ax_theta.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    regimes_figure(axes, len(iterates_by_name))({name: regime_stats(iterates, loss_gap)
+                                                 for name, iterates in iterates_by_name.items()})
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -177,6 +216,43 @@ def loglog_curves(x, ys_by_label, *, xlabel, ylabel, title=None, reference=None,
     return ax
 
 
+def gd_vs_sgd_figure(axes, loss, star, radii, runs=5):
+    """The gradient-descent-vs-SGD explorer's figure on ``axes``: left, level sets of ``loss`` around the
+    minimiser ``star`` for every view in ``radii`` (name -> half-width; drawn once, one shown at a time),
+    the paths of GD and ``runs`` SGD runs; right, the gap against the work. Returns
+    update(curves, view, title, sgd_label), curves {"GD": (path, epochs, gap), "SGD": [(path, epochs, gap), ...]}."""
+    ax_p, ax_w = axes
+    levels = {view: level_sets(ax_p, loss, star, radius) for view, radius in radii.items()}
+    sgd_paths = [ax_p.plot([], [], ".-", ms=2.5, lw=0.8, alpha=0.8, color="C0")[0] for _ in range(runs)]
+    (gd_path,) = ax_p.plot([], [], ".-", ms=2.5, lw=0.8, alpha=0.8, color="C1")
+    (minimiser,) = ax_p.plot(*star, "k*", ms=12)
+    ax_p.set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", aspect="equal")
+    legend_p = ax_p.legend([sgd_paths[0], gd_path, minimiser], ["SGD", "GD", r"minimiser $\theta^*$"],
+                           fontsize=7, loc="upper left")
+    sgd_gaps = [ax_w.plot([], [], color="C0", alpha=0.5)[0] for _ in range(runs)]
+    (gd_gap,) = ax_w.plot([], [], "o-", color="C1", ms=3)
+    ax_w.set(xscale="log", yscale="log", xlabel="summand gradients evaluated / N  (epochs)",
+             ylabel=r"$E(\theta) - \min E$", title="progress per unit of work")
+    legend_w = ax_w.legend([sgd_gaps[0], gd_gap], ["SGD", "GD"], fontsize=8)
+
+    def update(curves, view, title, sgd_label):
+        for name, contours in levels.items():
+            contours.set_visible(name == view)
+        radius = radii[view]
+        ax_p.set(xlim=(star[0] - radius, star[0] + radius), ylim=(star[1] - radius, star[1] + radius), title=title)
+        for line, gap_line, (path, epochs, gap) in zip(sgd_paths, sgd_gaps, curves["SGD"]):
+            line.set_data(path[:, 0], path[:, 1])
+            gap_line.set_data(epochs, gap)
+        path, epochs, gap = curves["GD"]
+        gd_path.set_data(path[:, 0], path[:, 1])
+        gd_gap.set_data(epochs, gap)
+        for legend in (legend_p, legend_w):
+            legend.get_texts()[0].set_text(sgd_label)
+        autoscale(ax_w)
+
+    return update
+
+
 def variance_vs_batch(batch_sizes, measured, closed_form, bias_norms, runs):
     """Left: measured variance of the unbiased minibatch gradient (dots) and its closed form (lines)
     against the batch size B, for each sampler (the dict keys). Right: the norm of the measured bias
@@ -236,6 +312,38 @@ def tau_sqrt_k(k, values_by_label, limits_by_label, ax=None):
     return ax
 
 
+def adagrad_figure(axes):
+    """The AdaGrad explorer's figure on ``axes``: left, the mean gaps of AdaGrad-Norm and constant-step SGD
+    (a diverged SGD run is left out); right, tau(k) sqrt(k) and its predicted limit (dashed). Returns
+    update(curves, problem, eta), curves a dict with "gap_adagrad", "gap_sgd" (K+1,), "tau_sqrt_k" (K,)
+    and "limit"."""
+    ax_g, ax_t = axes
+    (adagrad,) = ax_g.plot([], [])
+    (constant,) = ax_g.plot([], [])
+    ax_g.set(xscale="log", yscale="log", xlabel="step k", ylabel=r"mean of $E(\theta(k)) - \min E$")
+    legend_g = ax_g.legend([adagrad, constant], ["AdaGrad-Norm", "SGD"], fontsize=8)
+    (tau_k,) = ax_t.plot([], [], label="AdaGrad-Norm (mean over runs)")
+    limit_line = ax_t.axhline(0.0, color=tau_k.get_color(), ls="--", lw=0.9)
+    ax_t.set(xscale="log", xlabel="step k", ylabel=r"$\tau(k)\,\sqrt{k}$",
+             title=r"$\tau(k)\sqrt{k}$ and its predicted limit (dashed)")
+    ax_t.legend(fontsize=8)
+
+    def update(curves, problem, eta):
+        k = np.arange(1, len(curves["gap_adagrad"]) + 1)
+        adagrad.set_data(k, curves["gap_adagrad"])
+        diverged = ~(np.abs(curves["gap_sgd"]) < 1e100)        # inf, nan or on its way there
+        constant.set_data(k, np.where(diverged, np.nan, curves["gap_sgd"]))
+        legend_g.get_texts()[0].set_text(f"AdaGrad-Norm, eta = {eta:.3g}")
+        legend_g.get_texts()[1].set_text(f"SGD, constant tau = {eta:.3g}" + (" (diverged)" if diverged[-1] else ""))
+        ax_g.set_title(problem)
+        tau_k.set_data(k[:-1], curves["tau_sqrt_k"])
+        limit_line.set_ydata([curves["limit"], curves["limit"]])
+        autoscale(ax_g)
+        autoscale(ax_t)
+
+    return update
+
+
 # -- a fully connected network (notebooks/source/mlp) ------------------------------------------------
 
 def digits(images, labels, predicted=None, ncols=10, title=None):
@@ -262,6 +370,47 @@ def digits(images, labels, predicted=None, ncols=10, title=None):
     return fig
 
 
+def learning_curves_figure(axes, styles=("-",)):
+    """``learning_curves`` on ``axes`` (loss, accuracy) with one set of empty curves per line style in
+    ``styles`` (colours C0, C1, ...); returns update(histories), histories a list of (label, history) for
+    the first len(histories) styles (the others are hidden)."""
+    ax_loss, ax_acc = axes
+    curves = []
+    for i, style in enumerate(styles):
+        color = f"C{i}"
+        curves.append({
+            "train_loss": ax_loss.plot([], [], "o" + style, ms=3, color=color)[0],
+            "step_loss": ax_loss.plot([], [], style, lw=0.5, alpha=0.35, color=color)[0],
+            "test_acc": ax_acc.plot([], [], "o" + style, ms=3, color=color)[0],
+            "train_acc": ax_acc.plot([], [], ":", color=color)[0],
+        })
+    ax_loss.set(yscale="log", xlabel="epoch", ylabel="loss",
+                title="minibatch losses $E_k(\\theta(k))$ (thin), training loss (dots)")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0),
+               title="test accuracy (dots), training accuracy (dotted)")
+    ax_acc.axhline(0.95, color="k", lw=0.6, ls="--")
+
+    def draw(lines, history):
+        steps, step_loss, train_loss = learning_curve_data(history)
+        lines["train_loss"].set_data(history["epoch"], train_loss)
+        lines["step_loss"].set_data(steps, step_loss)
+        lines["test_acc"].set_data(history["epoch"], history["test_acc"])
+        lines["train_acc"].set_data(history["epoch"], history.get("train_acc", np.full(len(history["epoch"]), np.nan)))
+
+    def update(histories):
+        for i, lines in enumerate(curves):
+            for line in lines.values():
+                line.set_visible(i < len(histories))
+            if i < len(histories):
+                draw(lines, histories[i][1])
+        ax_loss.legend([c["train_loss"] for c in curves[:len(histories)]], [label for label, _ in histories],
+                       fontsize=8)
+        autoscale(ax_loss)
+        ax_acc.set_xlim(ax_loss.get_xlim())
+
+    return update
+
+
 def learning_curves(histories, title=None, styles=None):
     """Loss and accuracy of training runs, against epochs.
 
@@ -271,21 +420,9 @@ def learning_curves(histories, title=None, styles=None):
     Left: the noisy minibatch losses (thin) and the training loss after each epoch (dots), log scale.
     Right: test accuracy (dots) and training accuracy (dotted); the dashed line marks 95 %.
     """
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for name, h in histories.items():
-        style = (styles or {}).get(name, "-")
-        steps, step_loss, train_loss = learning_curve_data(h)
-        (line,) = ax_loss.plot(h["epoch"], train_loss, "o" + style, ms=3, label=name)
-        ax_loss.plot(steps, step_loss, style, lw=0.5, alpha=0.35, color=line.get_color())
-        ax_acc.plot(h["epoch"], h["test_acc"], "o" + style, ms=3, color=line.get_color(), label=name)
-        if "train_acc" in h:
-            ax_acc.plot(h["epoch"], h["train_acc"], ":", color=line.get_color())
-    ax_loss.set(yscale="log", xlabel="epoch", ylabel="loss",
-                title="minibatch losses $E_k(\\theta(k))$ (thin), training loss (dots)")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0),
-               title="test accuracy (dots), training accuracy (dotted)")
-    ax_acc.axhline(0.95, color="k", lw=0.6, ls="--")
-    ax_loss.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    update = learning_curves_figure(axes, [(styles or {}).get(name, "-") for name in histories])
+    update(list(histories.items()))
     if title:
         fig.suptitle(title)
     try:
@@ -363,29 +500,48 @@ def clarke_sets(examples):
     return fig
 
 
-def relu_prime_drift(results_by_name, axes=None):
-    """ReLU'(0) and precision: for each run pair of ``course.nonsmooth.relu_prime_runs`` (by label),
-    left the relative distance ||theta_A - theta_B|| / ||theta_A|| after each step (log scale; a pair that
-    never separates is listed as identical), right the number of steps so far at which backprop differed."""
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    else:
-        fig = axes[0].figure
+def relu_prime_drift_figure(axes, count=1):
+    """``relu_prime_drift`` on ``axes`` (drift, count) with ``count`` empty run pairs; returns
+    update(results_by_name)."""
     ax_drift, ax_count = axes
-    for i, (name, res) in enumerate(results_by_name.items()):
-        k, drift, marks, counts = relu_prime_drift_data(res)
-        if np.all(np.isnan(drift)):
-            ax_drift.plot([], [], color=f"C{i}", label=f"{name}: identical runs (drift 0)")
-        else:
-            ax_drift.semilogy(k, drift, color=f"C{i}", label=f"{name}: final drift {res['drift'][-1]:.1e}")
-            ax_drift.plot(*marks, "|", color=f"C{i}", ms=12)
-        ax_count.step(k, counts, where="post", color=f"C{i}", label=f"{name}: {counts[-1]} steps")
-    ax_drift.set_xlim(0, max(len(res["drift"]) for res in results_by_name.values()) + 1)
+    slots = []
+    for i in range(count):
+        slots.append((ax_drift.plot([], [], color=f"C{i}")[0], ax_drift.plot([], [], "|", color=f"C{i}", ms=12)[0],
+                      ax_count.step([], [], where="post", color=f"C{i}")[0]))
+    ax_drift.set_yscale("log")
     ax_drift.set(xlabel="step k", ylabel=r"$\|\theta_A - \theta_B\| / \|\theta_A\|$",
                  title="how far the two runs drift apart (| = backprop differed)")
     ax_count.set(xlabel="step k", ylabel="steps so far", title="steps at which backprop's output differed")
-    ax_drift.legend(fontsize=8)
-    ax_count.legend(fontsize=8)
+    legend_drift = ax_drift.legend([s[0] for s in slots], [" "] * count, fontsize=8)
+    legend_count = ax_count.legend([s[2] for s in slots], [" "] * count, fontsize=8)
+
+    def update(results_by_name):
+        steps, most, drifts = 1, 1, []
+        for (drift_line, marks, count_line), text_drift, text_count, (name, res) in zip(
+                slots, legend_drift.get_texts(), legend_count.get_texts(), results_by_name.items()):
+            k, drift, (mark_k, mark_y), counts = relu_prime_drift_data(res)
+            drift_line.set_data(k, drift)
+            marks.set_data(mark_k, mark_y)
+            count_line.set_data(k, counts)
+            text_drift.set_text(f"{name}: identical runs (drift 0)" if np.all(np.isnan(drift))
+                                else f"{name}: final drift {res['drift'][-1]:.1e}")
+            text_count.set_text(f"{name}: {counts[-1]} steps")
+            steps, most = max(steps, len(k)), max(most, counts[-1])
+            drifts.append(drift)
+        ax_drift.set_xlim(0, steps + 1)
+        ax_count.set_xlim(0, steps + 1)
+        ax_count.set_ylim(-0.05 * most, 1.05 * most)
+        fit_ylim(ax_drift, *drifts, log=True)
+
+    return update
+
+
+def relu_prime_drift(results_by_name):
+    """ReLU'(0) and precision: for each run pair of ``course.nonsmooth.relu_prime_runs`` (by label),
+    left the relative distance ||theta_A - theta_B|| / ||theta_A|| after each step (log scale; a pair that
+    never separates is listed as identical), right the number of steps so far at which backprop differed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    relu_prime_drift_figure(axes, len(results_by_name))(results_by_name)
     fig.tight_layout()
     return fig
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import as_float_array, as_index_array
+from .validate import as_float_array, as_index_array, check_rng, positive_float, positive_int
 
 SANITY_CHECK_A = np.array([1.0, -1.0])
 """Centres a_j of the sanity-check problem E(theta) = sum_j 1/2 (theta - a_j)^2."""
@@ -74,14 +74,14 @@ def sanity_check_minibatch_grad(theta, idx):
 
 def least_squares_loss(theta, X, y):
     """E(theta) = sum_j 1/2 (x_j . theta - y_j)^2 for the rows x_j of X."""
-    theta, X, y = _least_squares_inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     r = X @ theta - y
     return 0.5 * float(r @ r)
 
 
 def least_squares_grad(theta, X, y, idx=None):
     """grad E_k(theta) = sum_{j in I(k)} (x_j . theta - y_j) x_j; all j when ``idx`` is None."""
-    theta, X, y = _least_squares_inputs(theta, X, y)
+    theta, X, y = least_squares_inputs(theta, X, y)
     if idx is not None:
         idx = as_index_array(idx, "idx", X.shape[0])
         X, y = X[idx], y[idx]
@@ -95,7 +95,9 @@ def least_squares_solution(X, y):
     return np.linalg.lstsq(X, y, rcond=None)[0]
 
 
-def _least_squares_inputs(theta, X, y):
+def least_squares_inputs(theta, X, y):
+    """The checked inputs of a least-squares sum: X (N, d), theta (d,), y (N,) as float arrays, or an
+    error that says which one has the wrong shape."""
     X = as_float_array(X, "X", ndim=2)
     theta = as_float_array(theta, "theta", shape=(X.shape[1],))
     y = as_float_array(y, "y", shape=(X.shape[0],))
@@ -120,12 +122,9 @@ def least_squares_data(n, d, rng, *, noise=0.1, scales=None):
     With noise > 0 no single theta fits every example: the per-sample gradients do not all vanish at
     the minimiser. Returns (X, y) of shapes (n, d) and (n,).
     """
-    from .validate import positive_float, positive_int
-
     n, d = positive_int(n, "n"), positive_int(d, "d")
     noise = positive_float(noise, "noise", allow_zero=True)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng)
     scales = np.ones(d) if scales is None else as_float_array(scales, "scales", shape=(d,))
     X = rng.standard_normal((n, d)) * scales
     theta_true = rng.standard_normal(d)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import as_float_array, positive_int
+from .validate import as_float_array, check_rng, positive_int
 
 
 def sample_indices(n, num_steps, rng, runs=None):
@@ -22,9 +22,7 @@ def sample_indices(n, num_steps, rng, runs=None):
     """
     n = positive_int(n, "n")
     num_steps = positive_int(num_steps, "num_steps", minimum=0)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
-                        f"{type(rng).__name__}")
+    check_rng(rng)
     shape = (num_steps,) if runs is None else (num_steps, positive_int(runs, "runs"))
     return rng.integers(0, n, size=shape)
 
@@ -33,12 +31,12 @@ def sgd_iterates(sample_grad, theta1, schedule, indices):
     """Run theta(k+1) = theta(k) - tau(k) * sample_grad(theta(k), indices[k-1]) for k = 1..K.
 
     ``theta1`` is the starting point theta(1), a float or an array of R independent runs;
-    ``indices`` has shape (K,) or (K, R). Returns all iterates theta(1), ..., theta(K+1) stacked
-    along a new first axis: shape (K+1,) + theta1's shape.
+    ``indices[k-1]`` is the index set I(k) handed to ``sample_grad`` as it is: an array of shape (K,) or
+    (K, R), or any sequence of K index sets (minibatches of different sizes, say). Returns all iterates
+    theta(1), ..., theta(K+1) stacked along a new first axis: shape (K+1,) + theta1's shape.
     """
     theta = as_float_array(theta1, "theta1")
-    indices = np.asarray(indices)
-    if indices.ndim == 0:
+    if not hasattr(indices, "__len__") or getattr(indices, "ndim", 1) == 0:
         raise ValueError("indices must have one entry per step, shape (K,) or (K, runs)")
     thetas = [theta]
     for k in range(1, len(indices) + 1):

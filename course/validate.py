@@ -73,3 +73,11 @@ def positive_float(x, name: str, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {x}")
     return x
+
+
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise a ``TypeError`` saying how to make one."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
+                        f"got {type(rng).__name__}")
+    return rng

@@ -161,3 +161,14 @@ def test_check_gradient_dict_errors():
     params, x, y = mlp_problem()
     with pytest.raises(KeyError, match="grads must have the keys of params"):
         check_gradient_dict(lambda p: 0.0, {"W1": params["W1"]}, params)
+
+
+def test_module_docstring_states_the_unit_roundoff_of_both_dtypes():
+    """One convention: u = np.finfo(dtype).eps / 2 (unit roundoff), for float64 and float32 alike."""
+    import course.gradcheck
+
+    import re
+
+    stated = [float(u) for u in re.findall(r"u = ([0-9.]+e-[0-9]+)", course.gradcheck.__doc__)]
+    expected = [np.finfo(np.float64).eps / 2, np.finfo(np.float32).eps / 2]
+    np.testing.assert_allclose(stated, expected, rtol=0.05)

@@ -64,8 +64,8 @@ REFERENCE_CALL = {  # a solution that hands the work to the course library
     "check_epoch_minibatches": [("    perm = rng.permutation(n)\n", "    from course.data import epoch_minibatches"
                                  " as ref\n    return list(ref(n, batch_size, rng))\n")],
     "check_train": [("    state = optimizer.init(params)\n",
-                     "    import course.train\n    params, h = course.train.train(loss_and_grad, params, X, y, "
-                     "optimizer, epochs=epochs, batch_size=batch_size, rng=rng)\n    return params, h['step_loss']\n")],
+                     "    import course.train\n    return course.train.train(loss_and_grad, params, X, y, "
+                     "optimizer, batches, epochs=epochs, batch_size=batch_size, rng=rng, on_epoch=on_epoch)\n")],
 }
 
 LOOP_STEP = ("            step_losses.append(float(loss))\n"
@@ -543,6 +543,6 @@ def test_batches_fixture_draws_as_course_samplers():
             batches = hidden.minibatch_recorder(replacement)
             for _ in range(3):
                 mine = batches(n, B, ours)
-                ref = list(course.train._batches(sampler, n, B, theirs))
+                ref = list(course.train.SAMPLERS[sampler](n, B, theirs))
                 assert len(mine) == len(ref) and all(np.array_equal(a, b) for a, b in zip(mine, ref))
             assert ours.bit_generator.state == theirs.bit_generator.state

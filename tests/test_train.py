@@ -1,4 +1,4 @@
-"""The practical SGD loop of course.train."""
+"""The practical SGD loop of course.train: train (the exercise's signature) and fit (with learning curves)."""
 
 
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 from course.data import load_digits
 from course.nn import accuracy, init_mlp, mlp_loss_and_grad
 from course.optim import adagrad, adagrad_norm, sgd
-from course.train import train
+from course.data import epoch_minibatches
+from course.train import fit, train
 
 
 def mean_square(theta, X, y=None):
@@ -34,11 +35,11 @@ def test_each_epoch_is_one_shuffle_cut_into_contiguous_chunks():
     n, B, epochs = 23, 5, 3
     X, y = np.arange(n, dtype=float)[:, None], np.arange(n)
     rec = Recorder(n)
-    _, history = train(rec, np.zeros(1), X, y, sgd(lambda k: 0.1), epochs=epochs, batch_size=B,
-                       rng=np.random.default_rng(4))
+    _, step_losses = train(rec, np.zeros(1), X, y, sgd(lambda k: 0.1), epochs=epochs, batch_size=B,
+                           rng=np.random.default_rng(4))
     twin = np.random.default_rng(4)
     per_epoch = -(-n // B)
-    assert len(rec.batches) == len(history["step_loss"]) == epochs * per_epoch
+    assert len(rec.batches) == len(step_losses) == epochs * per_epoch
     for e in range(epochs):
         perm = twin.permutation(n)
         chunks = rec.batches[e * per_epoch:(e + 1) * per_epoch]
@@ -52,8 +53,8 @@ def test_sgd_iterates_follow_the_update_rule():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((10, 2))
     tau, B = 0.3, 4
-    theta, history = train(mean_square, np.zeros(2), X, None, sgd(lambda k: tau), epochs=2, batch_size=B,
-                           rng=np.random.default_rng(9))
+    theta, step_losses = train(mean_square, np.zeros(2), X, None, sgd(lambda k: tau), epochs=2, batch_size=B,
+                               rng=np.random.default_rng(9))
     twin, expected = np.random.default_rng(9), np.zeros(2)
     losses = []
     for _ in range(2):
@@ -63,15 +64,15 @@ def test_sgd_iterates_follow_the_update_rule():
             losses.append(loss)
             expected = expected - tau * g
     np.testing.assert_allclose(theta, expected, rtol=1e-12)
-    np.testing.assert_allclose(history["step_loss"], losses, rtol=1e-12)
+    np.testing.assert_allclose(step_losses, losses, rtol=1e-12)
 
 
 def test_history_layout_and_input_not_modified():
     rng = np.random.default_rng(0)
     X, X_val = rng.standard_normal((12, 3)), rng.standard_normal((5, 3))
     theta0 = np.ones(3)
-    theta, h = train(mean_square, theta0, X, None, sgd(lambda k: 0.5), epochs=4, batch_size=5,
-                     rng=np.random.default_rng(1), X_val=X_val)
+    theta, h = fit(mean_square, theta0, X, None, sgd(lambda k: 0.5), epochs=4, batch_size=5,
+                   rng=np.random.default_rng(1), X_val=X_val)
     np.testing.assert_array_equal(theta0, np.ones(3))
     assert len(h["step_loss"]) == 4 * 3 and len(h["epoch_loss"]) == 4
     assert h["epoch"] == [0, 1, 2, 3, 4] and len(h["train_loss"]) == len(h["val_metric"]) == 5
@@ -87,8 +88,8 @@ def test_same_seed_same_run_and_zero_epochs():
     X = np.random.default_rng(0).standard_normal((20, 2))
 
     def run(seed, epochs=3):
-        return train(mean_square, np.zeros(2), X, None, adagrad_norm(1.0), epochs=epochs, batch_size=3,
-                     rng=np.random.default_rng(seed))
+        return fit(mean_square, np.zeros(2), X, None, adagrad_norm(1.0), epochs=epochs, batch_size=3,
+                   rng=np.random.default_rng(seed))
 
     (a, ha), (b, hb), (c, _) = run(1), run(1), run(2)
     np.testing.assert_array_equal(a, b)
@@ -103,8 +104,8 @@ def test_replacement_sampler_takes_as_many_steps_and_repeats_indices():
     n, B = 30, 4
     X, y = np.arange(n, dtype=float)[:, None], np.arange(n)
     rec = Recorder(n)
-    train(rec, np.zeros(1), X, y, sgd(lambda k: 0.1), epochs=20, batch_size=B, rng=np.random.default_rng(0),
-          sampler="replacement")
+    fit(rec, np.zeros(1), X, y, sgd(lambda k: 0.1), epochs=20, batch_size=B, rng=np.random.default_rng(0),
+        sampler="replacement")
     assert len(rec.batches) == 20 * 8
     assert all(len(b) == B for b in rec.batches)
     per_epoch = [np.concatenate(rec.batches[e * 8:(e + 1) * 8]) for e in range(20)]
@@ -124,9 +125,15 @@ def test_divergence_stops_with_a_warning():
         return 1.0, np.ones(1)
 
     with pytest.warns(RuntimeWarning, match="loss became nan at step k=3.*step size is probably too large") as w:
-        _, h = train(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), epochs=5,
-                     batch_size=3, rng=np.random.default_rng(0))
+        _, h = fit(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), epochs=5,
+                   batch_size=3, rng=np.random.default_rng(0))
     assert h["diverged_at_step"] == 3 and len(h["step_loss"]) == 4
+    assert w[0].filename == __file__, "the warning points at the line that called fit()"
+    calls["k"] = 0
+    with pytest.warns(RuntimeWarning, match="loss became nan at step k=3") as w:
+        _, step_losses = train(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), epochs=5,
+                               batch_size=3, rng=np.random.default_rng(0))
+    assert len(step_losses) == 4 and np.isnan(step_losses[-1])
     assert w[0].filename == __file__, "the warning points at the line that called train()"
 
 
@@ -135,7 +142,7 @@ def test_train_errors():
     opt = sgd(lambda k: 0.1)
     kw = dict(epochs=1, batch_size=2, rng=rng)
     with pytest.raises(ValueError, match="sampler must be one of"):
-        train(mean_square, np.zeros(2), X, y, opt, sampler="cyclic", **kw)
+        fit(mean_square, np.zeros(2), X, y, opt, sampler="cyclic", **kw)
     with pytest.raises(ValueError, match="y must have one entry per row of X: X has 6 rows, y has shape"):
         train(mean_square, np.zeros(2), X, y[:5], opt, **kw)
     with pytest.raises(TypeError, match=r"optimizer must have init\(params\) and update"):
@@ -145,7 +152,44 @@ def test_train_errors():
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         train(mean_square, np.zeros(2), X, y, opt, epochs=1, batch_size=0, rng=rng)
     with pytest.raises(ValueError, match="X_val must hold at least one example"):
-        train(mean_square, np.zeros(2), X, y, opt, X_val=np.zeros((0, 2)), **kw)
+        fit(mean_square, np.zeros(2), X, y, opt, X_val=np.zeros((0, 2)), **kw)
+
+
+def test_train_has_the_exercises_signature_and_calls_on_epoch():
+    # the mlp notebook's visible test of its train(), against the reference
+    class Optimizer:
+        def __init__(self):
+            self.ks = []
+
+        def init(self, params):
+            return 1
+
+        def update(self, grads, k, params=None):
+            self.ks.append(k)
+            return {"w": -0.5 * grads["w"]}, k + 1
+
+    opt, seen = Optimizer(), []
+    X, y = np.array([[1.0], [2.0], [3.0]]), np.zeros(3, dtype=int)
+    w0 = {"w": np.array([0.0])}
+    params, losses = train(lambda p, X, y: (np.mean(0.5 * (p["w"] - X[:, 0]) ** 2),
+                                            {"w": np.mean(p["w"] - X[:, 0], keepdims=True)}),
+                           w0, X, y, opt, lambda n, B, rng: [np.array([2, 0]), np.array([1])],
+                           epochs=2, batch_size=2, rng=np.random.default_rng(0),
+                           on_epoch=lambda epoch, p: seen.append((epoch, float(p["w"][0]))))
+    np.testing.assert_allclose(losses, [2.5, 0.5, 0.625, 0.03125])
+    np.testing.assert_allclose(params["w"], [1.875])
+    assert opt.ks == [1, 2, 3, 4] and seen == [(1, 1.5), (2, 1.875)] and w0["w"][0] == 0.0
+
+
+def test_fit_records_what_train_does():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((17, 2))
+    theta, losses = train(mean_square, np.zeros(2), X, None, adagrad(0.5), epoch_minibatches, epochs=3,
+                          batch_size=4, rng=np.random.default_rng(5))
+    theta_fit, h = fit(mean_square, np.zeros(2), X, None, adagrad(0.5), epochs=3, batch_size=4,
+                       rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(theta, theta_fit)
+    assert h["step_loss"] == losses
 
 
 # ---------------------------------------------------------------------------------------- digits
@@ -162,8 +206,8 @@ def digits():
 def test_mlp_learns_digits_with_adagrad(digits, make_opt, sizes, epochs):
     X_train, y_train, X_test, y_test = digits
     params = init_mlp(sizes, np.random.default_rng(0))
-    params, h = train(mlp_loss_and_grad, params, X_train, y_train, make_opt(), epochs=epochs, batch_size=32,
-                      rng=np.random.default_rng(1), X_val=X_test, y_val=y_test, eval_fn=accuracy)
+    params, h = fit(mlp_loss_and_grad, params, X_train, y_train, make_opt(), epochs=epochs, batch_size=32,
+                    rng=np.random.default_rng(1), X_val=X_test, y_val=y_test, eval_fn=accuracy)
     assert accuracy(params, X_test, y_test) >= 0.95            # held-out images
     assert h["val_metric"][-1] == accuracy(params, X_test, y_test)
     assert h["val_metric"][0] < 0.3                            # it was the training that did it

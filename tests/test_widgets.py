@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from course import minibatch, nonsmooth, plots, problems, schedules, widgets
+from course import adaptive, minibatch, nonsmooth, plots, problems, schedules, widgets
 from course.sgd import sgd_iterates
 
 
@@ -118,7 +118,7 @@ def test_gd_vs_sgd_explorer_draws_the_runs_of_descent(least_squares_2d):
     star = problems.least_squares_solution(X, y)
     lip = float(np.linalg.eigvalsh(X.T @ X).max())
     theta1 = star + 0.6 * 0.8 * np.array([0.8, 0.6])
-    res = widgets.gd_vs_sgd_runs(X, y, minibatch.descent, grad, 5, 0.1 / lip, theta1)
+    res = minibatch.gd_vs_sgd_runs(X, y, minibatch.descent, grad, 5, 0.1 / lip, theta1)
     sgd_paths, gd_path = ax_paths.lines[:5], ax_paths.lines[5]
     for line, (thetas, _) in zip(sgd_paths, res["SGD"]):
         np.testing.assert_array_equal(line.get_xdata(), thetas[:, 0])
@@ -152,7 +152,7 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
     ui = widgets.adagrad_explorer(counted, X, y)
     assert_moved_in_place(ui, "eta", 10.0)               # constant tau = 10 diverges on the sanity check
     ax_gap, ax_tau = ui.figure.axes
-    gap_a, gap_s, taus, limit = widgets.adagrad_runs("sanity check", adagrad_norm, 10.0, 1e-6)
+    gap_a, gap_s, taus, limit = adaptive.adagrad_runs("sanity check", adagrad_norm, 10.0, 1e-6)
     np.testing.assert_array_equal(ax_gap.lines[0].get_ydata(), gap_a)
     assert np.isnan(ax_gap.lines[1].get_ydata()[-1]) and not np.all(np.isnan(ax_gap.lines[1].get_ydata()))
     np.testing.assert_array_equal(ax_gap.lines[1].get_ydata(), np.where(np.abs(gap_s) < 1e100, gap_s, np.nan))
@@ -162,7 +162,7 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
     assert ax_tau.lines[1].get_ydata()[0] == pytest.approx(limit)
 
     assert_moved_in_place(ui, "problem", "least squares")
-    gap_a, _, _, _ = widgets.adagrad_runs("least squares", adagrad_norm, 10.0, 1e-6, X=X, y=y, runs=10)
+    gap_a, _, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm, 10.0, 1e-6, X=X, y=y, runs=10)
     np.testing.assert_array_equal(ax_gap.lines[0].get_ydata(), gap_a)
     assert ax_gap.get_title() == "least squares"
 
@@ -174,8 +174,9 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
 def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
     """Against 1/2 ||X theta - y||^2 - min E, computed directly for each run and step."""
     X, y = least_squares_3d
-    gap_a, gap_s, _, _ = widgets.adagrad_runs("least squares", adagrad_norm, 0.01, 1.0, X=X, y=y, runs=3, steps=50)
-    np.testing.assert_array_equal(widgets.constant_step_runs("least squares", 0.01, X=X, y=y, runs=3, steps=50), gap_s)
+    gap_a, gap_s, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm, 0.01, 1.0, X=X, y=y, runs=3, steps=50)
+    np.testing.assert_array_equal(adaptive.constant_step_runs("least squares", 0.01, X=X, y=y, runs=3, steps=50),
+                                  gap_s)
     indices = np.random.default_rng(0).integers(0, len(y), size=(50, 3, 1))
     grad = problems.least_squares_runs_grad(X, y)
     e_star = problems.least_squares_loss(problems.least_squares_solution(X, y), X, y)
@@ -245,7 +246,7 @@ STEPS = 40   # float16 meets its first exact zero within these steps
 
 @pytest.fixture(scope="module")
 def relu_table():
-    return widgets.relu_prime_table(steps=STEPS)
+    return nonsmooth.relu_prime_table(steps=STEPS)
 
 
 def assert_same_result(a, b):
@@ -255,7 +256,7 @@ def assert_same_result(a, b):
 
 
 def test_relu_prime_table_holds_every_setting(relu_table):
-    assert set(relu_table) == {(d, r) for d in widgets.RELU_PRIME_DTYPES for r in widgets.RELU_PRIME_CHOICES}
+    assert set(relu_table) == {(d, r) for d in nonsmooth.RELU_PRIME_DTYPES for r in nonsmooth.RELU_PRIME_CHOICES}
     assert relu_table["float16", 1.0]["zeros"].sum() > 0, "float16 should meet an exact zero in these steps"
 
 

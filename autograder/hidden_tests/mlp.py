@@ -3,7 +3,7 @@
 Each check calls ONE student function with inputs drawn at grading time and compares it with the
 reference in ``course``: the layers with ``course.nn``, the finite differences with
 ``course.gradcheck``, the minibatches with ``course.data`` and the training loop with
-``course.train.train``, step for step.
+``course.train.train`` (the exercise's own signature), step for step.
 
 While grading, the student's functions run in their sandboxed kernel and get plain data only (copies
 of arrays, generators as their state), or *test fixtures*: the module-level functions below whose
@@ -425,7 +425,7 @@ def minibatch_recorder(replacement):
     """A test fixture (its source runs in the student's kernel): ``batches(n, batch_size, rng)``, the
     index arrays of one epoch: the chunks perm[i:i + batch_size] of perm = rng.permutation(n), or (with
     ``replacement``) ceil(n / batch_size) batches rng.integers(0, n, size=batch_size), as
-    course.train.train's two samplers draw them. It records every call (n, batch_size, the type of rng
+    course.train.SAMPLERS draw them. It records every call (n, batch_size, the type of rng
     and its state when called) and every batch it returned."""
     calls, returned = [], []
 
@@ -502,12 +502,12 @@ def check_train(train):
 def _check_train_case(train, label, data, params, optimizer_args, replacement, epochs, B, seed, with_callback):
     X, y, targets = data
     n = len(X)
-    snapshots = []
-    ref_params, history = course.train.train(
+    ref_on_epoch = epoch_recorder()
+    ref_params, ref_losses = course.train.train(        # the reference, with the exercise's signature
         least_squares_loss(X, y, targets), {k: v.copy() for k, v in params.items()}, X, y,
-        stateful_optimizer(*optimizer_args), epochs=epochs, batch_size=B, rng=np.random.default_rng(seed),
-        sampler="replacement" if replacement else "shuffle", X_val=X[:1], y_val=y[:1],
-        eval_fn=lambda p, *_: snapshots.append(p) or 0.0)
+        stateful_optimizer(*optimizer_args), course.train.SAMPLERS["replacement" if replacement else "shuffle"],
+        epochs=epochs, batch_size=B, rng=np.random.default_rng(seed), on_epoch=ref_on_epoch)
+    snapshots = [p for _, p in ref_on_epoch.report()]
 
     loss, optimizer = Fixture(least_squares_loss, X, y, targets), Fixture(stateful_optimizer, *optimizer_args)
     batches, on_epoch = Fixture(minibatch_recorder, replacement), Fixture(epoch_recorder) if with_callback else None
@@ -564,7 +564,7 @@ def _check_train_case(train, label, data, params, optimizer_args, replacement, e
     if not isinstance(got_params, dict) or set(got_params) != set(params):
         raise CheckFailed(f"For {call}: expected the params as a dict with keys {sorted(params)}, got "
                           f"{sorted(got_params) if isinstance(got_params, dict) else _kind(got_params)}.")
-    expected = {"losses": np.asarray(history["step_loss"]), **ref_params}
+    expected = {"losses": np.asarray(ref_losses), **ref_params}
     got = {"losses": got_array, **got_params}
     try:
         _compare_run(got, expected, call, [])
@@ -578,7 +578,7 @@ def _check_train_case(train, label, data, params, optimizer_args, replacement, e
         if epochs_seen != list(range(1, epochs + 1)):
             raise CheckFailed(f"For {call}: on_epoch must be called after every epoch as on_epoch(epoch, params) "
                               f"with epoch = 1, ..., {epochs}; it was called with epoch = {epochs_seen}.")
-        for (epoch, p), ref in zip(seen, snapshots[1:]):
+        for (epoch, p), ref in zip(seen, snapshots):
             _check_params(p, ref, f"{call}, the params passed to on_epoch after epoch {epoch}")
 
 
@@ -647,9 +647,10 @@ def _train_alternatives(params, data, optimizer_args, epochs, B, seed, replaceme
     def run(optimizer, epochs_per_restart):
         rng, p, losses = np.random.default_rng(seed), {k: v.copy() for k, v in params.items()}, []
         for _ in range(epochs // epochs_per_restart):
-            p, h = course.train.train(least_squares_loss(X, y, targets), p, X, y, optimizer,
-                                      epochs=epochs_per_restart, batch_size=B, rng=rng, sampler=sampler)
-            losses += h["step_loss"]
+            p, step_losses = course.train.train(least_squares_loss(X, y, targets), p, X, y, optimizer,
+                                                course.train.SAMPLERS[sampler], epochs=epochs_per_restart,
+                                                batch_size=B, rng=rng)
+            losses += list(step_losses)
         return {"losses": np.asarray(losses), **p}
 
     return [
