@@ -97,6 +97,26 @@ class RemoteValue:
         return f"<{self.type_name} object returned by {self._label}>"
 
 
+class Handles:
+    """The proxies of the objects a kernel keeps for the grader, one per number: a ``RemoteFunction``
+    for a callable, else a ``RemoteValue``, named after the call that returned it."""
+
+    def __init__(self, kernel):
+        self.kernel, self.proxies = kernel, {}
+
+    def for_label(self, label):
+        """The ``handle`` argument of ``parse_reply`` for a call described by ``label``."""
+        def handle(tree):
+            number = tree["id"]
+            if number not in self.proxies:
+                kind = str(tree.get("type", "object"))[:40]
+                name = f"the {kind} returned by {label}"
+                self.proxies[number] = (RemoteFunction(self.kernel, number, name) if tree.get("callable") is True
+                                        else RemoteValue(self.kernel, number, kind, name))
+            return self.proxies[number]
+        return handle
+
+
 def handle_tree(x) -> dict:
     """The wire form of a student's object or global, passed back to the kernel."""
     target = x._target

@@ -475,7 +475,7 @@ class KernelCalls:
         self.kc = BlockingKernelClient()
         self.kc.load_connection_file(km.connection_file)
         self.kc.start_channels()
-        self.handles = {}
+        self.handles = remote.Handles(self)
         self.dead = ""
 
     def close(self):
@@ -549,13 +549,5 @@ class KernelCalls:
                 text = None
             if not isinstance(text, str):
                 text = None
-        self._label = label
-        return remote.parse_reply(text, label, self._handle, fixtures, rngs)
+        return remote.parse_reply(text, label, self.handles.for_label(label), fixtures, rngs)
 
-    def _handle(self, tree):
-        number = tree["id"]
-        if number not in self.handles:
-            label = f"the {str(tree.get('type', 'object'))[:40]} returned by {getattr(self, '_label', 'your code')}"
-            self.handles[number] = (remote.RemoteFunction(self, number, label) if tree.get("callable") is True
-                                    else remote.RemoteValue(self, number, str(tree.get("type", "object"))[:40], label))
-        return self.handles[number]

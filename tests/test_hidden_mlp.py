@@ -7,8 +7,8 @@ notebook run per mutant.
 """
 
 import builtins
+import contextlib
 import dis
-import importlib.resources
 import inspect
 import re
 import sys
@@ -22,6 +22,7 @@ import pytest
 import course.train
 from autograder import remote
 from autograder.checks import CheckFailed, _forbid_calls_into
+from loopback import LoopbackKernel
 from mutation import mutate, run_cell
 from autograder.demo import reference_answers, with_bug
 from autograder.grading import REPO_SOURCE
@@ -395,36 +396,21 @@ COURSE_MODULES = [m for name, m in sorted(sys.modules.items())
                   if (name == "course" or name.startswith("course.")) and getattr(m, "__file__", None)]
 
 
-class WireKernel:
-    """The grading protocol without a kernel process: each call is encoded by ``remote``, run by
-    ``kernel_side`` (its source exec'd in a namespace of its own, as KernelCalls sends it) on the
-    student's namespace, and its reply decoded strictly, so the student's functions get copies, rngs as
-    their state and fixtures rebuilt from their source, exactly as in the sandbox. Every call into
-    ``course`` while the kernel's side runs is recorded: the sandbox's course has no reference
-    solutions, so nothing the kernel runs for a check may need it."""
+def WireKernel(namespace):
+    """A loopback kernel (``tests/loopback.py``) that records every call into ``course`` while the
+    kernel's side runs: the sandbox's course has no reference solutions, so nothing the kernel runs for
+    a check may need it (``course_calls``)."""
+    calls = []
 
-    def __init__(self, namespace):
-        scope = {"__name__": "sgd_course_grader"}
-        source = importlib.resources.files("autograder").joinpath("kernel_side.py").read_text()
-        exec(compile(source, "<the grader's protocol>", "exec"), scope)
-        self._call = scope["install"](namespace)
-        self.handles, self.course_calls = {}, []
+    @contextlib.contextmanager
+    def recording():
+        with _forbid_calls_into(COURSE_MODULES) as seen:
+            yield
+        calls.extend(seen)
 
-    def call(self, target, args, kwargs, label):
-        text, fixtures, rngs = remote.request(target, args, kwargs)
-        with _forbid_calls_into(COURSE_MODULES) as calls:
-            reply = self._call(text)
-        self.course_calls += calls
-        self._label = label
-        return remote.parse_reply(reply, label, self._handle, fixtures, rngs)
-
-    def _handle(self, tree):
-        number = tree["id"]
-        if number not in self.handles:
-            label = f"the {tree.get('type', 'object')} returned by {self._label}"
-            self.handles[number] = (remote.RemoteFunction(self, number, label) if tree.get("callable") is True
-                                    else remote.RemoteValue(self, number, str(tree.get("type", "object")), label))
-        return self.handles[number]
+    kernel = LoopbackKernel(namespace, around=recording)
+    kernel.course_calls = calls
+    return kernel
 
 
 def _over_the_wire(check, code=None):

@@ -21,7 +21,8 @@ import pytest
 import autograder.hidden_tests.nonsmooth as hidden
 import course.nn
 import course.nonsmooth
-from autograder import kernel_side, remote
+from autograder import remote
+from loopback import LoopbackKernel
 from autograder.checks import SEED_VARIABLE, CheckFailed
 from autograder.demo import reference_answers, with_bug
 
@@ -82,35 +83,12 @@ def solutions_stripped():
             setattr(owner, name, value)
 
 
-class LoopbackKernel:
-    """The grader's side of ``sandbox.KernelCalls``, with the kernel's side (``kernel_side``) run here on
-    ``namespace``: requests and replies are the JSON texts the sandbox exchanges."""
-
-    def __init__(self, namespace):
-        self.namespace = namespace
-        self.kernel_call = kernel_side.install(namespace)
-        self.handles = {}
-
-    def call(self, target, args, kwargs, label):
-        text, fixtures, rngs = remote.request(target, args, kwargs)
-        with solutions_stripped():
-            reply = self.kernel_call(text)
-        return remote.parse_reply(reply, label, self._handle, fixtures, rngs)
-
-    def _handle(self, tree):
-        number = tree["id"]
-        if number not in self.handles:
-            self.handles[number] = (remote.RemoteFunction(self, number, "an object") if tree.get("callable")
-                                    else remote.RemoteValue(self, number, str(tree.get("type")), "an object"))
-        return self.handles[number]
-
-
 def graded(ns, name, how):
     """The function ``name`` of the notebook namespace ``ns`` as a check gets it: ``local`` or ``kernel``."""
     if how == "local":
         return ns[name]
     if "__loopback__" not in ns:
-        ns["__loopback__"] = LoopbackKernel(ns)
+        ns["__loopback__"] = LoopbackKernel(ns, around=solutions_stripped)
     return remote.RemoteFunction(ns["__loopback__"], name, name)
 
 
@@ -227,7 +205,7 @@ def test_graphs_travel_as_data(answers, monkeypatch):
     backward, a graph description (op, parent indices, input value) and numbers; grads come back as
     floats."""
     ns = namespace(answers)
-    kernel = LoopbackKernel(ns)
+    kernel = LoopbackKernel(ns, around=solutions_stripped)
     sent = []
     call = kernel.call
     kernel.call = lambda target, args, kwargs, label: (sent.append(remote.request(target, args, kwargs)[0]),
