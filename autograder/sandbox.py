@@ -389,13 +389,12 @@ async def _run_cells(client, nb, job, replies, calls, verdicts) -> str:
             if stopped:
                 return stopped
             failure = _visible_failure(runner.outputs, replies.get(index, {}).get("content", {}))
-            if failure:
-                verdicts[index] = failure
-                continue
             message = run_hidden(hidden, calls, job.seed) if hidden.strip() else ""
             if calls.dead:
                 return calls.dead
-            verdicts[index] = ("CheckFailed", message) if message else ()
+            # the hidden checks' message names the input, what was expected and what came back: it
+            # comes first; a cell passes only if both its visible tests and its hidden checks pass
+            verdicts[index] = ("CheckFailed", message) if message else failure
         else:
             stopped = await _execute(client, cell, index, replies, job.timeout, calls)
             if stopped:
