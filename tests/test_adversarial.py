@@ -48,7 +48,7 @@ TIMEOUT = 10                 # seconds per cell: hanging attacks cost little
 WORKERS = 2
 HONEST, HANDOUT = "honest", "handout"
 # attacks of each kind per assignment (the others of that kind run on the other assignments)
-PER_KIND = {"sandbox escape": 5, "forged verdict": 4, "dying inside a test cell": 3, "reaching the reference": 4,
+PER_KIND = {"sandbox escape": 4, "forged verdict": 3, "dying inside a test cell": 2, "reaching the reference": 2,
             "changing the grader's inputs": 1, "stale results": 1, "grading seed": 1, "feedback HTML injection": 1,
             "crashing the whole run": 3, "odd student id": 1}
 PARALLEL_CLASS = ["forge_pre_run_result", "ref_direct", "inputs_zeroed", "die_os_exit"]
