@@ -113,17 +113,17 @@ def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str
     ``library``: path inside the sandbox -> host folder to show there read-only, or None to show an
     empty folder there (hides a package that lies inside the Python environment);
     ``env``: the kernel's whole environment."""
-    argv = [shutil.which("bwrap") or "bwrap", *_namespace_flags(), "--ro-bind", "/usr", "/usr", *_system_links()]
+    size = str(limits.tmpfs_mb * 2 ** 20)
+    # the tmpfs mounts first: a bound folder that lies below /tmp (a venv in /tmp, say) shows on top
+    argv = [shutil.which("bwrap") or "bwrap", *_namespace_flags(), "--proc", "/proc", "--dev", "/dev",
+            "--size", size, "--tmpfs", "/tmp", "--size", size, "--perms", "0700", "--tmpfs", home,
+            "--ro-bind", "/usr", "/usr", *_system_links()]
     for path in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types"):
         if os.path.exists(path):
             argv += ["--ro-bind", path, path]
     for tree in _python_trees():
         argv += ["--ro-bind", tree, tree]
-    size = str(limits.tmpfs_mb * 2 ** 20)
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", size, "--tmpfs", "/tmp",
-             "--size", size, "--perms", "0700", "--tmpfs", home]
-    for target, source in sorted(library.items()):  # after /tmp: a folder there shows on top of it
+    for target, source in sorted(library.items()):
         argv += ["--ro-bind", source, target] if source else ["--tmpfs", target, "--remount-ro", target]
     argv += ["--bind", sockets, sockets, "--remount-ro", "/", "--chdir", home, "--clearenv"]
     for key, value in sorted(env.items()):

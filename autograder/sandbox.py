@@ -239,6 +239,15 @@ def _error(ename, text):
     return nbformat.v4.new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"])
 
 
+def _last_line(path: str) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            lines = [line.strip() for line in fh.read()[-4000:].splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
 def remove_stale_scratch() -> None:
     """Remove the scratch folders of grading processes that are gone (a killed run leaves its
     ``sgd-grading-<pid>-*`` folders behind; the next run clears them)."""
@@ -349,7 +358,9 @@ async def _run(nb, job, job_limits_missing=None, slots=None):
         stopped = stopped or "the kernel died"
     except Exception as error:
         if not started:
-            raise KernelStartFailed(f"{type(error).__name__}: {error}"[:300]) from None
+            said = _last_line(os.path.join(scratch, "kernel.log"))
+            raise KernelStartFailed((f"{type(error).__name__}: {error}"[:300]
+                                     + (f"; the kernel said: {said}" if said else ""))) from None
         stopped = stopped or f"the kernel could not be run ({type(error).__name__}: {error})"
     finally:
         if calls:
