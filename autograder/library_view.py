@@ -62,6 +62,20 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+LAUNCHER = "sgd_course_kernel"
+"""The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
+LAUNCHER_SOURCE = '''"""The grading kernel: ipykernel, with figure layout skipped (a grading kernel never shows or
+saves a figure, and laying one out costs a tenth of a second)."""
+try:
+    from matplotlib.figure import Figure
+    Figure.tight_layout = lambda self, *args, **kwargs: None
+except Exception:
+    pass
+from ipykernel.kernelapp import launch_new_instance
+
+launch_new_instance()
+'''
+
 STUB = "the course library's solution is not available while grading: write your own code"
 
 
@@ -121,9 +135,11 @@ def _view(assignment: str) -> Path:
     digest = hashlib.sha256(repr(sorted((m, sorted(n)) for m, n in strip.items())).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(STUB.encode())
+    digest.update(STUB.encode() + LAUNCHER_SOURCE.encode())
     target = Path(tempfile.gettempdir()) / f"sgd-course-library-{digest.hexdigest()[:16]}" / "course"
-    if not target.is_dir():
+    if not (target.is_dir() and (target.parent / f"{LAUNCHER}.py").is_file()):
+        if target.parent.is_dir():   # left incomplete by an older version: made again
+            shutil.rmtree(target.parent, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix="sgd-course-library-staging-")) / "course"
         staging.mkdir()
         for path in files:
@@ -131,17 +147,15 @@ def _view(assignment: str) -> Path:
             if path.stem in strip:
                 text = strip_solutions(text, strip[path.stem])
             (staging / path.name).write_text(text)
+        (staging.parent / f"{LAUNCHER}.py").write_text(LAUNCHER_SOURCE)
         for folder in (staging.parent, staging):
             folder.chmod(0o755)
-        for path in staging.iterdir():
+        for path in [*staging.iterdir(), staging.parent / f"{LAUNCHER}.py"]:
             path.chmod(0o644)
-        target.parent.mkdir(mode=0o755, exist_ok=True)
-        target.parent.chmod(0o755)
         try:
-            staging.rename(target)
+            staging.parent.rename(target.parent)   # course/ and the launcher at once
         except OSError:  # another grader made it meanwhile
-            pass
-        shutil.rmtree(staging.parent, ignore_errors=True)
+            shutil.rmtree(staging.parent, ignore_errors=True)
     return target
 
 

@@ -201,7 +201,7 @@ def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
     """Write the kernelspec of this submission's kernel: ``autograder.jail`` (cgroup, limits, drop
     root) exec'ing bubblewrap, which runs ipykernel in the sandbox (``jail``'s docstring).
     ``unsafe``: no bubblewrap (the instructor's explicit ``--unsafe-no-sandbox``)."""
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+    kernel = [sys.executable, "-m", library_view.LAUNCHER, "-f", "{connection_file}",
               "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
     env = _kernel_env()
     env["PYTHONPATH"] = library_view.python_path(job.assignment)
