@@ -8,7 +8,8 @@
 3. starts a fresh kernel in bubblewrap's sandbox (``jail``: no course files, no network, no
    ``autograder``, the assignment's solutions stripped from ``course`` (``library_view``), limits on
    memory, processes, files and time); a kernel that never starts is started once more;
-4. runs the cells with a time limit per cell and a cap on output; a test cell's visible part runs in
+4. runs the cells with a time limit per cell and a cap on output, leaving out the notebook's unchanged
+   experiments (``sanitize.experiments``); a test cell's visible part runs in
    the kernel, its hidden part runs here in the grader (``remote``), calling the student's functions
    with plain data. ``score_test_cells`` then writes every test cell's outputs from the grader's
    verdict alone (an error output when it failed, which is how nbgrader scores it);
@@ -46,7 +47,7 @@ from traitlets import Integer
 
 from . import jail, library_view, remote
 from .checks import REFERENCE_STUB, SEED_VARIABLE, CheckFailed
-from .sanitize import assemble
+from .sanitize import NOT_RUN, assemble, experiments
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 RESULT_NAME = "__sgd_course_grader_out"
@@ -105,9 +106,10 @@ def grade_job(job: Job, slots=None) -> Outcome:
             source = nbformat.reads(job.sources[name], as_version=4)
             release = nbformat.reads(job.releases[name], as_version=4)
             nb, repairs = assemble(source, release, submitted)
+            skip = experiments(source, nb)
             for attempt in (1, 2):  # a kernel that never started is started once more
                 try:
-                    ran, stops = asyncio.run(_run(copy.deepcopy(nb), job, outcome.sandbox, slots))
+                    ran, stops = asyncio.run(_run(copy.deepcopy(nb), job, outcome.sandbox, slots, skip))
                     break
                 except KernelStartFailed as error:
                     if attempt == 2:
@@ -186,9 +188,10 @@ HOME = "/home/student"
 
 
 def _kernel_env() -> dict:
-    """The kernel's whole environment (bwrap clears the grader's): no seed, nothing of the grader's."""
+    """The kernel's whole environment (bwrap clears the grader's): no seed, no grading marker (not even
+    nbgrader's ``NBGRADER_EXECUTION``), nothing of the grader's."""
     env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
-           "HOME": HOME, "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg",
+           "HOME": HOME, "LANG": "C.UTF-8", "MPLBACKEND": "agg",
            "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machines that need them to run numpy at all
@@ -318,8 +321,9 @@ def score_test_cells(nb, verdicts: dict, stopped: str) -> None:
         cell.outputs = outputs
 
 
-async def _run(nb, job, job_limits_missing=None, slots=None):
-    """Execute ``nb`` in place in a fresh sandboxed kernel; returns (nb, notes). What the sandbox could
+async def _run(nb, job, job_limits_missing=None, slots=None, skip=frozenset()):
+    """Execute ``nb`` in place in a fresh sandboxed kernel, except the cells in ``skip`` (unchanged
+    experiments: ``sanitize.experiments``); returns (nb, notes). What the sandbox could
     not apply on this machine is appended to ``job_limits_missing`` (for the instructor, not the
     student). With ``slots`` (a semaphore shared by grading threads) the cells run only while holding
     a slot. Raises KernelStartFailed when the kernel never answered."""
@@ -353,7 +357,7 @@ async def _run(nb, job, job_limits_missing=None, slots=None):
             if not calls.setup():
                 stopped = "the grader could not prepare the kernel"
             with slots or contextlib.nullcontext():  # the kernel is ready: wait for a free slot
-                stopped = stopped or await _run_cells(client, nb, job, replies, calls, verdicts)
+                stopped = stopped or await _run_cells(client, nb, job, replies, calls, verdicts, skip)
     except DeadKernelError:
         stopped = stopped or "the kernel died"
     except Exception as error:
@@ -379,13 +383,16 @@ async def _run(nb, job, job_limits_missing=None, slots=None):
     return nb, notes
 
 
-async def _run_cells(client, nb, job, replies, calls, verdicts) -> str:
+async def _run_cells(client, nb, job, replies, calls, verdicts, skip=frozenset()) -> str:
     """Run the notebook's code cells in order, a test cell's hidden part in the grader; returns "" or
     why the run had to stop. ``verdicts[index]`` is set for every test cell that ran to its end:
     () when it passed, else (error name, message)."""
     deadline = time.monotonic() + job.max_seconds
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
+            continue
+        if index in skip:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN)]
             continue
         if time.monotonic() > deadline:
             return f"the notebook ran longer than {job.max_seconds} s in total"

@@ -10,6 +10,11 @@ duplicated or moved, their points or ids changed. ``assemble`` takes the student
 - restores deleted cells, drops duplicates, and puts the graded cells back into the source's order,
   each followed by the student's own cells that came after it;
 and reports each repair in words, for the feedback.
+
+``experiments`` picks the cells a graded run leaves out: the notebook's experiments (code cells the
+source tags ``experiment``: figures, long runs, widgets), as long as the student left them unchanged.
+No graded cell depends on them (the tests check this), so grading needs no marker that tells student
+code it is being graded, and an experiment can run at full size for the student.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import uuid
 import nbformat
 
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+EXPERIMENT = "experiment"
+"""The tag of a cell that grading does not run when the student left it unchanged."""
+NOT_RUN = ("[not run while grading: an experiment of the notebook, unchanged; no graded cell depends "
+           "on it. Run the notebook to see it.]\n")
 
 
 def _gid(cell):
@@ -116,3 +125,14 @@ def _unique_ids(nb):
         if not cell.get("id") or cell["id"] in seen:
             cell["id"] = uuid.uuid4().hex[:8]
         seen.add(cell["id"])
+
+
+def experiments(source, nb) -> set[int]:
+    """Indices of ``nb``'s cells that grading leaves out: code cells whose text is exactly that of a
+    cell the instructor's ``source`` tags ``experiment``. The tag is read from the source, never from
+    the submission; a cell the student changed (or wrote) runs."""
+    tagged = {c.source.strip() for c in source.cells
+              if c.cell_type == "code" and EXPERIMENT in c.get("metadata", {}).get("tags", [])
+              and not c.get("metadata", {}).get("nbgrader")}
+    return {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not _gid(c)
+            and c.source.strip() in tagged}

@@ -1,4 +1,4 @@
-"""Interactive explorers (ipywidgets). None of them runs while nbgrader grades a notebook.
+"""Interactive explorers (ipywidgets). Their cells are tagged ``experiment``: grading does not run them.
 
 Each explorer answers a slider move within about a tenth of a second. How:
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import warnings
 
 import numpy as np
@@ -32,15 +31,6 @@ from . import adaptive, minibatch, nonsmooth, plots, problems, schedules, sgd
 DPI = 80                  # pixels per inch of the PNG an explorer shows (an 11-inch figure: 880 pixels)
 PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}   # fast zlib level: the PNG only goes to the browser
 CACHE_SIZE = 256          # settings remembered per explorer
-
-
-def grading() -> bool:
-    """True while nbgrader executes the notebook (it sets NBGRADER_EXECUTION): skip widgets then."""
-    return bool(os.environ.get("NBGRADER_EXECUTION"))
-
-
-def _skipped(name):
-    print(f"{name}: interactive explorer skipped while the notebook is being graded.")
 
 
 class LiveFigure:
@@ -149,8 +139,6 @@ def _step_size_figure():
 
 def step_size_explorer(sgd_fn=None):
     """Sliders for the schedule, tau0 and q/alpha; shows many SGD runs on the sanity check as a band."""
-    if grading():
-        return _skipped("step_size_explorer")
     import ipywidgets as w
 
     controls = {
@@ -202,8 +190,6 @@ def gd_vs_sgd_explorer(X, y, descent_fn, grad_fn):
     """Sliders for the batch size B and the step size; a 2-D least-squares problem (X has 2 columns)
     started far from or close to its minimiser. Left: GD and SGD paths on the level sets of E. Right:
     E(theta) - min E against the number of summand gradients evaluated."""
-    if grading():
-        return _skipped("gd_vs_sgd_explorer")
     import ipywidgets as w
 
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
@@ -272,8 +258,6 @@ def _adagrad_figure():
 def adagrad_explorer(adagrad_fn, X, y):
     """Sliders over eta and c(0) (and the problem): AdaGrad-Norm against constant-step SGD with tau = eta.
     Left: the mean optimality gap over the runs. Right: tau(k) sqrt(k) and its predicted limit."""
-    if grading():
-        return _skipped("adagrad_explorer")
     import ipywidgets as w
 
     @_cached
@@ -330,8 +314,6 @@ def learning_curve_explorer(fit):
     change trains a fresh network with ``fit(batch_size=, eta=, sampler=, epochs=) -> (params, history)``
     (once per setting: going back to a setting redraws its remembered curves) and draws its learning
     curves next to those of the previous setting (dashed)."""
-    if grading():
-        return _skipped("learning_curve_explorer")
     import ipywidgets as w
 
     style = {"description_width": "initial"}
@@ -403,8 +385,6 @@ def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
     when the explorer starts (``course.nonsmooth.relu_prime_table``: a few seconds, for the float16 runs),
     so that a move only redraws; with a ``runs_fn`` of your own, each setting is computed when first chosen.
     """
-    if grading():
-        return _skipped("relu_prime_explorer")
     import ipywidgets as w
 
     table = nonsmooth.relu_prime_table(steps=steps, computed=computed) if runs_fn is None else dict(computed or {})

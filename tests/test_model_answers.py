@@ -11,7 +11,6 @@ computed, or with a closed form or a second computation, within the tolerance wr
 import contextlib
 import io
 import math
-import os
 import re
 
 import matplotlib
@@ -39,23 +38,18 @@ def _run(assignment, only=None):
     from threadpoolctl import threadpool_limits
 
     namespace, printed = {"__name__": f"notebook_{assignment}"}, {}
-    grading = os.environ.pop("NBGRADER_EXECUTION", None)          # the full experiments, not the graded ones
-    try:
-        with threadpool_limits(limits=None):                        # undo a notebook's BLAS thread limit after
-            for cell in _notebook(assignment).cells:
-                meta = cell.metadata.get("nbgrader", {})
-                if cell.cell_type != "code" or meta.get("grade") or "explorer(" in cell.source:
-                    continue
-                if only is not None and not (meta.get("solution") or cell.id in only):
-                    continue
-                source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
-                with contextlib.redirect_stdout(io.StringIO()) as out:
-                    exec(compile(source, f"<{assignment}: cell {cell.id}>", "exec"), namespace)
-                printed[cell.id] = out.getvalue()
-                plt.close("all")
-    finally:
-        if grading is not None:
-            os.environ["NBGRADER_EXECUTION"] = grading
+    with threadpool_limits(limits=None):                        # undo a notebook's BLAS thread limit after
+        for cell in _notebook(assignment).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or meta.get("grade") or "explorer(" in cell.source:
+                continue
+            if only is not None and not (meta.get("solution") or cell.id in only):
+                continue
+            source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                exec(compile(source, f"<{assignment}: cell {cell.id}>", "exec"), namespace)
+            printed[cell.id] = out.getvalue()
+            plt.close("all")
     return namespace, printed
 
 

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from autograder import cli, demo, export
+from autograder.sanitize import EXPERIMENT, NOT_RUN
 from autograder.demo import MALFORMED, REFERENCE, UNCHANGED, demo_bugs
 from conftest import ASSIGNMENTS, SEED
 
@@ -25,6 +26,22 @@ def test_reference_solution_gets_full_autograded_marks(demo_class, assignment):
     assert result.graded, result.reason
     assert result.auto_max > 0 and result.auto_score == result.auto_max, _lost(result)
     assert result.manual_pending >= 2, "each assignment has at least two written answers"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_grading_leaves_out_the_unchanged_experiments_and_nothing_graded_needs_them(demo_class, assignment):
+    """Each notebook tags its experiments; grading skips them, and the reference's run has no error
+    anywhere, so no graded (or kept) cell needed an experiment's names."""
+    course, _, _ = demo_class
+    nb = nbformat.read(course.root / "autograded" / REFERENCE / assignment / f"{assignment}.ipynb", 4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    skipped = [c for c in code if [o.get("text") for o in c.outputs] == [NOT_RUN]]
+    ran = [c for c in code if c not in skipped]
+    tagged = [c for c in code if EXPERIMENT in c.metadata.get("tags", [])]
+    assert len(skipped) == len(tagged) >= 5, (len(skipped), len(tagged))
+    assert not [o for c in ran for o in c.outputs if o.output_type == "error"]
+    assert any("widgets." in c.source for c in skipped), "the explorers are experiments"
+    assert all(c.metadata.get("nbgrader") for c in ran[1:]), "only the imports and graded cells run"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

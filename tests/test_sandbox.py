@@ -127,7 +127,7 @@ def test_nothing_of_the_host_but_python_and_an_empty_home(probed):
 def test_no_grading_seed_or_grader_environment(probed):
     _, seen = probed
     assert not seen["seed_in_environ"]
-    assert not any(k.startswith(("SGD_COURSE", "JPY_", "PYTEST")) for k in seen["env"]), seen["env"]
+    assert not any(k.startswith(("SGD_COURSE", "JPY_", "PYTEST", "NBGRADER")) for k in seen["env"]), seen["env"]
 
 
 def test_no_network(probed):

@@ -6,7 +6,7 @@ import copy
 import nbformat
 import pytest
 
-from autograder.sanitize import assemble
+from autograder.sanitize import EXPERIMENT, assemble, experiments
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,32 @@ def test_changed_ids_are_not_graded(versions):
     _trusted(source, nb)
     assert any("unknown id 'my_test'" in n for n in notes)
     assert all(c.metadata.get("nbgrader", {}).get("grade_id") != "my_test" for c in nb.cells)
+
+
+def _tagged(nb):
+    return [i for i, c in enumerate(nb.cells) if EXPERIMENT in c.metadata.get("tags", [])]
+
+
+def test_unchanged_experiments_are_left_out_and_changed_or_untagged_ones_run(versions):
+    """The tag comes from the instructor's source: a student cannot make a cell skipped by tagging it,
+    nor have an experiment run in full by removing its tag; a changed experiment runs."""
+    source, release = versions
+    nb, _ = assemble(source, release, copy.deepcopy(release))
+    tagged = _tagged(nb)
+    assert len(tagged) >= 5 and experiments(source, nb) == set(tagged)
+
+    sub = copy.deepcopy(release)
+    first, second = (sub.cells[i] for i in _tagged(sub)[:2])
+    first.source += "\nprint('my own extra line')"            # changed: runs
+    second.metadata["tags"] = []                                  # untagged but unchanged: still left out
+    own = nbformat.v4.new_code_cell("helper = 42", metadata={"tags": [EXPERIMENT]})
+    sub.cells.insert(_tagged(release)[-1], own)                   # the student's own cell, tagged: runs
+    for cell in sub.cells:
+        if _gid(cell) == "sgd":
+            cell.metadata["tags"] = [EXPERIMENT]                  # an answer cell, tagged: runs
+    nb, _ = assemble(source, release, sub)
+    skipped = experiments(source, nb)
+    sources = [nb.cells[i].source for i in skipped]
+    assert first.source not in sources and second.source in sources
+    assert "helper = 42" not in sources and not any(_gid(nb.cells[i]) for i in skipped)
+    assert len(skipped) == len(tagged) - 1

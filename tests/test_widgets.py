@@ -19,11 +19,6 @@ from course import adaptive, minibatch, nonsmooth, plots, problems, schedules, w
 from course.sgd import sgd_iterates
 
 
-@pytest.fixture(autouse=True)
-def _not_grading(monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-
-
 def png(ui):
     """The PNG bytes the explorer shows (its last child is the image widget)."""
     return bytes(ui.children[-1].value)
@@ -294,18 +289,6 @@ def test_relu_prime_explorer_computes_each_setting_of_its_own_runs_fn_once():
     ui.controls["prime"].value = 1.0
     assert calls == [("float16", 1.0), ("float16", 0.25)]
     np.testing.assert_array_equal(ui.figure.axes[1].lines[0].get_ydata(), np.cumsum(np.arange(20) % 7 == 4))
-
-
-# -- while grading ---------------------------------------------------------------------------------
-
-def test_explorers_are_skipped_while_grading(monkeypatch, capsys):
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert widgets.step_size_explorer() is None
-    assert widgets.gd_vs_sgd_explorer(None, None, None, None) is None
-    assert widgets.adagrad_explorer(None, None, None) is None
-    assert widgets.learning_curve_explorer(None) is None
-    assert widgets.relu_prime_explorer() is None
-    assert capsys.readouterr().out.count("skipped while the notebook is being graded") == 5
 
 
 def test_plots_functions_still_draw_new_figures():
