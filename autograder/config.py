@@ -16,6 +16,7 @@ from nbconvert.preprocessors.sanitize import SanitizeHTML
 from traitlets.config import Config
 
 from .feedback import TEMPLATES, GetGradesAndPending, HideHiddenTests
+from .sanitize import EXPERIMENT
 
 COURSE_ID = "sgd-course"
 CELL_TIMEOUT = 60
@@ -67,6 +68,10 @@ def student_config() -> Config:
     # without IgnorePattern, and fails a cell for any stderr output: its kernel prints Python's warnings
     # (numpy's RuntimeWarning, ...) to stdout instead, where they are still seen and cost nothing
     c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR", WARNINGS_TO_STDOUT]
+    # the notebooks' experiments (figures, long runs, explorers) are not run by Validate or nbgrader's
+    # own autograde either (nbclient's skip_cells_with_tag): no graded cell depends on them. Unlike
+    # `sgd-course grade`, nbgrader reads the tag from the student's notebook
+    c.Execute.skip_cells_with_tag = EXPERIMENT
     return c
 
 

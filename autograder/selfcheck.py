@@ -37,7 +37,6 @@ from nbgrader.preprocessors import (
 
 from .config import CELL_TIMEOUT, nbgrader_config
 from .sandbox import UNSAFE_NOTE
-from .sanitize import EXPERIMENT
 
 OK, FAILED, UNCHECKABLE = 0, 1, 2
 STUB = "raise NotImplementedError()"
@@ -163,8 +162,6 @@ def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = 
         return _check_as_graded(report, raw, Path(source).parent.parent, assignment, notebook, timeout, seed)
     config = nbgrader_config(path.parent, timeout=timeout)
     resources = {"metadata": {"path": str(path.parent)}}
-    # as grading does, leave out the notebook's experiments (here the student's own notebook's tags)
-    nb.cells = [c for c in nb.cells if EXPERIMENT not in c.get("metadata", {}).get("tags", []) or _meta(c)]
     try:
         with utils.setenv(NBGRADER_VALIDATING="1", NBGRADER_EXECUTION="validate"), utils.chdir(str(path.parent)):
             for preprocessor in (CheckCellMetadata, ClearOutput, Execute, IgnorePattern):
