@@ -366,6 +366,9 @@ def _adv_attack(again=False):
     elif attack.startswith("seed_"):
         if _adv_seed_found(attack):
             _adv_leak_honest(f"the grading seed ({attack})")
+    elif attack.startswith("marker_"):
+        if _adv_marker_found(attack):
+            _adv_leak_honest(f"a grading marker ({attack})")
     elif attack == "crash_parent" and not again:
         _adv_kill([_os.getppid()], "parent")
     elif attack == "crash_ancestors" and not again:
@@ -490,6 +493,19 @@ def _adv_memory_bomb():
         pass
     _adv_log("memory bomb got", len(hoard) * 128, "MB")
     del hoard
+
+
+def _adv_marker_found(how):
+    """Whether anything in the kernel says "being graded": nbgrader's NBGRADER_EXECUTION or any variable
+    that speaks of grading, or the course library's old ``widgets.grading()``."""
+    if how == "marker_env":
+        return any(any(word in k.upper() for word in ("NBGRADER", "GRADING", "GRADER", "AUTOGRAD"))
+                   or v.lower() in ("autograde", "validate", "grading") for k, v in _os.environ.items())
+    try:
+        import course.widgets as _w
+        return bool(getattr(_w, "grading", lambda: False)())
+    except Exception:
+        return False
 
 
 def _adv_seed_found(how):

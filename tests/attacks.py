@@ -142,6 +142,11 @@ SEEDS = [
     _a("seed_in_files", "grading seed", attack="seed_files"),
     _a("seed_in_random_state", "grading seed", attack="seed_rng"),
 ]
+# an honest answer only where the submission can tell that it is being graded
+MARKERS = [
+    _a("marker_in_environment", "grading marker", attack="marker_env"),
+    _a("marker_in_course_library", "grading marker", attack="marker_library"),
+]
 HTML_PAYLOADS = {
     "html_img_grade_id": "<img src=x onerror=alert('{marker}')>",
     "html_script_grade_id": "<script>alert('{marker}')</script>",
@@ -167,7 +172,7 @@ CRASHES = [
 ODD_IDS = [_a("ünïcødé 学生", "odd student id"), _a("<img src=x onerror=alert('sgdadvoddid')>", "odd student id"),
            _a("..", "odd student id"), _a(".hidden", "odd student id"), _a("run", "odd student id")]
 
-HOSTILE = ESCAPES + FORGERIES + DEATHS + REFERENCE + INPUTS + STALE + SEEDS + HTML
+HOSTILE = ESCAPES + FORGERIES + DEATHS + REFERENCE + INPUTS + STALE + SEEDS + MARKERS + HTML
 RUN_CRASHING = CRASHES + ODD_IDS
 
 

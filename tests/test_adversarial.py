@@ -17,8 +17,8 @@ Checked for each: honest work gets full marks; nothing dishonest scores above th
 changes (the course's source/ and release/, other students' files, the gradebook, a second course,
 the CSV after the run); no process an attack started survives the run (found by the marker it
 carries in its name, command line or environment); the run completes in one go and every student has
-a result; no grade_id or file name becomes a live tag in the feedback; the grading seed stays out of
-the kernel's reach. One class is also graded with one worker and with two: same grades.
+a result; no grade_id or file name becomes a live tag in the feedback; the grading seed and any
+grading marker stay out of the kernel's reach. One class is also graded with one worker and with two: same grades.
 
 Many of these fail until the sandbox and the grader/kernel protocol are rebuilt (issue 12); they are
 not marked as expected failures on purpose.
@@ -49,7 +49,8 @@ WORKERS = 2
 HONEST, HANDOUT = "honest", "handout"
 # attacks of each kind per assignment (the others of that kind run on the other assignments)
 PER_KIND = {"sandbox escape": 4, "forged verdict": 3, "dying inside a test cell": 2, "reaching the reference": 2,
-            "changing the grader's inputs": 1, "stale results": 1, "grading seed": 1, "feedback HTML injection": 1,
+            "changing the grader's inputs": 1, "stale results": 1, "grading seed": 1, "grading marker": 1,
+            "feedback HTML injection": 1,
             "crashing the whole run": 3, "odd student id": 1}
 PARALLEL_CLASS = ["forge_pre_run_result", "ref_direct", "inputs_zeroed", "die_os_exit"]
 
@@ -437,6 +438,21 @@ def test_the_grading_seed_is_out_of_the_kernels_reach(world, label, assignment, 
     notebook = run.root / "autograded" / student / assignment / f"{assignment}.ipynb"
     text = notebook.read_text() if notebook.is_file() else ""
     assert "adv: FOUND the grading seed" not in text, f"{student} found the seed {SEED}"
+    gradebook, in_csv = _score(run, student)
+    assert (gradebook or 0) <= _plain_wrong(world, assignment), _why(run, student)
+
+
+MARKER_CASES = [p for p in ALL_CASES if p.values[2].startswith("marker_")]
+
+
+@pytest.mark.parametrize("label, assignment, student", MARKER_CASES)
+def test_no_grading_marker_is_in_the_kernels_reach(world, label, assignment, student):
+    """The attack hands in wrong answers unless something in the kernel says "being graded" (nbgrader's
+    NBGRADER_EXECUTION, a variable about grading, the course library's old ``widgets.grading()``)."""
+    run = world.runs[label, assignment]
+    notebook = run.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    text = notebook.read_text() if notebook.is_file() else ""
+    assert "adv: FOUND a grading marker" not in text, f"{student} could tell that it was being graded"
     gradebook, in_csv = _score(run, student)
     assert (gradebook or 0) <= _plain_wrong(world, assignment), _why(run, student)
 

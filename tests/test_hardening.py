@@ -71,9 +71,11 @@ CASES = {
         after=("stochastic_gradient", "stochastic_gradient = lambda theta, j: _Any()")), FULL - 2, ""),
     "prints_passed": (dict(bug=SIGN_ERROR, after=("test_stochastic_gradient",
         "print('visible tests passed\\nAll tests passed! 10/10')")), FULL - 2, ""),
-    "detects_grading": (dict(after=("stochastic_gradient",
-        "import os\nif os.environ.get('NBGRADER_EXECUTION'):\n"
-        "    stochastic_gradient = lambda theta, j: theta")), FULL - 2, ""),
+    # wrong, but right whenever it can tell that it is being graded: it cannot (no marker in the kernel)
+    "right_only_when_it_sees_a_grading_marker": (dict(bug=SIGN_ERROR, after=("stochastic_gradient",
+        "import os\nif any('NBGRADER' in k or 'GRAD' in k.upper() or 'SEED' in k.upper() for k in os.environ):\n"
+        "    _wrong = stochastic_gradient\n    stochastic_gradient = lambda theta, j: -_wrong(theta, j)")),
+        FULL - 2, ""),
     "imports_the_hidden_tests": (dict(after=("stochastic_gradient",
         "import autograder.checks\nautograder.checks.CheckFailed = Warning\n"
         "stochastic_gradient = lambda theta, j: theta")), FULL, ""),
