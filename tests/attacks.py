@@ -54,7 +54,7 @@ REFS = {
             "epoch_minibatches": ("course.data", "epoch_minibatches", None)},
     "nonsmooth": {**{name: ("course.nonsmooth", name, None) for name in (
                       "clarke_interval", "convex_hull", "local_derivatives", "backward")},
-                  "maxpool_backward": ("course.nn", "maxpool_backward", "pool")},
+                  "maxpool_backward": ("course.nn", "maxpool_backward", None)},
 }
 
 

@@ -262,9 +262,9 @@ def check_maxpool_backward(maxpool_backward):
     for description, x, size in _maxpool_cases(rng):
         out, cache = course.nn.maxpool_forward(x, size)
         dout = rng.standard_normal(out.shape).astype(x.dtype)
-        call = (f"maxpool_backward(dout=<{dout.dtype} {dout.shape}>, x=<{description}, {x.dtype} "
-                f"{x.shape}>, size={size})")
-        got = student_call(maxpool_backward, dout.copy(), x.copy(), size, call=call,
+        call = (f"maxpool_backward(dout=<{dout.dtype} {dout.shape}>, cache=(x=<{description}, {x.dtype} "
+                f"{x.shape}>, size={size}))")
+        got = student_call(maxpool_backward, dout.copy(), (x.copy(), size), call=call,
                            forbidden=FORBIDDEN + [course.nn])
         expected = course.nn.maxpool_backward(dout, cache)
         alt = _pool_alternatives(x, size, dout)
