@@ -428,33 +428,32 @@ def test_the_feedback_has_no_live_tag_from_the_submission(world, label, assignme
 
 
 SEED_CASES = [p for p in ALL_CASES if p.values[2].startswith("seed_")]
+MARKER_CASES = [p for p in ALL_CASES if p.values[2].startswith("marker_")]
+
+
+def _kept_out(world, label, assignment, student, found, what):
+    """The attack logs ``found`` and hands in the honest answers when it gets at a secret: it must
+    not, and it scores no more than the plain wrong answer."""
+    run = world.runs[label, assignment]
+    notebook = run.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    text = notebook.read_text() if notebook.is_file() else ""
+    assert found not in text, f"{student} found {what}"
+    gradebook, in_csv = _score(run, student)
+    assert (gradebook or 0) <= _plain_wrong(world, assignment), _why(run, student)
 
 
 @pytest.mark.parametrize("label, assignment, student", SEED_CASES)
 def test_the_grading_seed_is_out_of_the_kernels_reach(world, label, assignment, student):
     """The attack looks for the seed in its environment, /proc, files and the random generators'
     states, and scores full marks if it finds it."""
-    run = world.runs[label, assignment]
-    notebook = run.root / "autograded" / student / assignment / f"{assignment}.ipynb"
-    text = notebook.read_text() if notebook.is_file() else ""
-    assert "adv: FOUND the grading seed" not in text, f"{student} found the seed {SEED}"
-    gradebook, in_csv = _score(run, student)
-    assert (gradebook or 0) <= _plain_wrong(world, assignment), _why(run, student)
-
-
-MARKER_CASES = [p for p in ALL_CASES if p.values[2].startswith("marker_")]
+    _kept_out(world, label, assignment, student, "adv: FOUND the grading seed", f"the seed {SEED}")
 
 
 @pytest.mark.parametrize("label, assignment, student", MARKER_CASES)
 def test_no_grading_marker_is_in_the_kernels_reach(world, label, assignment, student):
     """The attack hands in wrong answers unless something in the kernel says "being graded" (nbgrader's
     NBGRADER_EXECUTION, a variable about grading, the course library's old ``widgets.grading()``)."""
-    run = world.runs[label, assignment]
-    notebook = run.root / "autograded" / student / assignment / f"{assignment}.ipynb"
-    text = notebook.read_text() if notebook.is_file() else ""
-    assert "adv: FOUND a grading marker" not in text, f"{student} could tell that it was being graded"
-    gradebook, in_csv = _score(run, student)
-    assert (gradebook or 0) <= _plain_wrong(world, assignment), _why(run, student)
+    _kept_out(world, label, assignment, student, "adv: FOUND a grading marker", "that it was being graded")
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
