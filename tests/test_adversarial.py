@@ -200,13 +200,14 @@ def world(tmp_path_factory):
             serial.submit(student, a, {a: bystander.submission_dir(student, a).joinpath(f"{a}.ipynb").read_text()})
         baseline, with_two = {}, None
         for assignment in ASSIGNMENTS:
-            results = {r.student: r for r in bystander.grade(assignment, seed=SEED, workers=WORKERS)}
+            results = {r.student: r for r in bystander.grade(assignment, seed=SEED, workers=WORKERS,
+                                                             feedback=False)}  # (the attack classes write it)
             baseline[assignment] = results
             if assignment == a:
                 with_two = results
-        with_one = {r.student: r for r in serial.grade(a, seed=SEED, workers=1)}
+        with_one = {r.student: r for r in serial.grade(a, seed=SEED, workers=1, feedback=False)}
         bystander_before = adv.tree_digest(bystander.root)
-        made_by_grading = {p.name for p in bystander.root.iterdir()} | {"submitted", "autograder-status.json"}
+        made_by_grading = {p.name for p in bystander.root.iterdir()} | {"submitted", "autograder-status.json", "feedback"}
 
         for assignment in ASSIGNMENTS:
             for label, attacks in (("hostile", _roster("hostile", assignment)),

@@ -64,7 +64,7 @@ def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path, sig):
     journal = course.root / JOURNAL / A
     shutil.rmtree(journal, ignore_errors=True)
     command = [sys.executable, "-m", "autograder", "grade", A, "--course", str(course.root),
-               "--csv", str(tmp_path / "g.csv"), "--workers", "2"]
+               "--csv", str(tmp_path / "g.csv"), "--workers", "2", "--no-feedback"]
     first = subprocess.Popen(command + ["--seed", "99"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True,  # Ctrl-C as in a terminal, also when the tests run as a job started
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # with & (ignored)

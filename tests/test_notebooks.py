@@ -1,15 +1,15 @@
-"""Every source notebook: committed clean, nbgrader metadata intact, runs top to bottom with its
-tests passing and its widget explorer rendered. (Grading mode is covered by test_pipeline.py.)"""
+"""Every source notebook: committed clean, nbgrader metadata intact, each test cell ending in the same
+verdict line, the experiments tagged. That each runs top to bottom with its tests passing, no error,
+no stderr and its explorers drawing is tested once, in the browser (test_browser.py, as a student
+runs it); its experiments' numbers in test_model_answers.py; grading mode in test_pipeline.py."""
 
 import json
-import time
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError
 
 from autograder.grading import REPO_SOURCE
+from autograder.sanitize import EXPERIMENT
 from conftest import ASSIGNMENTS
 
 SOURCES = [p for a in ASSIGNMENTS for p in sorted((REPO_SOURCE / a).glob("*.ipynb"))]
@@ -39,42 +39,6 @@ def test_committed_without_outputs_and_with_nbgrader_metadata(path):
     assert any("widgets." in c.source for c in code), "each assignment has a widget explorer"
 
 
-def _run(path, retries=1):
-    """Run the notebook in a fresh kernel. nbclient now and then waits out a whole cell timeout on a
-    widget cell although the kernel is idle (about 1 run in 20); such a run is repeated once, with a
-    note, rather than waiting minutes: every cell here takes a few seconds at most."""
-    nb = nbformat.read(path, as_version=4)
-    started = time.perf_counter()
-    try:
-        NotebookClient(nb, timeout=40, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    except CellTimeoutError:
-        if not retries:
-            raise
-        print(f"\n{path.name}: a cell timed out; running the notebook again")
-        return _run(path, retries - 1)
-    return nb, time.perf_counter() - started
-
-
-def _errors(nb):
-    return [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
-            for o in c.outputs if o.output_type == "error"]
-
-
-@pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_source_runs_top_to_bottom_with_all_tests_passing(path, capsys):
-    nb, seconds = _run(path)
-    assert not _errors(nb), _errors(nb)
-    stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "stream" and o.name == "stderr" and "Warning" not in o.text]
-    assert not stderr, stderr
-    widgets = [o for c in nb.cells if c.cell_type == "code" and "widgets." in c.source for o in c.outputs
-               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert widgets, "the widget explorer did not render"
-    with capsys.disabled():
-        print(f"\n{path.name}: ran in {seconds:.1f} s")
-
-
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
 def test_every_test_cell_says_that_its_visible_tests_passed(path):
     """The same last visible line in every test cell, so that a student sees each cell's verdict."""
@@ -84,3 +48,16 @@ def test_every_test_cell_says_that_its_visible_tests_passed(path):
         visible = cell.source.split("### BEGIN HIDDEN TESTS")[0].rstrip()
         assert visible.endswith('print("visible tests passed")'), \
             f"{_nbgrader(cell)['grade_id']}: end the visible tests with print(\"visible tests passed\")"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_every_cell_but_the_imports_and_the_graded_ones_is_a_tagged_experiment(path):
+    """Grading runs the first code cell (imports), the answer and test cells and what a student
+    changed; every other code cell is an experiment, and says so (test_pipeline.py checks that the
+    graded run needs none of them)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    untagged = [c.source.splitlines()[0] for c in code[1:]
+                if not _nbgrader(c) and EXPERIMENT not in c.metadata.get("tags", [])]
+    assert not untagged, f"tag these cells {EXPERIMENT!r} (or make them part of an exercise): {untagged}"
+    assert not [c for c in code if _nbgrader(c) and EXPERIMENT in c.metadata.get("tags", [])]
