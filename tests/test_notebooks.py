@@ -1,12 +1,14 @@
 """Every source notebook: committed clean, nbgrader metadata intact, each test cell ending in the same
-verdict line, the experiments tagged. That each runs top to bottom with its tests passing, no error,
+verdict line, the experiments tagged; every student version runs with no error but its stubs'. That each runs top to bottom with its tests passing, no error,
 no stderr and its explorers drawing is tested once, in the browser (test_browser.py, as a student
 runs it); its experiments' numbers in test_model_answers.py; grading mode in test_pipeline.py."""
 
 import json
+import re
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from autograder.grading import REPO_SOURCE
 from autograder.sanitize import EXPERIMENT
@@ -61,3 +63,19 @@ def test_every_cell_but_the_imports_and_the_graded_ones_is_a_tagged_experiment(p
                 if not _nbgrader(c) and EXPERIMENT not in c.metadata.get("tags", [])]
     assert not untagged, f"tag these cells {EXPERIMENT!r} (or make them part of an exercise): {untagged}"
     assert not [c for c in code if _nbgrader(c) and EXPERIMENT in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_version_runs_with_only_not_implemented_errors(built_course, assignment):
+    """The built student version, run top to bottom (errors allowed, as a student clicking through it):
+    the only errors are the stubs' NotImplementedError, and nothing else goes to stderr."""
+    path = built_course.release_path(assignment, assignment)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = {o.ename for o in outputs if o.output_type == "error"}
+    assert errors == {"NotImplementedError"}, errors
+    stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"
+              and not re.search(r"\w*Warning\b", o.text)]
+    assert not stderr, stderr
