@@ -134,10 +134,26 @@ def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str
 # -- the pids cgroup ---------------------------------------------------------------------------------
 
 def new_cgroup_name() -> str | None:
-    """A fresh pids-cgroup name, or None where this process may not create cgroups."""
+    """A fresh pids-cgroup name, ``sgd-course/<this grader's pid>-<random>``, or None where this process
+    may not create cgroups. The pid tells a later run whose cgroups are left over (``stale_cgroups``)."""
     if os.access(PIDS_ROOT, os.W_OK):
-        return f"sgd-course/{uuid.uuid4().hex}"
+        return f"sgd-course/{os.getpid()}-{uuid.uuid4().hex}"
     return None
+
+
+def stale_cgroups(alive) -> list[str]:
+    """The cgroups of graders that are gone (``alive(pid)`` is false): a grader killed with SIGKILL
+    cannot kill its kernels' cgroups, and a kernel that started as it died can outlive it."""
+    try:
+        names = os.listdir(os.path.join(PIDS_ROOT, "sgd-course"))
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        owner = name.split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not alive(int(owner)):
+            stale.append(f"sgd-course/{name}")
+    return stale
 
 
 def join_pids_cgroup(cgroup: str, max_tasks: int) -> None:

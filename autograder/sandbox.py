@@ -252,8 +252,11 @@ def _last_line(path: str) -> str:
 
 
 def remove_stale_scratch() -> None:
-    """Remove the scratch folders of grading processes that are gone (a killed run leaves its
-    ``sgd-grading-<pid>-*`` folders behind; the next run clears them)."""
+    """Clear what grading processes that are gone left behind (a run killed with SIGKILL cannot clear
+    it; the next run does): their ``sgd-grading-<pid>-*`` scratch folders, and their pids cgroups with
+    every process still in them (``jail.stale_cgroups``)."""
+    for cgroup in jail.stale_cgroups(_alive):
+        jail.kill_cgroup(cgroup)
     for path in glob.glob(os.path.join(tempfile.gettempdir(), "sgd-grading-*-*")):
         try:
             pid = int(os.path.basename(path).split("-")[2])

@@ -13,24 +13,21 @@ from course.data import epoch_minibatches_with_replacement
 from course.nn import init_mlp, mlp_loss, mlp_loss_and_grad
 from course.train import fit, train
 
-OPTIMIZERS = {
-    "sgd": lambda: fast.sgd(lambda k: 0.1),
-    "sgd-decaying": lambda: fast.sgd(lambda k: 0.3 / k ** 0.5),
-    "adagrad": lambda: fast.adagrad(eta=0.1),
-    "adagrad-c0": lambda: fast.adagrad(eta=0.1, c0=0.5),
-    "adagrad_norm": lambda: fast.adagrad_norm(eta=1.0),
-    "momentum": lambda: fast.momentum(lambda k: 0.05, beta=0.8),
-    "adam": lambda: fast.adam(eta=1e-2),
-}
-PURE = {
-    "sgd": lambda: optim.sgd(lambda k: 0.1),
-    "sgd-decaying": lambda: optim.sgd(lambda k: 0.3 / k ** 0.5),
-    "adagrad": lambda: optim.adagrad(eta=0.1),
-    "adagrad-c0": lambda: optim.adagrad(eta=0.1, c0=0.5),
-    "adagrad_norm": lambda: optim.adagrad_norm(eta=1.0),
-    "momentum": lambda: optim.momentum(lambda k: 0.05, beta=0.8),
-    "adam": lambda: optim.adam(eta=1e-2),
-}
+
+def _optimizers(module):
+    """The same optimizer settings, made by ``module`` (``course.fast`` or the readable ``course.optim``)."""
+    return {
+        "sgd": lambda: module.sgd(lambda k: 0.1),
+        "sgd-decaying": lambda: module.sgd(lambda k: 0.3 / k ** 0.5),
+        "adagrad": lambda: module.adagrad(eta=0.1),
+        "adagrad-c0": lambda: module.adagrad(eta=0.1, c0=0.5),
+        "adagrad_norm": lambda: module.adagrad_norm(eta=1.0),
+        "momentum": lambda: module.momentum(lambda k: 0.05, beta=0.8),
+        "adam": lambda: module.adam(eta=1e-2),
+    }
+
+
+OPTIMIZERS, PURE = _optimizers(fast), _optimizers(optim)
 
 
 def fast_fit(*args, **kwargs):

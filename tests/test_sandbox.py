@@ -189,3 +189,31 @@ def test_the_command_refuses_without_a_sandbox_and_says_how(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert "refusing to grade: bubblewrap is not installed" in err and "--unsafe-no-sandbox" in err
     assert "Traceback" not in err and not (tmp_path / "g.csv").exists()
+
+
+def test_the_next_run_kills_what_a_killed_grader_left_running(tmp_path):
+    """A grader killed with SIGKILL cannot stop its kernels (one that started as it died outlives it):
+    the next run kills every process in the dead grader's pids cgroup and removes its scratch folder."""
+    import subprocess
+    import tempfile
+
+    from autograder.sandbox import remove_stale_scratch
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()                                      # a pid that no process has any more
+    assert os.access(jail.PIDS_ROOT, os.W_OK), "the tests run as root (CI does): pids cgroups writable"
+    name = f"sgd-course/{gone.pid}-leftover"
+    survivor = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: jail.join_pids_cgroup(name, 16))
+    scratch = Path(tempfile.mkdtemp(prefix=f"sgd-grading-{gone.pid}-"))
+    mine = jail.new_cgroup_name()                    # a live grader's cgroup (this process) is left alone
+    os.makedirs(os.path.join(jail.PIDS_ROOT, mine))
+    try:
+        assert name in jail.stale_cgroups(lambda pid: pid != gone.pid)
+        remove_stale_scratch()
+        assert survivor.wait(timeout=10) == -9, "the leftover process was killed"
+        assert not os.path.exists(os.path.join(jail.PIDS_ROOT, name)) and not scratch.exists()
+        assert os.path.isdir(os.path.join(jail.PIDS_ROOT, mine))
+    finally:
+        survivor.kill()
+        jail.kill_cgroup(name)
+        jail.kill_cgroup(mine)
