@@ -65,14 +65,38 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
 LAUNCHER_SOURCE = '''"""The grading kernel: ipykernel, with figure layout skipped (a grading kernel never shows or
-saves a figure, and laying one out costs a tenth of a second)."""
+saves a figure, and laying one out costs a tenth of a second), and the memory of a cell that ran out of
+it given back when the cell ends (IPython keeps the last traceback, and with it every local variable
+of the frames it passes through: a kernel left at its memory limit dies in a later cell)."""
 try:
     from matplotlib.figure import Figure
     Figure.tight_layout = lambda self, *args, **kwargs: None
 except Exception:
     pass
+from IPython.core.interactiveshell import InteractiveShell
 from ipykernel.kernelapp import launch_new_instance
 
+
+def _release_after_memory_error(shell, result):
+    error = getattr(result, "error_in_exec", None)
+    if isinstance(error, MemoryError):
+        import gc, sys, traceback
+        traceback.clear_frames(error.__traceback__)
+        error.__traceback__ = shell.InteractiveTB.tb = None
+        for name in ("last_traceback", "last_value", "last_exc", "last_type"):
+            sys.__dict__.pop(name, None)
+        gc.collect()
+
+
+_init_events = InteractiveShell.init_events
+
+
+def _init_events_releasing_memory(shell):
+    _init_events(shell)
+    shell.events.register("post_run_cell", lambda result: _release_after_memory_error(shell, result))
+
+
+InteractiveShell.init_events = _init_events_releasing_memory
 launch_new_instance()
 '''
 

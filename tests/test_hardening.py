@@ -92,8 +92,10 @@ CASES = {
         "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")),
         BEFORE_SGD_TESTS, "did not stop when interrupted"),
     "interruptible_loop": (dict(after=("sgd", "while True:\n    pass")), FULL, ""),
+    # the kernel gets its memory back after the MemoryError: a later answer that needs 500 MB works
     "memory_bomb": (dict(after=("sgd",
-        "def bomb():\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**8))\nbomb()")), FULL, ""),
+        "def bomb():\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**8))\nbomb()"),
+        prefix=("loglog_slope", "_room = bytearray(5 * 10**8)\ndel _room")), FULL, ""),
     "runaway_output": (dict(after=("sgd", "for i in range(300_000):\n    print('spam ' * 20)")), FULL, ""),
     "fork_bomb": (dict(after=("sgd",
         "import os, time\nchildren = 0\ntry:\n    for _ in range(600):\n        if os.fork() == 0:\n"
