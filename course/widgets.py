@@ -4,6 +4,11 @@ Each explorer answers a slider move within about a tenth of a second. How:
 
 - its figure is drawn once (``LiveFigure``); a move only gives the lines already there new data
   (``Line2D.set_data`` and friends) and new limits and labels: no new axes, no new layout;
+- what a move does not change is not drawn again: the axes, ticks, tick labels and contours are
+  rendered once per set of axis limits and kept as pixels (matplotlib's blitting), and a move draws only
+  the curves, titles and legends on top (ticks and labels are most of a figure's drawing time); log
+  axes end at whole decades and autoscaled linear axes at round numbers, so the limits, and with them
+  the kept pixels, rarely change from one move to the next;
 - the figure is shown as PNG bytes in an ``ipywidgets.Image``, at a modest resolution and with a fast
   PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
   each cost a whole extra rendering per move);
@@ -21,9 +26,16 @@ import functools
 import io
 import warnings
 
+import matplotlib
 import numpy as np
+import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import Collection
+from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.layout_engine import TightLayoutEngine
 
 from . import adaptive, minibatch, nonsmooth, plots, problems, schedules, sgd
@@ -38,26 +50,70 @@ class LiveFigure:
 
     ``axes`` are the figure's subplots (one row of ``ncols``). After changing the artists' data, call
     ``show()``: the first call lays the figure out (``tight_layout``), every call renders the PNG.
+    The curves, texts, legends and bands (``moving``) are drawn on every call; everything else (axes,
+    ticks, labels, contours: the background) only when it has changed, which ``show`` tells by the
+    axes' limits, scales, labels and the visibility of what they hold.
     """
+
+    BACKGROUNDS = 8       # backgrounds kept (e.g. both views of an explorer that toggles between two)
 
     def __init__(self, ncols=2, figsize=(11, 3.8), dpi=DPI):
         import ipywidgets as w
 
         self.figure = Figure(figsize=figsize, dpi=dpi)   # not pyplot's: the inline backend leaves it alone
-        FigureCanvasAgg(self.figure)
+        self.canvas = FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(1, ncols)
         self.image = w.Image(format="png")
         self._laid_out = False
+        self._backgrounds = {}
+
+    def moving(self):
+        """The artists a move may change, in drawing order: every line, text, legend and collection
+        (a band) of the axes but contours, then the figure's texts (the suptitle)."""
+        found = []
+        for ax in self.figure.axes:
+            children = [a for a in ax.get_children()
+                        if isinstance(a, (Line2D, Text, Legend)) or
+                        (isinstance(a, Collection) and not isinstance(a, ContourSet))]
+            found += sorted(children, key=lambda a: a.get_zorder())
+        return found + list(self.figure.texts)
+
+    def _background_key(self):
+        """What the background's pixels depend on (besides the artists' data, which ``moving`` covers)."""
+        key = []
+        for ax in self.figure.axes:
+            key.append((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(),
+                        ax.get_ylabel(), ax.get_visible(),
+                        tuple(a.get_visible() for a in ax.get_children() if isinstance(a, ContourSet))))
+        return tuple(key)
 
     def png(self) -> bytes:
         """The figure as PNG bytes, as it looks now."""
+        moving = self.moving()
+        for artist in moving:
+            artist.set_animated(True)            # left out of canvas.draw(): drawn on top of the background
+        key = self._background_key()
+        background = self._backgrounds.get(key)
+        if background is None:
+            self.canvas.draw()
+            background = self._backgrounds[key] = self.canvas.copy_from_bbox(self.figure.bbox)
+            while len(self._backgrounds) > self.BACKGROUNDS:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+        else:
+            self.canvas.restore_region(background)
+        for artist in moving:
+            if artist.get_visible():
+                self.figure.draw_artist(artist)
+        width, height = self.canvas.get_width_height()
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=self.figure.dpi, **PNG_OPTIONS)
+        PIL.Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1) \
+            .save(buffer, format="png", **PNG_OPTIONS["pil_kwargs"])
         return buffer.getvalue()
 
     def show(self):
         """Render the figure into the image widget (laying it out the first time only)."""
         for ax in self.axes:
+            round_limits(ax)
             plots.thin_log_ticks(ax)
         if not self._laid_out:
             with warnings.catch_warnings():
@@ -68,6 +124,29 @@ class LiveFigure:
                     pass
             self._laid_out = True
         self.image.value = self.png()
+
+
+def round_limits(ax):
+    """Widen the limits of ``ax`` to whole decades on a log axis and, on an autoscaled linear axis, to
+    round numbers (its tick locator's), so that nearby settings share limits (and a background)."""
+    for axis, get, set_, auto in ((ax.xaxis, ax.get_xlim, ax.set_xlim, ax.get_autoscalex_on()),
+                                  (ax.yaxis, ax.get_ylim, ax.set_ylim, ax.get_autoscaley_on())):
+        lo, hi = get()
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
+            continue
+        flip = lo > hi
+        lo, hi = min(lo, hi), max(lo, hi)
+        if axis.get_scale() == "log":
+            if lo <= 0:
+                continue
+            new = 10.0 ** np.floor(np.log10(lo) + 1e-9), 10.0 ** np.ceil(np.log10(hi) - 1e-9)
+        elif auto:
+            with matplotlib.rc_context({"axes.autolimit_mode": "round_numbers"}):
+                new = tuple(axis.get_major_locator().view_limits(lo, hi))
+        else:
+            continue
+        if new != (lo, hi):
+            set_(new[::-1] if flip else new, auto=auto)
 
 
 def _explorer_box(rows, live, out, controls, compute):

@@ -301,3 +301,48 @@ def test_plots_functions_still_draw_new_figures():
     fig = plots.relu_prime_drift({"float32": res})
     assert "identical runs" in fig.axes[0].get_legend().get_texts()[0].get_text()
     matplotlib.pyplot.close("all")
+
+
+# -- what a move shows -----------------------------------------------------------------------------
+
+def _pixels(data):
+    import io
+
+    import PIL.Image
+    return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def test_a_move_shows_what_a_full_drawing_of_the_figure_shows():
+    """The explorer draws only the curves, texts and legends on top of a kept background; the picture
+    must be the one a full drawing of the figure gives, also after the view (and background) changed."""
+    import io
+    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0) % 5
+    ui = widgets.gd_vs_sgd_explorer(X, y, descent_fn=minibatch.descent,
+                                    grad_fn=lambda th, idx: minibatch.minibatch_gradient(th, X, y, idx, unbiased=True))
+    for control, value in (("step", 0.05), ("start", "close"), ("batch", 5), ("start", "far"), ("step", 0.02)):
+        ui.controls[control].value = value
+        shown = _pixels(png(ui))
+        animated = [a for a in ui.figure.findobj() if a.get_animated()]
+        for a in animated:
+            a.set_animated(False)
+        buffer = io.BytesIO()
+        ui.figure.savefig(buffer, format="png", dpi=ui.figure.dpi)
+        for a in animated:
+            a.set_animated(True)
+        full = _pixels(buffer.getvalue())
+        assert shown.shape == full.shape
+        assert np.mean(np.abs(shown - full).max(axis=-1) > 32) < 0.002, (control, value)
+
+
+def test_round_limits_end_log_axes_at_decades_and_keep_fixed_limits():
+    from matplotlib.figure import Figure
+    ax_log, ax_fixed = Figure().subplots(1, 2)
+    ax_log.loglog([0.03, 40.0], [2e-5, 0.7])
+    ax_fixed.plot([0.0, 1.0], [0.0, 1.0])
+    ax_fixed.set_xlim(-0.37, 1.21)
+    widgets.round_limits(ax_log)
+    widgets.round_limits(ax_fixed)
+    for (lo, hi), (data_lo, data_hi) in ((ax_log.get_xlim(), (0.03, 40.0)), (ax_log.get_ylim(), (2e-5, 0.7))):
+        assert lo <= data_lo and hi >= data_hi and hi / lo <= 1000 * data_hi / data_lo
+        assert np.log10([lo, hi]) == pytest.approx(np.round(np.log10([lo, hi])))    # whole decades
+    assert ax_fixed.get_xlim() == pytest.approx((-0.37, 1.21))     # set by the explorer: kept
