@@ -4,7 +4,7 @@ contract", "Trust boundary") and the README ("How a class is graded").
 
 For every assignment, one hostile class (the honest answers, the untouched handout, and one student
 per attack) and one class of attacks on the run itself (kills, crashes, an odd student id) are graded,
-each by one ``sgd-course grade`` command in a child process (an attack that kills the grader kills
+each by one ``sgd-course grade`` command in a child process, two classes at a time (an attack that kills the grader kills
 that command, never pytest; a killed run is resumed by the same command, at most twice). Each
 assignment gets several attacks of every kind, rotated so that every attack runs on some assignment
 (``PER_KIND``, ``attacks.roster``): about 25 students a class keeps the whole file at a few minutes. The attacks (tests/attacks.py, tests/attack_kernel.py) get worst-case
@@ -32,6 +32,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ REPO = REPO_SOURCE.parent.parent
 SEED = 2718281828            # the grading seed of every run here (the seed attacks look for it)
 TIMEOUT = 10                 # seconds per cell: hanging attacks cost little
 WORKERS = 2
+CLASSES_AT_ONCE = 2           # class commands graded at the same time
 HONEST, HANDOUT = "honest", "handout"
 # attacks of each kind per assignment (the others of that kind run on the other assignments)
 PER_KIND = {"sandbox escape": 4, "forged verdict": 3, "dying inside a test cell": 2, "reaching the reference": 2,
@@ -209,6 +211,7 @@ def world(tmp_path_factory):
         bystander_before = adv.tree_digest(bystander.root)
         made_by_grading = {p.name for p in bystander.root.iterdir()} | {"submitted", "autograder-status.json", "feedback"}
 
+        incoming = {}
         for assignment in ASSIGNMENTS:
             for label, attacks in (("hostile", _roster("hostile", assignment)),
                                    ("run-crashing", _roster("run-crashing", assignment))):
@@ -217,12 +220,15 @@ def world(tmp_path_factory):
                 course.build([assignment])
                 run = ClassRun(label, assignment, root.resolve(), (base / f"out-{label}-{assignment}" / "grades.csv"))
                 info = _assignment_info(course, assignment)
-                incoming = base / f"in-{label}-{assignment}"
-                _submit_class(run, course, attacks, info, server, bystander.root, incoming)
+                incoming[label, assignment] = base / f"in-{label}-{assignment}"
+                _submit_class(run, course, attacks, info, server, bystander.root, incoming[label, assignment])
                 run.before = {"source": adv.tree_digest(root / "source"), "release": adv.tree_digest(root / "release")}
                 run.top_before = {p.name for p in root.iterdir()}
-                _grade_with_the_command(run, incoming)
                 runs[label, assignment] = run
+        # two class commands at a time, as two instructors on one server would run them (a class alone
+        # leaves the cores idle much of the time: kernels starting, cells waiting for their time limit)
+        with ThreadPoolExecutor(CLASSES_AT_ONCE) as pool:
+            list(pool.map(lambda key: _grade_with_the_command(runs[key], incoming[key]), list(runs)))
         time.sleep(3)  # what lingers has had time to act on the finished run
         markers = {m for run in runs.values() for m in run.markers.values()}
         survivors = adv.processes_tagged(markers)
