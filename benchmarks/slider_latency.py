@@ -15,7 +15,7 @@ the next option, checkboxes flip. The table has, per control, the median and the
 clock: what the student waits), the median of the kernel's CPU time per move (the same unless other
 processes compete for the cores; then it tells what the explorer itself costs) and the median time
 spent rendering figures (drawing and PNG encoding: every ``FigureCanvasBase.print_figure``, which both
-``plt.show()`` and ``savefig`` call); a last line per explorer gives the medians over all its moves,
+``plt.show()`` and ``savefig`` call, and ``course.widgets.LiveFigure.png``, the explorers' own); a last line per explorer gives the medians over all its moves,
 and the target applies to its wall-clock median. Not part of the test suite: timings depend on the
 machine and on what else runs on it.
 """
@@ -68,6 +68,15 @@ def __slider_latency(model_id, moves, mark):
         finally:
             shown[0] += time.perf_counter() - started
     FigureCanvasBase.print_figure = timed_print
+    from course.widgets import LiveFigure            # the explorers' own rendering (it blits: no print_figure)
+    original_png = LiveFigure.png
+    def timed_png(self):
+        started = time.perf_counter()
+        try:
+            return original_png(self)
+        finally:
+            shown[0] += time.perf_counter() - started
+    LiveFigure.png = timed_png
 
     def plan(w):
         """The values of up to `moves` successive steps to values not visited before."""
@@ -111,6 +120,7 @@ def __slider_latency(model_id, moves, mark):
                             "cpus": cpus})
     finally:
         FigureCanvasBase.print_figure = original_print
+        LiveFigure.png = original_png
     print(mark + json.dumps(results))
 
 __slider_latency(%r, %d, %r)

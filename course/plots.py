@@ -314,8 +314,8 @@ def tau_sqrt_k(k, values_by_label, limits_by_label, ax=None):
 
 def adagrad_figure(axes):
     """The AdaGrad explorer's figure on ``axes``: left, the mean gaps of AdaGrad-Norm and constant-step SGD
-    (a diverged SGD run is left out); right, tau(k) sqrt(k) and its predicted limit (dashed). Returns
-    update(curves, problem, eta), curves a dict with "gap_adagrad", "gap_sgd" (K+1,), "tau_sqrt_k" (K,)
+    (a diverged SGD run is left out); right, tau(k) sqrt(k) and its predicted limit (dashed), log-log (a
+    move of eta shifts the curves, not the axes). Returns update(curves, problem, eta), curves a dict with "gap_adagrad", "gap_sgd" (K+1,), "tau_sqrt_k" (K,)
     and "limit"."""
     ax_g, ax_t = axes
     (adagrad,) = ax_g.plot([], [])
@@ -324,7 +324,7 @@ def adagrad_figure(axes):
     legend_g = ax_g.legend([adagrad, constant], ["AdaGrad-Norm", "SGD"], fontsize=8)
     (tau_k,) = ax_t.plot([], [], label="AdaGrad-Norm (mean over runs)")
     limit_line = ax_t.axhline(0.0, color=tau_k.get_color(), ls="--", lw=0.9)
-    ax_t.set(xscale="log", xlabel="step k", ylabel=r"$\tau(k)\,\sqrt{k}$",
+    ax_t.set(xscale="log", yscale="log", xlabel="step k", ylabel=r"$\tau(k)\,\sqrt{k}$",
              title=r"$\tau(k)\sqrt{k}$ and its predicted limit (dashed)")
     ax_t.legend(fontsize=8)
 

@@ -19,6 +19,8 @@ def as_float_array(x, name: str, *, ndim: int | None = None, shape: tuple | None
     ``shape`` may contain ``None`` for "any size along this axis". Integer input is converted to
     ``dtype`` (default float64); floating input keeps its precision unless ``dtype`` is given.
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f" and dtype is None and ndim is None and shape is None:
+        return x                         # the common case, checked in a tenth of the time (hot loops)
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
     arr = np.asarray(x)
