@@ -25,6 +25,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from . import jail
+
 SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     # assignment -> course module -> the functions that solve (or compute) its graded exercises.
     # Other assignments' solutions stay: a notebook may use them as tools (adagrad compares with
@@ -189,8 +191,15 @@ def mounts(assignment: str) -> dict[str, str | None]:
     ``course`` (were it inside the Python environment, its source would be readable there), and an
     empty folder over ``autograder``."""
     stripped = str(view(assignment))
-    return {str(Path(stripped).parent): str(Path(stripped).parent), str(_package_dir("course")): stripped,
-            str(_package_dir("autograder")): None}
+    shown = {str(Path(stripped).parent): str(Path(stripped).parent)}
+    # a package installed from a source folder (``pip install -e``) lies outside everything the sandbox
+    # shows, so there is nothing to cover (and covering it would make the way down to it)
+    trees = [Path(tree) for tree in jail._python_trees()]
+    for name, cover in (("course", stripped), ("autograder", None)):
+        installed = _package_dir(name)
+        if any(installed.is_relative_to(tree) for tree in trees):
+            shown[str(installed)] = cover
+    return shown
 
 
 def python_path(assignment: str) -> str:

@@ -179,6 +179,23 @@ def test_library_view_keeps_tools_and_strips_only_that_assignments_solutions():
     assert "not available while grading" in (library_view.view("step_sizes") / "sgd.py").read_text()
 
 
+def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path):
+    """Installed from a source folder (``pip install -e``, a CI clone in /check/...), ``course`` and
+    ``autograder`` lie outside what the sandbox shows: covering them would make the folders above them
+    (a CI failure: /check at the sandbox's root). Installed into the environment, they are covered."""
+    venv, clone = tmp_path / "venv", tmp_path / "check" / "clone"
+    monkeypatch.setattr(jail, "_python_trees", lambda: [str(venv)])
+    for home in (clone, venv / "lib" / "site-packages"):
+        monkeypatch.setattr(library_view, "_package_dir", lambda name, home=home: home / name)
+        shown = library_view.mounts(A)
+        view = str(library_view.view(A).parent)
+        if home == clone:
+            assert shown == {view: view}, "nothing of the source folder"
+        else:
+            assert shown == {view: view, str(home / "course"): str(library_view.view(A)),
+                             str(home / "autograder"): None}
+
+
 def test_the_command_refuses_without_a_sandbox_and_says_how(tmp_path, monkeypatch, capsys):
     from autograder import cli
     monkeypatch.setattr(jail, "available", lambda: "bubblewrap is not installed")
