@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import warnings
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -409,7 +410,12 @@ def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
     if path.is_file():
         if path.suffix.lower() == ".zip":  # a learning platform's download, not unpacked yet
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-course-import-")))
-            shutil.unpack_archive(path, tmp)
+            try:
+                shutil.unpack_archive(path, tmp, format="zip")
+            except (shutil.ReadError, zipfile.BadZipFile, EOFError, OSError) as error:
+                raise UserError(f"--submissions {path} is not a zip file that can be read ({error}); "
+                                "download it again from your learning platform, or unpack it and give "
+                                "the folder") from None
             entries = [p for p in tmp.iterdir() if not p.name.startswith((".", "__MACOSX"))]
             return entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
                 lms.MOODLE_FOLDER.match(entries[0].name) else tmp

@@ -248,6 +248,9 @@ def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
     grades = tmp_path / "grades.csv"
     grades.write_text("keep me\n")
     root = str(course.root)
+    bad_zip = tmp_path / "moodle-download.zip"   # an interrupted download: not a zip
+    bad_zip.write_bytes(b"PK\x03\x04 half of a download")
+    before = course.students(A)
     cases = [
         (["export", "step_size", "--course", root, "--csv", str(grades)], "Did you mean step_sizes?"),
         (["grade", "nosuch", "--course", root, "--csv", str(grades)], "no assignment 'nosuch'"),
@@ -256,12 +259,14 @@ def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
         (["grade", A, "--course", str(tmp_path), "--csv", str(grades)], "not a course directory"),
         (["grade", A, "--course", root, "--submissions", str(grades), "--csv", str(grades)], "is a file"),
         (["grade", A, "--course", root, "--student", "nobody", "--csv", str(grades)], "no submission of"),
+        (["grade", A, "--course", root, "--submissions", str(bad_zip), "--csv", str(grades)], "is not a zip file"),
     ]
     for argv, words in cases:
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, (argv, err)
-    assert grades.read_text() == "keep me\n"
+    assert grades.read_text() == "keep me\n" and course.students(A) == before
+    assert bad_zip.read_bytes() == b"PK\x03\x04 half of a download"
     assert not (tmp_path / "exchange").exists() and not (tmp_path / "empty").exists()
     for argv in (["grade", A, "--workers", "-2"], ["grade", A, "--workers", "0"], ["grade", A, "--timeout", "0"]):
         with pytest.raises(SystemExit) as exit:
