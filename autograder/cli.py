@@ -84,7 +84,6 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
-    shown = argparse.ArgumentDefaultsHelpFormatter
 
     course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory, the folder holding "
                       "source/<assignment>/ (default: %(default)s)")
@@ -92,10 +91,11 @@ def _parser() -> argparse.ArgumentParser:
                  "a fresh one for a new class)")
     workers_help = "submissions graded at once (default: one per core)"
 
-    p = sub.add_parser("demo", help="build all assignments and grade a small demo class", formatter_class=shown)
+    p = sub.add_parser("demo", help="build all assignments and grade a small demo class")
     p.add_argument("--out", default="sgd-course-demo", help="folder for the student versions, feedback and "
-                   "grades.csv; must be new, empty or made by an earlier demo")
-    p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs (default: fresh)")
+                   "grades.csv; must be new, empty or made by an earlier demo (default: %(default)s)")
+    p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs, for every assignment "
+                   "(default: a fresh one, the same for every assignment)")
     p.add_argument("--workers", type=_positive, help=workers_help)
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where bubblewrap cannot run: "
                    "student code then runs with your rights, unsandboxed (every submission's notes say so)")
@@ -390,6 +390,7 @@ def _lab(args) -> int:
     extra = args.lab_args
     if args.instructor:
         course = _course(args)
+        course.make_exchange()
         folder, cwd = course.root, course.root
     else:
         folder = Path(args.folder)

@@ -154,15 +154,18 @@ class Course:
         self.config = nbgrader_config(self.root, timeout=self.timeout)
         self._saver = None
         self.sandbox_warnings: set[str] = set()
-        # nbgrader's exchange (release / fetch / submit / collect), made here so that the formgrader does
-        # not warn that it is missing; only in a course (a folder with source/), and writable by the
-        # instructor alone (this course takes submissions from a learning platform's export, not from
-        # students writing into a shared folder)
+        coursedir = CourseDirectory(config=self.config)
+        self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
+
+    def make_exchange(self) -> None:
+        """nbgrader's exchange (release / fetch / submit / collect), so that the formgrader does not warn
+        that it is missing: made by the commands that write the course (build, grade, the instructor's
+        lab), never by one that fails on a mistake; only in a course (a folder with source/), and
+        writable by the instructor alone (this course takes submissions from a learning platform's
+        export, not from students writing into a shared folder)."""
         exchange = Path(self.config.Exchange.root)
         if (self.root / "source").is_dir() and not exchange.is_dir():
             exchange.mkdir(parents=True, mode=0o755)
-        coursedir = CourseDirectory(config=self.config)
-        self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
 
     @classmethod
     def from_sources(cls, root, source=REPO_SOURCE, **kwargs) -> "Course":
@@ -204,6 +207,8 @@ class Course:
         for assignment in assignments or self.assignments:
             if assignment not in self.assignments:
                 raise UnknownAssignment(assignment, self.assignments)
+        self.make_exchange()
+        for assignment in assignments or self.assignments:
             staged = self.root / BUILD_STAGING / assignment
             _remove(staged)
             result = self.builder.generate_assignment(assignment)
@@ -291,6 +296,7 @@ class Course:
                 "bubblewrap, or pass --unsafe-no-sandbox (Course(..., unsafe_no_sandbox=True)) to grade "
                 "without a sandbox anyway.")
         remove_stale_scratch()
+        self.make_exchange()
         library_view.view(assignment)  # before the grading threads: they all use it
         journal = Journal(self.root / JOURNAL / assignment)
         self.last_seed = journal.start(seed, students)

@@ -307,6 +307,34 @@ def test_the_command_as_a_user_runs_it():
     assert error.returncode == 2 and "Traceback" not in error.stderr and "no assignment" in error.stderr
 
 
+def test_help_states_each_default_once(capsys):
+    import argparse
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        text = " ".join(sub.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, (name, text)
+        for action in sub._actions:
+            formatter = sub._get_formatter()
+            shown = formatter._expand_help(action) if action.help else ""
+            assert shown.count("(default") <= 1, f"sgd-course {name} --help: {action.dest}: {shown}"
+    demo_help = " ".join(commands.choices["demo"].format_help().split())
+    assert demo_help.count("(default:") == 3   # --out, --seed, --workers
+
+
+def test_a_failing_command_leaves_no_exchange_folder(tmp_path, capsys):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / A).symlink_to(Course.from_sources.__defaults__[0] / A)
+    for argv in (["build", "nosuch"], ["grade", "nosuch"], ["export", "nosuch"], ["fetch", "nosuch"],
+                 ["lab", "--instructor", "--course", str(tmp_path / "nothing")]):
+        if "--course" not in argv:
+            argv += ["--course", str(course)]
+        assert cli.main(argv) == 2, argv
+        assert "Traceback" not in capsys.readouterr().err
+    assert sorted(p.name for p in course.iterdir()) == ["source"]
+
+
 # -- 12: a progress bar off a terminal ------------------------------------------------------------------------
 
 def test_progress_off_a_terminal_prints_a_line_per_submission(tmp_path):
