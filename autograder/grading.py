@@ -201,9 +201,11 @@ class Course:
     def build(self, assignments=None, *, force: bool = False) -> None:
         """Generate the student version (release/) of each assignment; raises with nbgrader's log.
 
-        nbgrader writes each student version to a staging folder first; a release notebook that differs
+        nbgrader writes each student version to a staging folder first; a release file that differs
         from what would be written (someone worked in it) is not overwritten unless ``force``:
-        ``ReleaseChanged`` names them, and nothing of that assignment is replaced."""
+        ``ReleaseChanged`` names them, and nothing of that assignment is replaced. Files in release/
+        that build does not write (someone's notes, ``.ipynb_checkpoints/``) are kept, even with
+        ``force``."""
         for assignment in assignments or self.assignments:
             if assignment not in self.assignments:
                 raise UnknownAssignment(assignment, self.assignments)
@@ -217,14 +219,16 @@ class Course:
                 raise RuntimeError(f"could not build the student version of {assignment}:\n"
                                    f"{result.get('log', '')}\n{result.get('error', '')}")
             target = self.root / "release" / assignment
-            changed = [] if force else [p for p in sorted(target.glob("*.ipynb"))
-                                        if not _same_notebook(p, staged / p.name)]
+            written = sorted(p.relative_to(staged) for p in staged.rglob("*") if p.is_file())
+            changed = [] if force else [target / r for r in written
+                                        if (target / r).exists() and not _same_file(target / r, staged / r)]
             if changed:
                 _remove(staged)
                 raise ReleaseChanged(changed)
-            _remove(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(staged), str(target))
+            for r in written:  # files build does not write (notes, .ipynb_checkpoints/) stay
+                (target / r).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged / r, target / r)
+            _remove(staged)
 
     @property
     def builder(self) -> NbGraderAPI:
@@ -467,7 +471,13 @@ def _last_error_line(outcome: dict) -> str:
     return text[-1] if text else "unknown error"
 
 
-def _same_notebook(a: Path, b: Path) -> bool:
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether the file ``a`` holds what ``b`` does (a notebook: the same notebook, whatever its JSON
+    layout)."""
+    if not a.is_file():
+        return False
+    if a.suffix != ".ipynb":
+        return a.read_bytes() == b.read_bytes()
     try:
         return nbformat.reads(a.read_text(), as_version=4) == nbformat.reads(b.read_text(), as_version=4)
     except Exception:  # unreadable or not a notebook any more: it differs

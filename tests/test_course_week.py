@@ -227,8 +227,15 @@ def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(cours
     err = capsys.readouterr().err
     assert "not overwriting" in err and "--force" in err and "Traceback" not in err
     assert release.read_text() == solved
+    notes = release.parent / "mynotes.txt"   # files build does not write are kept, even with --force
+    notes.write_text("my notes")
+    checkpoint = release.parent / ".ipynb_checkpoints" / f"{A}-checkpoint.ipynb"
+    checkpoint.parent.mkdir(exist_ok=True)
+    checkpoint.write_text(solved)
     assert cli.main(["build", A, "--course", str(course.root), "--force"]) == 0
     assert "raise NotImplementedError()" in release.read_text()
+    assert cli.main(["build", A, "--course", str(course.root)]) == 0
+    assert notes.read_text() == "my notes" and checkpoint.read_text() == solved
 
 
 # -- 2: the demo never deletes a user's files -----------------------------------------------------------------
