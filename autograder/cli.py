@@ -426,14 +426,16 @@ def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
 
 
 def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id",
-                  refused: dict | None = None) -> list[str]:
+                  logins: dict | None = None) -> list[str]:
     """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns the students
-    imported; refused ids are printed, by name, skipped, and put in ``refused`` (id -> why)."""
-    entries, why_not = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from)
-    if refused is not None:
-        refused.update(why_not)
+    imported; refused ids are printed, by name, skipped, and kept with the course (``lms.save_refused``:
+    every later CSV has their row)."""
+    entries, why_not = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from, logins=logins)
+    lms.save_refused(course.root, assignment, why_not,
+                     imported=[e.student for e in entries] + [e.lms_id for e in entries if e.lms_id])
     for name, why in why_not.items():
-        print(f"warning: not imported: {why}; rename it (the rest of the class is graded)", file=sys.stderr)
+        hint = "; rename it" if why.startswith("the student id") else ""
+        print(f"warning: not imported: {why}{hint} (the rest of the class is graded)", file=sys.stderr)
     roster = course.roster()
     notes = {}
     for entry in entries:
@@ -462,6 +464,12 @@ def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lm
     return good
 
 
+def refused_results(course: Course, assignment: str) -> list[Result]:
+    """A row for each submission an import refused (an id that cannot be a folder name, a Canvas user
+    without a login): data, not a path, so no feedback page."""
+    return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())]
+
+
 def class_results(course: Course, assignment: str) -> list[Result]:
     """Every student of the class for ``assignment``: those who submitted, and those on the roster who
     did not ("no submission"); notes of the import come first."""
@@ -480,20 +488,40 @@ def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[str, 
     return {r.student: journal.graded_seed(r.student) for r in results}
 
 
+def _canvas_logins(course: Course, args) -> dict[str, str]:
+    """Canvas user id -> login, for ``--student-id login``: from --roster (a Canvas gradebook export)
+    or the class list an earlier run imported. A Canvas download names its files by a slug of the
+    student's sortable name (``lovelaceada``) and the user id, never by the login."""
+    if args.roster:
+        try:
+            students = lms.read_roster(Path(args.roster), id_from="login")
+        except (OSError, ValueError, KeyError) as error:
+            raise UserError(f"--roster {args.roster}: {error}") from None
+    else:
+        students = lms.load_roster(course.root)
+    logins = lms.canvas_logins(students)
+    if not logins:
+        raise UserError("--student-id login needs Canvas's gradebook export as --roster (its SIS Login ID "
+                        "column): a Canvas download names files by the student's sortable name and Canvas "
+                        "user id, not by the login; or grade with the user id (--student-id id)")
+    return logins
+
+
 def _grade(args) -> int:
     course = _course(args, timeout=args.timeout)
     assignment = _assignment(course, args.assignment)
     with contextlib.ExitStack() as stack:
         folder = _submissions_folder(Path(args.submissions), stack) if args.submissions else None
+        logins = _canvas_logins(course, args) if folder is not None and args.student_id == "login" else None
         if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
             course.build([assignment])
         _need_gradebook(course)
-        roster, refused = None, {}
+        roster = None
         if args.roster:
             roster = import_roster(course, Path(args.roster), id_from=args.student_id)
             print(f"roster: {len(roster)} student(s) from {args.roster}")
         if folder is not None:
-            imported = import_folder(course, assignment, folder, id_from=args.student_id, refused=refused)
+            imported = import_folder(course, assignment, folder, id_from=args.student_id, logins=logins)
             print(f"imported {len(imported)} submission(s) from {args.submissions}")
             strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
             if strangers:
@@ -521,8 +549,7 @@ def _grade(args) -> int:
     results = class_results(course, assignment)
     if not args.no_feedback:
         _feedback_for_the_ungraded(course, results)
-    # a refused id has a row too (it can have no folder, so no feedback page): it is data, not a path
-    results += [Result(student, assignment, reason=why) for student, why in refused.items()]
+    results += refused_results(course, assignment)
     export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
     print(export.table(results))
     print(f"\n{summary(results)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
@@ -542,7 +569,7 @@ def _export(args) -> int:
     course = _course(args)
     assignment = _assignment(course, args.assignment)
     _need_gradebook(course)
-    results = class_results(course, assignment)
+    results = class_results(course, assignment) + refused_results(course, assignment)
     csv_path = Path(args.csv)
     export.write_csv(results, csv_path, seeds=_seeds(course, assignment, results))
     print(export.table(results))

@@ -116,7 +116,8 @@ def write_lms(platform: str, results: list[Result], path, *, names: dict, extra:
             first, last, _ = names.get(r.student, (None, None, None))
             info = extra.get(r.student)
             name = ", ".join(x for x in (last, first) if x)
-            rows.append((r.student, name, info.login if info else None, info.sis_id if info else None,
+            rows.append(((info.lms_id if info else None) or r.student, name, info.login if info else None,
+                         info.sis_id if info else None,
                          info.section if info else None, total(r)))
         lms.write_canvas(rows, path, column, maximum)
     else:

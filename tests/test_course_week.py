@@ -153,6 +153,40 @@ def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course,
     assert ada == ["Lovelace, Ada", "2001", "S1", "ada", "Group A", "10"]
 
 
+def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(tmp_path, capsys):
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    downloads = tmp_path / "canvas"
+    downloads.mkdir()   # Canvas names the files by a slug of the sortable name, not by the login
+    (downloads / f"lovelaceada_3001_9101_{A}.ipynb").write_text(_solved(course))
+    (downloads / f"rossbob_3002_9102_{A}.ipynb").write_text(_unchanged(course))
+    (downloads / f"hoppergrace_3009_9109_{A}.ipynb").write_text(_solved(course))   # not in the gradebook
+    grades = tmp_path / "grades.csv"
+    code, out = _grade(course, "--student-id", "login", "--submissions", str(downloads), csv_path=grades,
+                       capsys=capsys)
+    assert code == 2 and "--student-id login needs Canvas's gradebook export as --roster" in out.err, out.err
+    assert "Traceback" not in out.err and course.students(A) == [] and not grades.exists()
+
+    roster = tmp_path / "gradebook.csv"   # Canvas's gradebook export: Cy handed nothing in
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+                      "\"Lovelace, Ada\",3001,S1,ada,A\n\"Ross, Bob\",3002,S2,bob,A\n\"Nothing, Cy\",3003,S3,cy,A\n")
+    code, out = _grade(course, "--student-id", "login", "--submissions", str(downloads), "--roster", str(roster),
+                       csv_path=grades, capsys=capsys)
+    assert code == 0, out.err
+    assert "not on the roster" not in out.err and "Canvas user 3009" in out.err
+    rows = _rows(grades)
+    assert rows["ada"]["status"] == "graded" and rows["ada"]["auto_score"] == "10"
+    assert rows["bob"]["status"] == "graded" and rows["bob"]["auto_score"] == "0"
+    assert rows["cy"]["status"] == "no submission"
+    assert rows["3009"]["status"].startswith("could not be graded: the Canvas user 3009")
+    assert not {"lovelaceada", "rossbob", "3001", "3002", "3003"} & set(rows)
+    assert cli.main(["export", A, "--course", str(course.root), "--csv", str(tmp_path / "e.csv"),
+                     "--format", "canvas"]) == 0
+    lines = list(csv.reader(open(tmp_path / "e-canvas.csv", encoding="utf-8")))
+    assert ["Lovelace, Ada", "3001", "S1", "ada", "A", "10"] in lines   # Canvas's user id in its ID column
+    assert _rows(tmp_path / "e.csv")["3009"]["status"] == rows["3009"]["status"]
+
+
 # -- sibling issue: student ids are data -----------------------------------------------------------------------
 
 def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
@@ -172,6 +206,12 @@ def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
         for refused in ("..", "*", "[x]"):   # in the CSV, as could not be graded, with the reason
             assert rows[refused]["status"].startswith(f"could not be graded: the student id {refused!r} cannot "
                                                       "be used"), rows[refused]
+    exported = tmp_path / "exported.csv"   # export keeps every row grading wrote, the refused ids' too
+    assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported)]) == 0
+    again = _rows(exported)
+    for refused in ("..", "*", "[x]"):
+        assert again[refused]["status"] == rows[refused]["status"]
+    assert set(rows) <= set(again)
     journal = course.root / ".grading" / "journal" / A
     assert json.loads((journal / "run.json").read_text())["seed"] == SEED
     assert not (journal / "Zoë.json").exists() and not (journal / "run.saved").exists()
