@@ -18,6 +18,7 @@ import contextlib
 import difflib
 import shutil
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -308,14 +309,17 @@ def _demo(args) -> int:
         course = Course.from_sources(tmp, unsafe_no_sandbox=args.unsafe_no_sandbox or bool(missing))
         print(f"building the student versions of {', '.join(course.assignments)} ...", flush=True)
         course.build()
-        results, roster = [], {}
+        results, roster, seeds = [], {}, {}
+        # one seed for the whole demo (each assignment's journal would draw its own)
+        seed = args.seed if args.seed is not None else secrets.randbits(32)
         for assignment in course.assignments:
             roster.update({(assignment, student): what for student, what
                            in demo.submit_demo_class(course, assignment).items()})
             print(f"grading the demo class of {assignment} ...", flush=True)
             with ctrl_c() as stop:
-                results += course.grade(assignment, seed=args.seed, progress=Progress(stop=stop),
-                                        workers=args.workers)
+                graded = course.grade(assignment, seed=seed, progress=Progress(stop=stop), workers=args.workers)
+            results += graded
+            seeds.update(_seeds(course, assignment, graded))
         _feedback_for_the_ungraded(course, results)
         if out.exists():
             shutil.rmtree(out)
@@ -324,12 +328,13 @@ def _demo(args) -> int:
         shutil.copytree(course.root / "release", out / "release")
         if (course.root / "feedback").exists():
             shutil.copytree(course.root / "feedback", out / "feedback")
-        csv_path = export.write_csv(results, out / "grades.csv", seed=course.last_seed)
+        csv_path = export.write_csv(results, out / "grades.csv", seeds=seeds)
+    used = sorted({s for s in seeds.values() if s is not None})
     print()
     print(export.table(results, roster))
     print(summary(results))
     print(f"\nstudent versions: {out / 'release'}\nfeedback:         {out / 'feedback'}\n"
-          f"grades:           {csv_path}\n(hidden tests seeded with {course.last_seed}; "
+          f"grades:           {csv_path}\n(hidden tests seeded with {', '.join(map(str, used)) or seed}; "
           f"{time.perf_counter() - started:.1f} s)")
     return 0
 
@@ -483,9 +488,10 @@ def class_results(course: Course, assignment: str) -> list[Result]:
     return results
 
 
-def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[str, int | None]:
+def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[tuple[str, str], int | None]:
+    """(assignment, student) -> the seed the journal says the student was graded with."""
     journal = Journal(course.root / ".grading" / "journal" / assignment)
-    return {r.student: journal.graded_seed(r.student) for r in results}
+    return {(assignment, r.student): journal.graded_seed(r.student) for r in results}
 
 
 def _canvas_logins(course: Course, args) -> dict[str, str]:

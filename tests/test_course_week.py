@@ -16,7 +16,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import cli, demo
-from autograder.grading import Course
+from autograder.grading import REPO_SOURCE, Course
 from autograder.journal import Journal
 
 A = "step_sizes"
@@ -289,6 +289,30 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):
     assert (out / "thesis.txt").read_text() == "four years of work"
 
 
+def test_demo_rows_carry_the_seed_each_assignment_was_graded_with(tmp_path, monkeypatch, capsys):
+    # a smaller demo: two assignments, the reference, the unchanged version and the truncated file
+    two = sorted(p.name for p in REPO_SOURCE.iterdir() if (p / f"{p.name}.ipynb").exists())[:2]
+    monkeypatch.setattr(Course, "assignments", property(lambda self: two))
+    monkeypatch.setattr(demo, "demo_bugs", lambda assignment: [])
+    graded_with, grade = {}, Course.grade
+
+    def spy(self, assignment, *args, **kwargs):
+        results = grade(self, assignment, *args, **kwargs)
+        graded_with[assignment] = self.last_seed
+        return results
+
+    monkeypatch.setattr(Course, "grade", spy)
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--workers", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(graded_with) == two
+    rows = [r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8")) if r["student"] != "(maximum)"]
+    assert {r["assignment"] for r in rows} == set(two)
+    for row in rows:
+        assert row["grading_seed"] == str(graded_with[row["assignment"]]), row
+    assert f"hidden tests seeded with {graded_with[two[0]]};" in printed
+
+
 # -- 3, 10: clear errors, files untouched ----------------------------------------------------------------------
 
 def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
@@ -372,7 +396,7 @@ def test_help_states_each_default_once(capsys):
 def test_a_failing_command_leaves_no_exchange_folder(tmp_path, capsys):
     course = tmp_path / "course"
     (course / "source").mkdir(parents=True)
-    (course / "source" / A).symlink_to(Course.from_sources.__defaults__[0] / A)
+    (course / "source" / A).symlink_to(REPO_SOURCE / A)
     for argv in (["build", "nosuch"], ["grade", "nosuch"], ["export", "nosuch"], ["fetch", "nosuch"],
                  ["lab", "--instructor", "--course", str(tmp_path / "nothing")]):
         if "--course" not in argv:
