@@ -287,8 +287,10 @@ class Course:
         seed and loses or double-counts nothing.
 
         A submission already graded with this seed and unchanged since is not graded again (a late
-        student is graded alone) unless ``regrade`` is true (everyone in ``students``) or a
-        collection of student ids. ``seed`` fixes the hidden tests' random inputs (default: the
+        student is graded alone), nor one that could not be graded because of its content (not JSON,
+        empty, another assignment's), unless it changed; one that could not be graded for the
+        grader's reasons (its kernel never started, the grader failed) is graded again. ``regrade``
+        grades again everyone in ``students`` (true) or a collection of student ids. ``seed`` fixes the hidden tests' random inputs (default: the
         seed the class was graded with, a fresh one for a new class); it is in ``self.last_seed``.
         Returns the results of ``students`` (default: everyone who submitted).
         """
@@ -313,7 +315,7 @@ class Course:
         pending = []
         for student in students:
             outcome = journal.outcome(student, self._digest(assignment, student), self.last_seed)
-            if outcome is None:
+            if outcome is None or outcome.retry:  # new, changed, or not graded for the grader's reasons
                 pending.append(student)
             elif not journal.saved(student):
                 self._save(outcome, feedback)
@@ -332,8 +334,9 @@ class Course:
                 try:
                     outcome = future.result()
                 except Exception as error:  # the worker itself died (not the kernel: that is handled)
-                    outcome = Outcome(student, assignment, reason=f"the grading worker failed "
-                                      f"({type(error).__name__}: {error}); grade it again")
+                    outcome = Outcome(student, assignment, retry=True, reason=f"the grading worker failed "
+                                      f"({type(error).__name__}: {error}); run sgd-course grade {assignment} "
+                                      "again: it retries this submission")
                 outcome.digest = self._digest(assignment, student)
                 for missing in set(outcome.sandbox) - self.sandbox_warnings:
                     self.sandbox_warnings.add(missing)

@@ -247,6 +247,65 @@ def test_feedback_escapes_everything_from_a_submission(course, tmp_path, capsys)
     assert "could not be graded" in broken and "not valid notebook JSON" in broken
 
 
+# -- 4: a kernel that never starts ----------------------------------------------------------------------------------
+
+BROKEN_KERNEL = """
+import json, os, sys
+from autograder import cli, sandbox
+
+log, argv = sys.argv[1], sys.argv[2:]
+write_spec = sandbox._kernel_spec
+
+
+def kernel_that_dies(folder, *args):   # the grading kernel exits before it answers kernel_info
+    write_spec(folder, *args)
+    path = os.path.join(folder, "sgd-grading", "kernel.json")
+    spec = json.load(open(path))
+    spec["argv"] = [sys.executable, "-c", f"open({log!r}, 'a').write('started '); raise SystemExit(3)"]
+    json.dump(spec, open(path, "w"))
+
+
+sandbox._kernel_spec = kernel_that_dies
+sys.exit(cli.main(argv))
+"""
+
+
+def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tmp_path, capsys):
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    downloads = tmp_path / "d"
+    downloads.mkdir()
+    (downloads / "kira.ipynb").write_text(_solved(course))
+    (downloads / "jo.ipynb").write_text("{ not json")   # could not be graded because of what it holds
+    grades, log = tmp_path / "grades.csv", tmp_path / "kernel-starts.log"
+    argv = ["grade", A, "--course", str(course.root), "--submissions", str(downloads), "--csv", str(grades),
+            "--workers", "1"]
+    done = subprocess.run([sys.executable, "-c", BROKEN_KERNEL, str(log), *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for bad in ("Traceback", "AssertionError", "Exception ignored", "Error in atexit"):
+        assert bad not in done.stderr, done.stderr
+    assert log.read_text() == "started " * 2, "tried twice"
+    kira = _rows(grades)["kira"]
+    assert kira["status"].startswith("could not be graded: the kernel could not start"), kira
+    assert f"run sgd-course grade {A} again" in kira["status"] and kira["auto_score"] == ""
+    assert "0 graded (0 with zero autograded points), 2 could not be graded" in done.stdout, done.stdout
+    assert f"{A}/kira: the kernel could not start" in done.stdout
+    page = (course.root / "feedback" / "kira" / A / f"{A}.html").read_text()
+    assert "could not be graded" in page and "the kernel could not start" in page
+
+    # the same command again, with a kernel that starts: kira is graded, jo (unchanged) is not tried again
+    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    assert code == 0, out.err
+    assert "kira: graded" in out.err and "jo: " not in out.err
+    rows = _rows(grades)
+    assert rows["kira"]["status"] == "graded" and rows["kira"]["auto_score"] == "10"
+    assert rows["jo"]["status"].startswith("could not be graded: step_sizes.ipynb: ") and "JSON" in rows["jo"]["status"]
+    (downloads / "jo.ipynb").write_text(_solved(course))   # jo hands in a readable file: graded
+    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    assert code == 0 and "jo: graded" in out.err and "kira: " not in out.err
+    assert _rows(grades)["jo"]["auto_score"] == "10"
+
+
 # -- 1: no lost work ------------------------------------------------------------------------------------------------
 
 def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(course, tmp_path, capsys):
