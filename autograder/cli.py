@@ -18,12 +18,14 @@ import contextlib
 import difflib
 import shutil
 import os
+import secrets
 import signal
 import sys
 import tempfile
 import threading
 import time
 import warnings
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -83,7 +85,6 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
-    shown = argparse.ArgumentDefaultsHelpFormatter
 
     course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory, the folder holding "
                       "source/<assignment>/ (default: %(default)s)")
@@ -91,10 +92,11 @@ def _parser() -> argparse.ArgumentParser:
                  "a fresh one for a new class)")
     workers_help = "submissions graded at once (default: one per core)"
 
-    p = sub.add_parser("demo", help="build all assignments and grade a small demo class", formatter_class=shown)
+    p = sub.add_parser("demo", help="build all assignments and grade a small demo class")
     p.add_argument("--out", default="sgd-course-demo", help="folder for the student versions, feedback and "
-                   "grades.csv; must be new, empty or made by an earlier demo")
-    p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs (default: fresh)")
+                   "grades.csv; must be new, empty or made by an earlier demo (default: %(default)s)")
+    p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs, for every assignment "
+                   "(default: a fresh one, the same for every assignment)")
     p.add_argument("--workers", type=_positive, help=workers_help)
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where bubblewrap cannot run: "
                    "student code then runs with your rights, unsandboxed (every submission's notes say so)")
@@ -307,14 +309,17 @@ def _demo(args) -> int:
         course = Course.from_sources(tmp, unsafe_no_sandbox=args.unsafe_no_sandbox or bool(missing))
         print(f"building the student versions of {', '.join(course.assignments)} ...", flush=True)
         course.build()
-        results, roster = [], {}
+        results, roster, seeds = [], {}, {}
+        # one seed for the whole demo (each assignment's journal would draw its own)
+        seed = args.seed if args.seed is not None else secrets.randbits(32)
         for assignment in course.assignments:
             roster.update({(assignment, student): what for student, what
                            in demo.submit_demo_class(course, assignment).items()})
             print(f"grading the demo class of {assignment} ...", flush=True)
             with ctrl_c() as stop:
-                results += course.grade(assignment, seed=args.seed, progress=Progress(stop=stop),
-                                        workers=args.workers)
+                graded = course.grade(assignment, seed=seed, progress=Progress(stop=stop), workers=args.workers)
+            results += graded
+            seeds.update(_seeds(course, assignment, graded))
         _feedback_for_the_ungraded(course, results)
         if out.exists():
             shutil.rmtree(out)
@@ -323,12 +328,13 @@ def _demo(args) -> int:
         shutil.copytree(course.root / "release", out / "release")
         if (course.root / "feedback").exists():
             shutil.copytree(course.root / "feedback", out / "feedback")
-        csv_path = export.write_csv(results, out / "grades.csv", seed=course.last_seed)
+        csv_path = export.write_csv(results, out / "grades.csv", seeds=seeds)
+    used = sorted({s for s in seeds.values() if s is not None})
     print()
     print(export.table(results, roster))
     print(summary(results))
     print(f"\nstudent versions: {out / 'release'}\nfeedback:         {out / 'feedback'}\n"
-          f"grades:           {csv_path}\n(hidden tests seeded with {course.last_seed}; "
+          f"grades:           {csv_path}\n(hidden tests seeded with {', '.join(map(str, used)) or seed}; "
           f"{time.perf_counter() - started:.1f} s)")
     return 0
 
@@ -389,6 +395,7 @@ def _lab(args) -> int:
     extra = args.lab_args
     if args.instructor:
         course = _course(args)
+        course.make_exchange()
         folder, cwd = course.root, course.root
     else:
         folder = Path(args.folder)
@@ -409,7 +416,12 @@ def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
     if path.is_file():
         if path.suffix.lower() == ".zip":  # a learning platform's download, not unpacked yet
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-course-import-")))
-            shutil.unpack_archive(path, tmp)
+            try:
+                shutil.unpack_archive(path, tmp, format="zip")
+            except (shutil.ReadError, zipfile.BadZipFile, EOFError, OSError) as error:
+                raise UserError(f"--submissions {path} is not a zip file that can be read ({error}); "
+                                "download it again from your learning platform, or unpack it and give "
+                                "the folder") from None
             entries = [p for p in tmp.iterdir() if not p.name.startswith((".", "__MACOSX"))]
             return entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
                 lms.MOODLE_FOLDER.match(entries[0].name) else tmp
@@ -419,14 +431,16 @@ def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
 
 
 def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id",
-                  refused: dict | None = None) -> list[str]:
+                  logins: dict | None = None) -> list[str]:
     """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns the students
-    imported; refused ids are printed, by name, skipped, and put in ``refused`` (id -> why)."""
-    entries, why_not = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from)
-    if refused is not None:
-        refused.update(why_not)
+    imported; refused ids are printed, by name, skipped, and kept with the course (``lms.save_refused``:
+    every later CSV has their row)."""
+    entries, why_not = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from, logins=logins)
+    lms.save_refused(course.root, assignment, why_not,
+                     imported=[e.student for e in entries] + [e.lms_id for e in entries if e.lms_id])
     for name, why in why_not.items():
-        print(f"warning: not imported: {why}; rename it (the rest of the class is graded)", file=sys.stderr)
+        hint = "; rename it" if why.startswith("the student id") else ""
+        print(f"warning: not imported: {why}{hint} (the rest of the class is graded)", file=sys.stderr)
     roster = course.roster()
     notes = {}
     for entry in entries:
@@ -455,6 +469,12 @@ def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lm
     return good
 
 
+def refused_results(course: Course, assignment: str) -> list[Result]:
+    """A row for each submission an import refused (an id that cannot be a folder name, a Canvas user
+    without a login): data, not a path, so no feedback page."""
+    return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())]
+
+
 def class_results(course: Course, assignment: str) -> list[Result]:
     """Every student of the class for ``assignment``: those who submitted, and those on the roster who
     did not ("no submission"); notes of the import come first."""
@@ -468,9 +488,29 @@ def class_results(course: Course, assignment: str) -> list[Result]:
     return results
 
 
-def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[str, int | None]:
+def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[tuple[str, str], int | None]:
+    """(assignment, student) -> the seed the journal says the student was graded with."""
     journal = Journal(course.root / ".grading" / "journal" / assignment)
-    return {r.student: journal.graded_seed(r.student) for r in results}
+    return {(assignment, r.student): journal.graded_seed(r.student) for r in results}
+
+
+def _canvas_logins(course: Course, args) -> dict[str, str]:
+    """Canvas user id -> login, for ``--student-id login``: from --roster (a Canvas gradebook export)
+    or the class list an earlier run imported. A Canvas download names its files by a slug of the
+    student's sortable name (``lovelaceada``) and the user id, never by the login."""
+    if args.roster:
+        try:
+            students = lms.read_roster(Path(args.roster), id_from="login")
+        except (OSError, ValueError, KeyError) as error:
+            raise UserError(f"--roster {args.roster}: {error}") from None
+    else:
+        students = lms.load_roster(course.root)
+    logins = lms.canvas_logins(students)
+    if not logins:
+        raise UserError("--student-id login needs Canvas's gradebook export as --roster (its SIS Login ID "
+                        "column): a Canvas download names files by the student's sortable name and Canvas "
+                        "user id, not by the login; or grade with the user id (--student-id id)")
+    return logins
 
 
 def _grade(args) -> int:
@@ -478,15 +518,16 @@ def _grade(args) -> int:
     assignment = _assignment(course, args.assignment)
     with contextlib.ExitStack() as stack:
         folder = _submissions_folder(Path(args.submissions), stack) if args.submissions else None
+        logins = _canvas_logins(course, args) if folder is not None and args.student_id == "login" else None
         if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
             course.build([assignment])
         _need_gradebook(course)
-        roster, refused = None, {}
+        roster = None
         if args.roster:
             roster = import_roster(course, Path(args.roster), id_from=args.student_id)
             print(f"roster: {len(roster)} student(s) from {args.roster}")
         if folder is not None:
-            imported = import_folder(course, assignment, folder, id_from=args.student_id, refused=refused)
+            imported = import_folder(course, assignment, folder, id_from=args.student_id, logins=logins)
             print(f"imported {len(imported)} submission(s) from {args.submissions}")
             strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
             if strangers:
@@ -514,8 +555,7 @@ def _grade(args) -> int:
     results = class_results(course, assignment)
     if not args.no_feedback:
         _feedback_for_the_ungraded(course, results)
-    # a refused id has a row too (it can have no folder, so no feedback page): it is data, not a path
-    results += [Result(student, assignment, reason=why) for student, why in refused.items()]
+    results += refused_results(course, assignment)
     export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
     print(export.table(results))
     print(f"\n{summary(results)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
@@ -535,7 +575,7 @@ def _export(args) -> int:
     course = _course(args)
     assignment = _assignment(course, args.assignment)
     _need_gradebook(course)
-    results = class_results(course, assignment)
+    results = class_results(course, assignment) + refused_results(course, assignment)
     csv_path = Path(args.csv)
     export.write_csv(results, csv_path, seeds=_seeds(course, assignment, results))
     print(export.table(results))

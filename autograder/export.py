@@ -48,7 +48,8 @@ def max_total(r: Result) -> float:
 
 
 def write_csv(results: list[Result], path, *, seed: int | None = None, seeds: dict | None = None) -> Path:
-    """``seed``: the seed of every row; ``seeds``: student -> seed (an export after several runs)."""
+    """``seed``: the seed of every row; ``seeds``: (assignment, student) -> seed, the seed each was
+    graded with (the journal's: an export after several runs, a demo of several assignments)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = cell_columns(results)
@@ -74,7 +75,7 @@ def write_csv(results: list[Result], path, *, seed: int | None = None, seeds: di
                 row += [_num(r.auto_score), _num(r.auto_max), r.manual_pending, _num(total(r)), _num(max_total(r))]
             else:
                 row += ["", "", "", "", ""]
-            student_seed = (seeds or {}).get(r.student, seed)
+            student_seed = (seeds or {}).get((r.assignment, r.student), seed)
             row.append("" if student_seed is None or r.reason == NO_SUBMISSION else student_seed)
             row.append("; ".join(r.notes))
             row += [_num(by_cell.get(col)) if r.graded else "" for col in columns]
@@ -116,7 +117,8 @@ def write_lms(platform: str, results: list[Result], path, *, names: dict, extra:
             first, last, _ = names.get(r.student, (None, None, None))
             info = extra.get(r.student)
             name = ", ".join(x for x in (last, first) if x)
-            rows.append((r.student, name, info.login if info else None, info.sis_id if info else None,
+            rows.append(((info.lms_id if info else None) or r.student, name, info.login if info else None,
+                         info.sis_id if info else None,
                          info.section if info else None, total(r)))
         lms.write_canvas(rows, path, column, maximum)
     else:

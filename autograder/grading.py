@@ -154,15 +154,18 @@ class Course:
         self.config = nbgrader_config(self.root, timeout=self.timeout)
         self._saver = None
         self.sandbox_warnings: set[str] = set()
-        # nbgrader's exchange (release / fetch / submit / collect), made here so that the formgrader does
-        # not warn that it is missing; only in a course (a folder with source/), and writable by the
-        # instructor alone (this course takes submissions from a learning platform's export, not from
-        # students writing into a shared folder)
+        coursedir = CourseDirectory(config=self.config)
+        self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
+
+    def make_exchange(self) -> None:
+        """nbgrader's exchange (release / fetch / submit / collect), so that the formgrader does not warn
+        that it is missing: made by the commands that write the course (build, grade, the instructor's
+        lab), never by one that fails on a mistake; only in a course (a folder with source/), and
+        writable by the instructor alone (this course takes submissions from a learning platform's
+        export, not from students writing into a shared folder)."""
         exchange = Path(self.config.Exchange.root)
         if (self.root / "source").is_dir() and not exchange.is_dir():
             exchange.mkdir(parents=True, mode=0o755)
-        coursedir = CourseDirectory(config=self.config)
-        self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
 
     @classmethod
     def from_sources(cls, root, source=REPO_SOURCE, **kwargs) -> "Course":
@@ -198,12 +201,16 @@ class Course:
     def build(self, assignments=None, *, force: bool = False) -> None:
         """Generate the student version (release/) of each assignment; raises with nbgrader's log.
 
-        nbgrader writes each student version to a staging folder first; a release notebook that differs
+        nbgrader writes each student version to a staging folder first; a release file that differs
         from what would be written (someone worked in it) is not overwritten unless ``force``:
-        ``ReleaseChanged`` names them, and nothing of that assignment is replaced."""
+        ``ReleaseChanged`` names them, and nothing of that assignment is replaced. Files in release/
+        that build does not write (someone's notes, ``.ipynb_checkpoints/``) are kept, even with
+        ``force``."""
         for assignment in assignments or self.assignments:
             if assignment not in self.assignments:
                 raise UnknownAssignment(assignment, self.assignments)
+        self.make_exchange()
+        for assignment in assignments or self.assignments:
             staged = self.root / BUILD_STAGING / assignment
             _remove(staged)
             result = self.builder.generate_assignment(assignment)
@@ -212,14 +219,16 @@ class Course:
                 raise RuntimeError(f"could not build the student version of {assignment}:\n"
                                    f"{result.get('log', '')}\n{result.get('error', '')}")
             target = self.root / "release" / assignment
-            changed = [] if force else [p for p in sorted(target.glob("*.ipynb"))
-                                        if not _same_notebook(p, staged / p.name)]
+            written = sorted(p.relative_to(staged) for p in staged.rglob("*") if p.is_file())
+            changed = [] if force else [target / r for r in written
+                                        if (target / r).exists() and not _same_file(target / r, staged / r)]
             if changed:
                 _remove(staged)
                 raise ReleaseChanged(changed)
-            _remove(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(staged), str(target))
+            for r in written:  # files build does not write (notes, .ipynb_checkpoints/) stay
+                (target / r).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged / r, target / r)
+            _remove(staged)
 
     @property
     def builder(self) -> NbGraderAPI:
@@ -278,8 +287,10 @@ class Course:
         seed and loses or double-counts nothing.
 
         A submission already graded with this seed and unchanged since is not graded again (a late
-        student is graded alone) unless ``regrade`` is true (everyone in ``students``) or a
-        collection of student ids. ``seed`` fixes the hidden tests' random inputs (default: the
+        student is graded alone), nor one that could not be graded because of its content (not JSON,
+        empty, another assignment's), unless it changed; one that could not be graded for the
+        grader's reasons (its kernel never started, the grader failed) is graded again. ``regrade``
+        grades again everyone in ``students`` (true) or a collection of student ids. ``seed`` fixes the hidden tests' random inputs (default: the
         seed the class was graded with, a fresh one for a new class); it is in ``self.last_seed``.
         Returns the results of ``students`` (default: everyone who submitted).
         """
@@ -291,6 +302,7 @@ class Course:
                 "bubblewrap, or pass --unsafe-no-sandbox (Course(..., unsafe_no_sandbox=True)) to grade "
                 "without a sandbox anyway.")
         remove_stale_scratch()
+        self.make_exchange()
         library_view.view(assignment)  # before the grading threads: they all use it
         journal = Journal(self.root / JOURNAL / assignment)
         self.last_seed = journal.start(seed, students)
@@ -303,7 +315,7 @@ class Course:
         pending = []
         for student in students:
             outcome = journal.outcome(student, self._digest(assignment, student), self.last_seed)
-            if outcome is None:
+            if outcome is None or outcome.retry:  # new, changed, or not graded for the grader's reasons
                 pending.append(student)
             elif not journal.saved(student):
                 self._save(outcome, feedback)
@@ -322,8 +334,9 @@ class Course:
                 try:
                     outcome = future.result()
                 except Exception as error:  # the worker itself died (not the kernel: that is handled)
-                    outcome = Outcome(student, assignment, reason=f"the grading worker failed "
-                                      f"({type(error).__name__}: {error}); grade it again")
+                    outcome = Outcome(student, assignment, retry=True, reason=f"the grading worker failed "
+                                      f"({type(error).__name__}: {error}); run sgd-course grade {assignment} "
+                                      "again: it retries this submission")
                 outcome.digest = self._digest(assignment, student)
                 for missing in set(outcome.sandbox) - self.sandbox_warnings:
                     self.sandbox_warnings.add(missing)
@@ -461,7 +474,13 @@ def _last_error_line(outcome: dict) -> str:
     return text[-1] if text else "unknown error"
 
 
-def _same_notebook(a: Path, b: Path) -> bool:
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether the file ``a`` holds what ``b`` does (a notebook: the same notebook, whatever its JSON
+    layout)."""
+    if not a.is_file():
+        return False
+    if a.suffix != ".ipynb":
+        return a.read_bytes() == b.read_bytes()
     try:
         return nbformat.reads(a.read_text(), as_version=4) == nbformat.reads(b.read_text(), as_version=4)
     except Exception:  # unreadable or not a notebook any more: it differs

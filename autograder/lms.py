@@ -5,9 +5,11 @@ Reading a folder of submissions (``scan``), one entry per student:
 - ``<student>.ipynb`` files (one-notebook assignments) or ``<student>/[<assignment>/]*.ipynb`` folders;
 - Moodle's "Download all submissions": ``<Full Name>_<id>_assignsubmission_file_/`` folders; the student
   id is Moodle's participant id, the full name is recorded for the formgrader;
-- Canvas's "Download submissions": flat ``<login>_[LATE_]<user id>_<submission id>_<file>.ipynb`` files, a
+- Canvas's "Download submissions": flat ``<name>_[LATE_]<user id>_<submission id>_<file>.ipynb`` files, a
   resubmission of the same file named ``<file>-1.ipynb``, ``<file>-2.ipynb``...; the student id is the
-  Canvas user id (``id_from="login"``: the login).
+  Canvas user id. ``<name>`` is Canvas's slug of the sortable name (``lovelaceada``), not the login:
+  with ``id_from="login"`` the user id is looked up in ``logins`` (Canvas user id -> login, from the
+  class's gradebook export), and a file of a user missing from it is refused.
 
 When a student handed in several files for one notebook, the newest is graded (the platform's
 resubmission number, then the file's time) and the others are named in a note; a one-notebook assignment
@@ -73,6 +75,7 @@ class Entry:
     last_name: str | None = None
     notes: list[str] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
+    lms_id: str | None = None  # Canvas's user id, when the id is the login
 
 
 def _split_name(full: str) -> tuple[str | None, str | None]:
@@ -88,10 +91,13 @@ def _candidate(path: Path, notebooks: list[str]) -> Candidate:
     return Candidate(path, stem, 0)
 
 
-def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = "id") -> tuple[list[Entry], dict[str, str]]:
-    """(entries, refused): each student's files to grade, and ``{name: why}`` of what was refused."""
+def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = "id",
+         logins: dict[str, str] | None = None) -> tuple[list[Entry], dict[str, str]]:
+    """(entries, refused): each student's files to grade, and ``{name: why}`` of what was refused.
+    ``logins``: Canvas user id -> login, for ``id_from="login"``."""
     entries: dict[str, Entry] = {}
     refused: dict[str, str] = {}
+    logins = logins or {}
 
     def entry(student, first=None, last=None) -> Entry | None:
         problem = id_problem(student)
@@ -109,9 +115,14 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
             if path.suffix != ".ipynb":
                 continue
             m = CANVAS_FILE.match(path.name)
+            if m and id_from == "login" and m["id"] not in logins:
+                refused[m["id"]] = (f"the Canvas user {m['id']} ({path.name}) is not in the class list, which "
+                                    "gives the logins: give Canvas's current gradebook export as --roster")
+                continue
             if m:
-                e = entry(m["login"] if id_from == "login" else m["id"])
+                e = entry(logins[m["id"]] if id_from == "login" else m["id"])
                 if e:
+                    e.lms_id = m["id"]
                     e.candidates.append(Candidate(path, m["file"], int(m["n"] or 0)))
                     if m["late"]:
                         note = "handed in late (Canvas)"
@@ -174,6 +185,15 @@ class Student:
     login: str | None = None
     sis_id: str | None = None
     section: str | None = None
+    lms_id: str | None = None  # Canvas's numeric user id (its downloads name files by it)
+
+
+def canvas_logins(students: list[Student]) -> dict[str, str]:
+    """Canvas user id -> login, from a Canvas gradebook export (a student without a login keeps the
+    user id, as ``read_roster`` does); {} when no student has a login."""
+    if not any(s.lms_id and s.login for s in students):
+        return {}
+    return {s.lms_id: s.login or s.lms_id for s in students if s.lms_id}
 
 
 def read_roster(path, *, id_from: str = "id") -> list[Student]:
@@ -194,7 +214,8 @@ def read_roster(path, *, id_from: str = "id") -> list[Student]:
             students.append(Student(login if id_from == "login" and login else row["ID"].strip(),
                                     first.strip() or None, last.strip() or None, login=login,
                                     sis_id=(row.get("SIS User ID") or "").strip() or None,
-                                    section=(row.get("Section") or "").strip() or None))
+                                    section=(row.get("Section") or "").strip() or None,
+                                    lms_id=row["ID"].strip()))
     elif "Identifier" in columns:  # Moodle grading worksheet
         for row in rows:
             number = re.sub(r"\D", "", row["Identifier"] or "")
@@ -231,6 +252,29 @@ def save_notes(course_root: Path, assignment: str, notes: dict[str, list[str]]) 
 def load_notes(course_root: Path, assignment: str) -> dict[str, list[str]]:
     try:
         return json.loads(notes_file(course_root, assignment).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def refused_file(course_root: Path, assignment: str) -> Path:
+    return Path(course_root) / ".grading" / "imports" / "refused" / f"{assignment}.json"
+
+
+def save_refused(course_root: Path, assignment: str, refused: dict[str, str], imported=()) -> None:
+    """Keep what an import refused (name -> why), so that every later CSV (``export`` too) has its
+    row; a name imported since is dropped from it."""
+    data = load_refused(course_root, assignment)
+    data.update(refused)
+    for name in imported:
+        data.pop(name, None)
+    path = refused_file(course_root, assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+
+
+def load_refused(course_root: Path, assignment: str) -> dict[str, str]:
+    try:
+        return json.loads(refused_file(course_root, assignment).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 

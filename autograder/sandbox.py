@@ -7,7 +7,8 @@
 2. rebuilds the notebook around the trusted cells (``sanitize.assemble``);
 3. starts a fresh kernel in bubblewrap's sandbox (``jail``: no course files, no network, no
    ``autograder``, the assignment's solutions stripped from ``course`` (``library_view``), limits on
-   memory, processes, files and time); a kernel that never starts is started once more;
+   memory, processes, files and time); a kernel that never starts is started once more (then the
+   outcome says so and is marked ``retry``: the next class run grades it again);
 4. runs the cells with a time limit per cell and a cap on output, leaving out the notebook's unchanged
    experiments (``sanitize.experiments``); a test cell's visible part runs in
    the kernel, its hidden part runs here in the grader (``remote``), calling the student's functions
@@ -83,6 +84,7 @@ class Outcome:
     seconds: float = 0.0
     digest: str = ""  # of the submission's files, set by the coordinator
     sandbox: list = field(default_factory=list)  # limits the jail could not apply on this machine
+    retry: bool = False  # could not be graded for the grader's reasons, not the submission's: the next run retries it
 
 
 def grade_job(job: Job, slots=None) -> Outcome:
@@ -113,7 +115,9 @@ def grade_job(job: Job, slots=None) -> Outcome:
                     break
                 except KernelStartFailed as error:
                     if attempt == 2:
-                        outcome.reason = f"the kernel could not start ({error}); grade it again"
+                        outcome.reason = (f"the kernel could not start ({error}); run sgd-course grade "
+                                          f"{job.assignment} again: it retries this submission")
+                        outcome.retry = True
                         return outcome
             notes = ([f"extra files in the submission were ignored: {', '.join(job.extra_files)}"]
                      if job.extra_files else []) + repairs + stops
@@ -123,7 +127,9 @@ def grade_job(job: Job, slots=None) -> Outcome:
             outcome.notes += notes
             outcome.notebooks[name] = nbformat.writes(ran)
     except Exception as error:  # a bug of ours must not take the class run down
-        outcome.reason = f"the grader failed on this submission ({type(error).__name__}: {error})"
+        outcome.reason = (f"the grader failed on this submission ({type(error).__name__}: {error}); run "
+                          f"sgd-course grade {job.assignment} again: it retries this submission")
+        outcome.retry = True
     finally:
         outcome.seconds = time.perf_counter() - started
     return outcome

@@ -16,7 +16,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import cli, demo
-from autograder.grading import Course
+from autograder.grading import REPO_SOURCE, Course
 from autograder.journal import Journal
 
 A = "step_sizes"
@@ -153,6 +153,40 @@ def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course,
     assert ada == ["Lovelace, Ada", "2001", "S1", "ada", "Group A", "10"]
 
 
+def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(tmp_path, capsys):
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    downloads = tmp_path / "canvas"
+    downloads.mkdir()   # Canvas names the files by a slug of the sortable name, not by the login
+    (downloads / f"lovelaceada_3001_9101_{A}.ipynb").write_text(_solved(course))
+    (downloads / f"rossbob_3002_9102_{A}.ipynb").write_text(_unchanged(course))
+    (downloads / f"hoppergrace_3009_9109_{A}.ipynb").write_text(_solved(course))   # not in the gradebook
+    grades = tmp_path / "grades.csv"
+    code, out = _grade(course, "--student-id", "login", "--submissions", str(downloads), csv_path=grades,
+                       capsys=capsys)
+    assert code == 2 and "--student-id login needs Canvas's gradebook export as --roster" in out.err, out.err
+    assert "Traceback" not in out.err and course.students(A) == [] and not grades.exists()
+
+    roster = tmp_path / "gradebook.csv"   # Canvas's gradebook export: Cy handed nothing in
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+                      "\"Lovelace, Ada\",3001,S1,ada,A\n\"Ross, Bob\",3002,S2,bob,A\n\"Nothing, Cy\",3003,S3,cy,A\n")
+    code, out = _grade(course, "--student-id", "login", "--submissions", str(downloads), "--roster", str(roster),
+                       csv_path=grades, capsys=capsys)
+    assert code == 0, out.err
+    assert "not on the roster" not in out.err and "Canvas user 3009" in out.err
+    rows = _rows(grades)
+    assert rows["ada"]["status"] == "graded" and rows["ada"]["auto_score"] == "10"
+    assert rows["bob"]["status"] == "graded" and rows["bob"]["auto_score"] == "0"
+    assert rows["cy"]["status"] == "no submission"
+    assert rows["3009"]["status"].startswith("could not be graded: the Canvas user 3009")
+    assert not {"lovelaceada", "rossbob", "3001", "3002", "3003"} & set(rows)
+    assert cli.main(["export", A, "--course", str(course.root), "--csv", str(tmp_path / "e.csv"),
+                     "--format", "canvas"]) == 0
+    lines = list(csv.reader(open(tmp_path / "e-canvas.csv", encoding="utf-8")))
+    assert ["Lovelace, Ada", "3001", "S1", "ada", "A", "10"] in lines   # Canvas's user id in its ID column
+    assert _rows(tmp_path / "e.csv")["3009"]["status"] == rows["3009"]["status"]
+
+
 # -- sibling issue: student ids are data -----------------------------------------------------------------------
 
 def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
@@ -172,6 +206,12 @@ def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
         for refused in ("..", "*", "[x]"):   # in the CSV, as could not be graded, with the reason
             assert rows[refused]["status"].startswith(f"could not be graded: the student id {refused!r} cannot "
                                                       "be used"), rows[refused]
+    exported = tmp_path / "exported.csv"   # export keeps every row grading wrote, the refused ids' too
+    assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported)]) == 0
+    again = _rows(exported)
+    for refused in ("..", "*", "[x]"):
+        assert again[refused]["status"] == rows[refused]["status"]
+    assert set(rows) <= set(again)
     journal = course.root / ".grading" / "journal" / A
     assert json.loads((journal / "run.json").read_text())["seed"] == SEED
     assert not (journal / "Zoë.json").exists() and not (journal / "run.saved").exists()
@@ -207,6 +247,65 @@ def test_feedback_escapes_everything_from_a_submission(course, tmp_path, capsys)
     assert "could not be graded" in broken and "not valid notebook JSON" in broken
 
 
+# -- 4: a kernel that never starts ----------------------------------------------------------------------------------
+
+BROKEN_KERNEL = """
+import json, os, sys
+from autograder import cli, sandbox
+
+log, argv = sys.argv[1], sys.argv[2:]
+write_spec = sandbox._kernel_spec
+
+
+def kernel_that_dies(folder, *args):   # the grading kernel exits before it answers kernel_info
+    write_spec(folder, *args)
+    path = os.path.join(folder, "sgd-grading", "kernel.json")
+    spec = json.load(open(path))
+    spec["argv"] = [sys.executable, "-c", f"open({log!r}, 'a').write('started '); raise SystemExit(3)"]
+    json.dump(spec, open(path, "w"))
+
+
+sandbox._kernel_spec = kernel_that_dies
+sys.exit(cli.main(argv))
+"""
+
+
+def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tmp_path, capsys):
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    downloads = tmp_path / "d"
+    downloads.mkdir()
+    (downloads / "kira.ipynb").write_text(_solved(course))
+    (downloads / "jo.ipynb").write_text("{ not json")   # could not be graded because of what it holds
+    grades, log = tmp_path / "grades.csv", tmp_path / "kernel-starts.log"
+    argv = ["grade", A, "--course", str(course.root), "--submissions", str(downloads), "--csv", str(grades),
+            "--workers", "1"]
+    done = subprocess.run([sys.executable, "-c", BROKEN_KERNEL, str(log), *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for bad in ("Traceback", "AssertionError", "Exception ignored", "Error in atexit"):
+        assert bad not in done.stderr, done.stderr
+    assert log.read_text() == "started " * 2, "tried twice"
+    kira = _rows(grades)["kira"]
+    assert kira["status"].startswith("could not be graded: the kernel could not start"), kira
+    assert f"run sgd-course grade {A} again" in kira["status"] and kira["auto_score"] == ""
+    assert "0 graded (0 with zero autograded points), 2 could not be graded" in done.stdout, done.stdout
+    assert f"{A}/kira: the kernel could not start" in done.stdout
+    page = (course.root / "feedback" / "kira" / A / f"{A}.html").read_text()
+    assert "could not be graded" in page and "the kernel could not start" in page
+
+    # the same command again, with a kernel that starts: kira is graded, jo (unchanged) is not tried again
+    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    assert code == 0, out.err
+    assert "kira: graded" in out.err and "jo: " not in out.err
+    rows = _rows(grades)
+    assert rows["kira"]["status"] == "graded" and rows["kira"]["auto_score"] == "10"
+    assert rows["jo"]["status"].startswith("could not be graded: step_sizes.ipynb: ") and "JSON" in rows["jo"]["status"]
+    (downloads / "jo.ipynb").write_text(_solved(course))   # jo hands in a readable file: graded
+    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    assert code == 0 and "jo: graded" in out.err and "kira: " not in out.err
+    assert _rows(grades)["jo"]["auto_score"] == "10"
+
+
 # -- 1: no lost work ------------------------------------------------------------------------------------------------
 
 def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(course, tmp_path, capsys):
@@ -227,8 +326,15 @@ def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(cours
     err = capsys.readouterr().err
     assert "not overwriting" in err and "--force" in err and "Traceback" not in err
     assert release.read_text() == solved
+    notes = release.parent / "mynotes.txt"   # files build does not write are kept, even with --force
+    notes.write_text("my notes")
+    checkpoint = release.parent / ".ipynb_checkpoints" / f"{A}-checkpoint.ipynb"
+    checkpoint.parent.mkdir(exist_ok=True)
+    checkpoint.write_text(solved)
     assert cli.main(["build", A, "--course", str(course.root), "--force"]) == 0
     assert "raise NotImplementedError()" in release.read_text()
+    assert cli.main(["build", A, "--course", str(course.root)]) == 0
+    assert notes.read_text() == "my notes" and checkpoint.read_text() == solved
 
 
 # -- 2: the demo never deletes a user's files -----------------------------------------------------------------
@@ -242,12 +348,39 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):
     assert (out / "thesis.txt").read_text() == "four years of work"
 
 
+def test_demo_rows_carry_the_seed_each_assignment_was_graded_with(tmp_path, monkeypatch, capsys):
+    # a smaller demo: two assignments, the reference, the unchanged version and the truncated file
+    two = sorted(p.name for p in REPO_SOURCE.iterdir() if (p / f"{p.name}.ipynb").exists())[:2]
+    monkeypatch.setattr(Course, "assignments", property(lambda self: two))
+    monkeypatch.setattr(demo, "demo_bugs", lambda assignment: [])
+    graded_with, grade = {}, Course.grade
+
+    def spy(self, assignment, *args, **kwargs):
+        results = grade(self, assignment, *args, **kwargs)
+        graded_with[assignment] = self.last_seed
+        return results
+
+    monkeypatch.setattr(Course, "grade", spy)
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--workers", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(graded_with) == two
+    rows = [r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8")) if r["student"] != "(maximum)"]
+    assert {r["assignment"] for r in rows} == set(two)
+    for row in rows:
+        assert row["grading_seed"] == str(graded_with[row["assignment"]]), row
+    assert f"hidden tests seeded with {graded_with[two[0]]};" in printed
+
+
 # -- 3, 10: clear errors, files untouched ----------------------------------------------------------------------
 
 def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
     grades = tmp_path / "grades.csv"
     grades.write_text("keep me\n")
     root = str(course.root)
+    bad_zip = tmp_path / "moodle-download.zip"   # an interrupted download: not a zip
+    bad_zip.write_bytes(b"PK\x03\x04 half of a download")
+    before = course.students(A)
     cases = [
         (["export", "step_size", "--course", root, "--csv", str(grades)], "Did you mean step_sizes?"),
         (["grade", "nosuch", "--course", root, "--csv", str(grades)], "no assignment 'nosuch'"),
@@ -256,12 +389,14 @@ def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
         (["grade", A, "--course", str(tmp_path), "--csv", str(grades)], "not a course directory"),
         (["grade", A, "--course", root, "--submissions", str(grades), "--csv", str(grades)], "is a file"),
         (["grade", A, "--course", root, "--student", "nobody", "--csv", str(grades)], "no submission of"),
+        (["grade", A, "--course", root, "--submissions", str(bad_zip), "--csv", str(grades)], "is not a zip file"),
     ]
     for argv, words in cases:
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, (argv, err)
-    assert grades.read_text() == "keep me\n"
+    assert grades.read_text() == "keep me\n" and course.students(A) == before
+    assert bad_zip.read_bytes() == b"PK\x03\x04 half of a download"
     assert not (tmp_path / "exchange").exists() and not (tmp_path / "empty").exists()
     for argv in (["grade", A, "--workers", "-2"], ["grade", A, "--workers", "0"], ["grade", A, "--timeout", "0"]):
         with pytest.raises(SystemExit) as exit:
@@ -300,6 +435,34 @@ def test_the_command_as_a_user_runs_it():
             assert action.help, f"sgd-course {name}: {action.dest} has no help"
     error = run("build", "nosuch")
     assert error.returncode == 2 and "Traceback" not in error.stderr and "no assignment" in error.stderr
+
+
+def test_help_states_each_default_once(capsys):
+    import argparse
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        text = " ".join(sub.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, (name, text)
+        for action in sub._actions:
+            formatter = sub._get_formatter()
+            shown = formatter._expand_help(action) if action.help else ""
+            assert shown.count("(default") <= 1, f"sgd-course {name} --help: {action.dest}: {shown}"
+    demo_help = " ".join(commands.choices["demo"].format_help().split())
+    assert demo_help.count("(default:") == 3   # --out, --seed, --workers
+
+
+def test_a_failing_command_leaves_no_exchange_folder(tmp_path, capsys):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / A).symlink_to(REPO_SOURCE / A)
+    for argv in (["build", "nosuch"], ["grade", "nosuch"], ["export", "nosuch"], ["fetch", "nosuch"],
+                 ["lab", "--instructor", "--course", str(tmp_path / "nothing")]):
+        if "--course" not in argv:
+            argv += ["--course", str(course)]
+        assert cli.main(argv) == 2, argv
+        assert "Traceback" not in capsys.readouterr().err
+    assert sorted(p.name for p in course.iterdir()) == ["source"]
 
 
 # -- 12: a progress bar off a terminal ------------------------------------------------------------------------
