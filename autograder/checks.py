@@ -17,6 +17,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from course.validate import check_returned
+from course.validate import describe as _describe
+
 from .remote import Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
 
 REFERENCE_STUB = "the course library's solution is not available while grading"
@@ -61,12 +64,6 @@ def fmt(x) -> str:
     return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")
 
 
-def _describe(x) -> str:
-    if isinstance(x, np.ndarray):
-        return f"ndarray(shape={x.shape}, dtype={x.dtype})"
-    return f"{type(x).__name__} {x!r}"
-
-
 def _short(x, limit=6) -> str:
     arr = np.asarray(x)
     if arr.ndim == 0:
@@ -80,24 +77,14 @@ def assert_matches(got, expected, call: str, *, rtol=1e-9, atol=1e-12, hints=())
     """Compare a student's result with the reference result exactly in kind and closely in value.
 
     - a Python/numpy scalar is expected as a real number (float or numpy floating), not an array;
-    - an ndarray must be an ndarray with the same shape and dtype;
+    - an ndarray must be an ndarray with the same shape and dtype
+      (both checks are ``course.validate.check_returned``, which the notebooks' visible tests call too);
     - values must agree to ``rtol``/``atol``.
     ``hints`` is a sequence of (alternative_expected, message): if the result matches an
     alternative (a known mistake), that message is added to the failure.
     """
     where = f"For {call}:"
-    if isinstance(expected, np.ndarray) and expected.ndim > 0:
-        if not isinstance(got, np.ndarray):
-            raise CheckFailed(f"{where} expected an ndarray of shape {expected.shape}, got {_describe(got)}.")
-        if got.shape != expected.shape:
-            raise CheckFailed(f"{where} expected shape {expected.shape}, got shape {got.shape}."
-                              + _hint(got, hints, rtol, atol))
-        if got.dtype != expected.dtype:
-            raise CheckFailed(f"{where} expected dtype {expected.dtype}, got dtype {got.dtype}.")
-    else:
-        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, float, np.integer, np.floating)) \
-                and not (isinstance(got, np.ndarray) and got.ndim == 0):
-            raise CheckFailed(f"{where} expected a number ({float(expected)!r}), got {_describe(got)}.")
+    check_returned(got, expected, call, error=CheckFailed, hint=lambda: _hint(got, hints, rtol, atol))
     got_arr = np.asarray(got, dtype=np.float64)
     exp_arr = np.asarray(expected, dtype=np.float64)
     if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=False):

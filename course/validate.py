@@ -1,8 +1,10 @@
-"""Input checks that fail with a message a student can act on.
+"""Checks that fail with a message a student can act on.
 
 Every public function of ``course`` that a student calls runs its inputs through these helpers, so a
 wrong shape or dtype is reported as "what was expected, what came back" instead of a numpy broadcast
-error three calls deeper.
+error three calls deeper. ``check_returned`` checks what a student's function returned: the
+notebooks' visible tests call it, and grading's ``autograder.checks.assert_matches`` calls it before it
+compares the values, so both say the same about a list, a wrong shape or a wrong dtype.
 """
 
 from __future__ import annotations
@@ -83,3 +85,43 @@ def check_rng(rng, name: str = "rng") -> np.random.Generator:
         raise TypeError(f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
                         f"got {type(rng).__name__}")
     return rng
+
+
+class ReturnedValueError(AssertionError):
+    """A function returned the wrong kind of value (a list for a number or an array, a wrong shape or
+    dtype); the message is the one grading gives."""
+
+
+def describe(x) -> str:
+    """A returned value as a failure message shows it: an array by shape and dtype, else type and repr."""
+    if isinstance(x, np.ndarray):
+        return f"ndarray(shape={x.shape}, dtype={x.dtype})"
+    return f"{type(x).__name__} {x!r}"
+
+
+def check_returned(got, expected, call: str, *, error: type[Exception] = ReturnedValueError, hint=None):
+    """Check that ``got`` is the same kind of value as ``expected``, exactly as grading checks it; return
+    ``got``.
+
+    - ``expected`` an ndarray with at least one axis: ``got`` must be an ndarray of the same shape and
+      dtype;
+    - otherwise (a number, or a 0-d array) ``got`` must be a real number: int, float, a numpy integer or
+      floating scalar, or a 0-d array; not a bool, a list or an array with axes.
+
+    Only the kind, shape and dtype are checked, not the values (``expected`` is shown in the message
+    for a number). A failure raises ``error`` (grading passes its own ``CheckFailed``) with a message
+    that starts "For {call}:"; ``hint()``, if given, is added to a wrong shape's message.
+    """
+    where = f"For {call}:"
+    if isinstance(expected, np.ndarray) and expected.ndim > 0:
+        if not isinstance(got, np.ndarray):
+            raise error(f"{where} expected an ndarray of shape {expected.shape}, got {describe(got)}.")
+        if got.shape != expected.shape:
+            raise error(f"{where} expected shape {expected.shape}, got shape {got.shape}."
+                        + (hint() if hint is not None else ""))
+        if got.dtype != expected.dtype:
+            raise error(f"{where} expected dtype {expected.dtype}, got dtype {got.dtype}.")
+    elif isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, float, np.integer, np.floating)) \
+            and not (isinstance(got, np.ndarray) and got.ndim == 0):
+        raise error(f"{where} expected a number ({float(expected)!r}), got {describe(got)}.")
+    return got

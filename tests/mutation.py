@@ -13,9 +13,10 @@ import numpy as np
 from autograder.checks import CheckFailed
 
 
-def run_cell(source: str, label: str = "answer") -> dict:
-    """Run an answer cell as the student's kernel would (numpy imported as np); return its namespace."""
-    namespace = {"np": np}
+def run_cell(source: str, label: str = "answer", namespace: dict | None = None) -> dict:
+    """Run an answer cell as the student's kernel would (numpy imported as np), in ``namespace`` (the
+    cells run before it) or a fresh one; return the namespace."""
+    namespace = {"np": np} if namespace is None else namespace
     exec(compile(source, f"<student cell {label}>", "exec"), namespace)
     return namespace
 

@@ -63,3 +63,31 @@ def test_student_exceptions_become_messages():
         student_call(broken, [1], call="f(x=[1])")
     with pytest.raises(CheckFailed, match="should be a function"):
         student_call(3, call="f()")
+
+
+@pytest.mark.parametrize("got, expected, message", [
+    ([0.5], 0.5, "For f(x): expected a number (0.5), got list [0.5]."),
+    (np.array([0.5]), 0.5, "For f(x): expected a number (0.5), got ndarray(shape=(1,), dtype=float64)."),
+    (True, 1.0, "For f(x): expected a number (1.0), got bool True."),
+    ([1.0, 2.0], np.zeros(2), "For f(x): expected an ndarray of shape (2,), got list [1.0, 2.0]."),
+    (np.zeros((1, 2)), np.zeros(2), "For f(x): expected shape (2,), got shape (1, 2)."),
+    (np.zeros(2, np.float32), np.zeros(2), "For f(x): expected dtype float64, got dtype float32."),
+])
+def test_visible_tests_and_grading_share_one_kind_shape_and_dtype_check(got, expected, message):
+    """course.validate.check_returned (what the notebooks' visible tests call, and all a grading kernel
+    can import) fails with the very message grading's assert_matches gives, as an AssertionError."""
+    from course.validate import ReturnedValueError, check_returned
+
+    with pytest.raises(ReturnedValueError) as visible:
+        check_returned(got, expected, "f(x)")
+    with pytest.raises(CheckFailed) as graded:
+        assert_matches(got, expected, "f(x)")
+    assert str(visible.value) == str(graded.value) == message
+    assert isinstance(visible.value, AssertionError) and not isinstance(visible.value, CheckFailed)
+    for ok, want in [(np.float32(0.5), 0.5), (3, 0.5), (np.array(0.5), 0.5), (np.zeros(2), np.ones(2))]:
+        assert check_returned(ok, want, "f(x)") is ok
+
+
+def test_a_wrong_shape_keeps_gradings_hint():
+    with pytest.raises(CheckFailed, match=r"expected shape \(2,\), got shape \(3,\)\. Hint: K\+1"):
+        assert_matches(np.zeros(3), np.zeros(2), "f(x)", hints=[(np.zeros(3), "K+1")])

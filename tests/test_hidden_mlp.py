@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import course.train
+from course.validate import check_returned
 from autograder import remote
 from autograder.checks import CheckFailed, _forbid_calls_into
 from loopback import LoopbackKernel
@@ -343,7 +344,7 @@ def test_each_test_cell_runs_its_own_check_on_its_own_functions():
 def test_visible_tests_need_only_their_own_functions(test_cell):
     """Every other student function raises NotImplementedError, and the visible tests still pass."""
     check, names = TESTS[test_cell]
-    namespace = {"np": np}
+    namespace = {"np": np, "check_returned": check_returned}   # what the notebook's import cell gives them
     for code in ANSWERS.values():
         if code.lstrip().startswith("def "):
             for name in re.findall(r"^def (\w+)\(", code, flags=re.M):

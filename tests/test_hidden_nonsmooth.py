@@ -48,7 +48,8 @@ def namespace(answers, only=None):
     (only the one named ``only``; the others are unanswered stubs, as in a fresh student version)."""
     from course.nn import maxpool_forward
     from course.nonsmooth import Value
-    ns = {"np": np, "Value": Value, "maxpool_forward": maxpool_forward}
+    from course.validate import check_returned
+    ns = {"np": np, "Value": Value, "maxpool_forward": maxpool_forward, "check_returned": check_returned}
     for name in GRADED:
         exec(f"def {name}(*args, **kwargs):\n    raise NotImplementedError()", ns)
     for name in GRADED if only is None else (only,):
