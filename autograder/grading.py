@@ -65,6 +65,26 @@ class ReleaseChanged(RuntimeError):
                          "student version that would be written (someone worked in it?). Students work "
                          "on a copy (sgd-course fetch); use --force to overwrite it anyway")
 
+class ReleaseBlocked(ReleaseChanged):
+    """``build`` would write a file where a folder stands, or into a path where a file stands."""
+
+    def __init__(self, paths):
+        self.paths = list(paths)
+        RuntimeError.__init__(self, "cannot write the student version: " + ", ".join(
+            f"{path} is {'a folder' if path.is_dir() else 'a file'} where build writes "
+            f"{'a file' if path.is_dir() else 'a folder'}" for path in self.paths) +
+            "; move it away and build again (--force does not remove it)")
+
+
+def _blocking(root: Path, relative: Path) -> list[Path]:
+    """What stands in the way of writing the file ``root / relative``: a file where a folder of its
+    path goes (release/ or below), or a folder where the file goes."""
+    path = root / relative
+    folders = [root.parent, root, *(root / parent for parent in reversed(relative.parents) if str(parent) != ".")]
+    return ([f for f in folders if f.exists() and not f.is_dir()][:1] or
+            ([path] if path.is_dir() else []))
+
+
 REPO_SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source"
 """The assignments shipped with the course (present in a clone / editable install)."""
 
@@ -220,6 +240,10 @@ class Course:
                                    f"{result.get('log', '')}\n{result.get('error', '')}")
             target = self.root / "release" / assignment
             written = sorted(p.relative_to(staged) for p in staged.rglob("*") if p.is_file())
+            blocked = sorted({b for r in written for b in _blocking(target, r)})
+            if blocked:
+                _remove(staged)
+                raise ReleaseBlocked(blocked)
             changed = [] if force else [target / r for r in written
                                         if (target / r).exists() and not _same_file(target / r, staged / r)]
             if changed:

@@ -7,6 +7,7 @@ import concurrent.futures
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -335,6 +336,30 @@ def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(cours
     assert "raise NotImplementedError()" in release.read_text()
     assert cli.main(["build", A, "--course", str(course.root)]) == 0
     assert notes.read_text() == "my notes" and checkpoint.read_text() == solved
+
+
+def test_build_says_what_stands_where_it_writes_and_replaces_nothing(tmp_path, capsys):
+    course = Course.from_sources(tmp_path / "c")
+    course.build([A])
+    release = course.release_path(A, A)
+    built = release.read_text()
+    release.unlink()
+    (release / "inside.txt").parent.mkdir()          # a folder where the student version goes
+    (release / "inside.txt").write_text("kept")
+    for force in ([], ["--force"]):
+        assert cli.main(["build", A, "--course", str(course.root), *force]) == 1
+        err = capsys.readouterr().err
+        assert f"{release} is a folder where build writes a file" in err and "move it away" in err, err
+        assert "Traceback" not in err and (release / "inside.txt").read_text() == "kept"
+    shutil.rmtree(release)
+    shutil.rmtree(release.parent)
+    release.parent.write_text("not a folder")          # a file where the assignment's folder goes
+    assert cli.main(["build", A, "--course", str(course.root), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert f"{release.parent} is a file where build writes a folder" in err and "Traceback" not in err, err
+    assert release.parent.read_text() == "not a folder"
+    release.parent.unlink()
+    assert cli.main(["build", A, "--course", str(course.root)]) == 0 and release.read_text() == built
 
 
 # -- 2: the demo never deletes a user's files -----------------------------------------------------------------
