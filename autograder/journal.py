@@ -27,6 +27,12 @@ from pathlib import Path
 from .sandbox import Outcome
 
 
+GRADER_SIDE_FAILURES = ("the kernel could not start", "the grader failed on this submission",
+                        "the grading worker failed")
+"""How the reasons of outcomes that a later run grades again begin (what journals written before
+``Outcome.retry`` said of them)."""
+
+
 def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -108,6 +114,8 @@ class Journal:
         if data is None:
             return None
         graded_with = data.pop("seed", None)
+        if "retry" not in data:  # recorded before Outcome.retry: the grader's own failures, by their words
+            data["retry"] = data.get("reason", "").startswith(GRADER_SIDE_FAILURES)
         outcome = Outcome(**{f.name: data[f.name] for f in dataclasses.fields(Outcome) if f.name in data})
         if digest is not None and outcome.digest != digest:
             return None

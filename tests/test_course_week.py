@@ -307,6 +307,25 @@ def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tm
     assert _rows(grades)["jo"]["auto_score"] == "10"
 
 
+def test_a_journal_from_before_the_retry_flag_retries_the_graders_own_failures(tmp_path):
+    """Journals written before Outcome.retry: an outcome that could not be graded for the grader's
+    reasons (by the words those versions used) is graded again; one refused for its content is not."""
+    from autograder.journal import Journal
+    from autograder.sandbox import Outcome
+    journal = Journal(tmp_path)
+    journal.start(7, ["kira", "jo", "al"])
+    reasons = {"kira": "the kernel could not start (died before replying); grade it again",
+               "al": "the grading worker failed (BrokenProcessPool: ...); grade it again",
+               "jo": "step_sizes.ipynb: not a notebook (JSON: Expecting value)"}
+    for student, reason in reasons.items():
+        journal.record(Outcome(student, A, reason=reason))
+        record = journal._file(student, ".json")
+        old = json.loads(record.read_text())
+        del old["retry"]
+        record.write_text(json.dumps(old))
+    assert {s: journal.outcome(s).retry for s in reasons} == {"kira": True, "al": True, "jo": False}
+
+
 # -- 1: no lost work ------------------------------------------------------------------------------------------------
 
 def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(course, tmp_path, capsys):
