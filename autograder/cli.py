@@ -32,7 +32,7 @@ from pathlib import Path
 from . import demo, export, jail, lms, selfcheck
 from .selfcheck import _positive
 from .feedback import write_not_graded
-from .grading import (NO_SUBMISSION, REPO_SOURCE, Course, ReleaseChanged, Result, SandboxUnavailable,
+from .grading import (NO_SUBMISSION, REPO_SOURCE, BuildRefused, Course, Result, SandboxUnavailable,
                       UnknownAssignment)
 from .journal import Journal
 
@@ -61,9 +61,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
     try:
         return args.run(args)
-    except (UserError, UnknownAssignment, ReleaseChanged, SandboxUnavailable) as error:
+    except (UserError, UnknownAssignment, BuildRefused, SandboxUnavailable) as error:
         print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)
-        return 1 if isinstance(error, ReleaseChanged) else 2
+        return 1 if isinstance(error, BuildRefused) else 2
     except KeyboardInterrupt:  # Ctrl-C: the submissions that were running are graded again next time
         if args.run is _grade:
             print("\ninterrupted: every submission finished so far is saved; run the same command again "

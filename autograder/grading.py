@@ -56,7 +56,11 @@ class UnknownAssignment(LookupError):
                          f"{', '.join(known) or '(none)'}")
 
 
-class ReleaseChanged(RuntimeError):
+class BuildRefused(RuntimeError):
+    """``build`` refused to write a student version (the command exits 1, saying why)."""
+
+
+class ReleaseChanged(BuildRefused):
     """``build`` would overwrite student versions that differ from what it would write."""
 
     def __init__(self, paths):
@@ -65,12 +69,12 @@ class ReleaseChanged(RuntimeError):
                          "student version that would be written (someone worked in it?). Students work "
                          "on a copy (sgd-course fetch); use --force to overwrite it anyway")
 
-class ReleaseBlocked(ReleaseChanged):
+class ReleaseBlocked(BuildRefused):
     """``build`` would write a file where a folder stands, or into a path where a file stands."""
 
     def __init__(self, paths):
         self.paths = list(paths)
-        RuntimeError.__init__(self, "cannot write the student version: " + ", ".join(
+        super().__init__("cannot write the student version: " + ", ".join(
             f"{path} is {'a folder' if path.is_dir() else 'a file'} where build writes "
             f"{'a file' if path.is_dir() else 'a folder'}" for path in self.paths) +
             "; move it away and build again (--force does not remove it)")
