@@ -26,43 +26,7 @@ import threading
 from pathlib import Path
 
 from . import jail
-
-SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    # assignment -> course module -> the functions that solve (or compute) its graded exercises.
-    # Other assignments' solutions stay: a notebook may use them as tools (adagrad compares with
-    # constant-step SGD), and they do not solve this assignment's exercises.
-    "step_sizes": {
-        "problems": ("sanity_check_sample_grad", "sanity_check_minibatch_grad", "sanity_check_runs_grad"),
-        "schedules": ("constant", "geometric", "inverse_power"),
-        "sgd": ("sgd_iterates", "loglog_slope"),
-    },
-    "gd_vs_sgd": {
-        "minibatch": ("per_sample_gradients", "full_gradient", "minibatch_gradient", "descent",
-                      "descent_fraction", "bias_variance", "minibatch_variance"),
-        "problems": ("least_squares_runs_grad",),
-    },
-    "adagrad": {
-        "adaptive": ("_run", "adagrad_norm_run", "adagrad_diag_run", "tau_limit", "working_decades"),
-        "optim": ("adagrad_step_size", "adagrad_norm", "adagrad"),
-        "fast": ("adagrad_norm", "adagrad"),
-    },
-    "mlp": {
-        "nn": ("_linear_forward", "_linear_backward", "linear_forward", "linear_backward", "_relu_backward",
-               "relu_forward", "relu_backward", "softmax_cross_entropy", "_softmax_cross_entropy",
-               "_mlp_backward", "mlp_backward", "mlp_loss_and_grad", "mlp_loss"),
-        "gradcheck": ("_differences", "numerical_gradient"),
-        "data": ("epoch_minibatches",),
-        "train": ("train", "fit"),
-        "fast": ("Workspace._forward", "Workspace._log_probs_of_labels", "Workspace.loss_and_grad",
-                 "Workspace.train_loss", "train_mlp", "mlp_loss"),
-    },
-    "nonsmooth": {
-        # topological_order stays: the notebook's graph_table demo uses it as a tool
-        "nonsmooth": ("gradients_near", "clarke_interval", "_cross", "convex_hull", "local_derivatives",
-                      "backward", "Value.backward"),
-        "nn": ("maxpool_backward",),
-    },
-}
+from .solutions import SOLUTIONS  # noqa: F401  (the one list; re-exported for old callers)
 
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
