@@ -13,7 +13,6 @@ kernel that died, ...).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from . import lms
@@ -59,7 +58,7 @@ def write_csv(results: list[Result], path, *, seed: int | None = None, seeds: di
             maxima.setdefault(f"{c.notebook}/{c.cell}", c.max_score)
     reference = next((r for r in results if r.graded and r.cells), None)
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = lms.SafeWriter(fh)
         writer.writerow([*HEADER, *columns])
         if columns:
             assignments = sorted({r.assignment for r in results})
@@ -98,13 +97,17 @@ def _comment(r: Result) -> str:
     return text
 
 
-def write_lms(platform: str, results: list[Result], path, *, names: dict, extra: dict, column: str) -> int:
+def write_lms(platform: str, results: list[Result], path, *, names: dict, extra: dict, column: str,
+              sheet: lms.Sheet | None = None) -> int:
     """The grade import of ``platform`` (moodle or canvas); returns how many students have written
     answers still to grade (their grade leaves those out). No grade for a submission that could not be
-    graded or is missing: the platform keeps what it has."""
+    graded or is missing: the platform keeps what it has. ``sheet``: Moodle's grading worksheet the
+    instructor downloaded, filled in instead of a new one (raises lms.CannotScale)."""
     maximum = max((max_total(r) for r in results if r.graded), default=0.0)
     pending = sum(1 for r in results if r.graded and r.manual_pending)
-    if platform == "moodle":
+    if platform == "moodle" and sheet is not None and sheet.moodle:
+        lms.fill_moodle(sheet, {r.student: (total(r), max_total(r), _comment(r)) for r in results}, path)
+    elif platform == "moodle":
         rows = []
         for r in results:
             first, last, email = names.get(r.student, (None, None, None))
@@ -127,17 +130,25 @@ def write_lms(platform: str, results: list[Result], path, *, names: dict, extra:
 
 
 def table(results: list[Result], roster: dict[tuple[str, str], str] | None = None) -> str:
-    """A plain-text grade table: student, autograded score, status (and what the submission was,
-    from ``roster[assignment, student]``)."""
-    rows = [("student", "auto score", "status" + (" / submission" if roster else ""))]
-    for r in results:
-        score = f"{r.auto_score:g}/{r.auto_max:g}" if r.graded else "-"
-        lost = [c.cell for c in r.cells if not c.manual and c.score is not None and c.score < c.max_score]
-        text = status(r) + (f" (lost: {', '.join(lost)})" if r.graded and lost else "")
-        if r.graded and r.manual_pending:
-            text += f"; {r.manual_pending} written answer(s) to grade by hand"
-        if roster:
-            text += f"  [{roster.get((r.assignment, r.student), '')}]"
-        rows.append((f"{r.assignment}/{r.student}", score, text))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    return "\n".join(f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c}" for a, b, c in rows)
+    """A plain-text grade table, one line per student: student, autograded score, status (and what the
+    submission was, from ``roster[assignment, student]``); results of several assignments get a
+    heading each. Why a submission could not be graded is the summary's to say (once)."""
+    lines = []
+    assignments = list(dict.fromkeys(r.assignment for r in results))
+    for assignment in assignments:
+        rows = [("student", "auto score", "status" + (" / submission" if roster else ""))]
+        for r in (r for r in results if r.assignment == assignment):
+            score = f"{r.auto_score:g}/{r.auto_max:g}" if r.graded else "-"
+            lost = [c.cell for c in r.cells if not c.manual and c.score is not None and c.score < c.max_score]
+            text = status(r) if r.graded or r.reason == NO_SUBMISSION else "could not be graded"
+            text += f" (lost: {', '.join(lost)})" if r.graded and lost else ""
+            if r.graded and r.manual_pending:
+                text += f"; {r.manual_pending} written answer(s) to grade by hand"
+            if roster:
+                text += f"  [{roster.get((r.assignment, r.student), '')}]"
+            rows.append((r.student, score, text))
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        if len(assignments) > 1:
+            lines += [""] * bool(lines) + [f"{assignment}:"]
+        lines += [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)

@@ -20,9 +20,11 @@ Class lists (``read_roster``): nbgrader's student list (``id,first_name,last_nam
 ``nbgrader db student import`` takes it), a Canvas gradebook export, or a Moodle grading worksheet.
 
 Grade imports (``write_moodle``, ``write_canvas``): the CSV each platform's grade import accepts with its
-documented column names (Moodle's grading worksheet: ``Identifier`` = ``Participant <id>``, ``Grade``;
-Canvas's gradebook: ``Student, ID, SIS User ID, SIS Login ID, Section`` and one column per assignment,
-headed ``<name> (<canvas assignment id>)`` or by a new assignment's name).
+column names (Moodle's grading worksheet in the language of the worksheet the instructor downloaded:
+``Identifier`` = ``Participant <id>``, ``Grade``, ``Last modified (grade)``, or German ``ID`` =
+``Teilnehmer/in <id>``, ``Bewertung``, ``Zuletzt geändert (Bewertung)``; Canvas's gradebook: ``Student,
+ID, SIS User ID, SIS Login ID, Section`` and one column per assignment, headed ``<name> (<canvas
+assignment id>)`` or by a new assignment's name). Every cell written is ``spreadsheet_safe``.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_?$")
+MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_file_(?P<file>.+)$")
 CANVAS_FILE = re.compile(r"^(?P<login>[^_]+)_(?P<late>LATE_)?(?P<id>\d+)_(?P<sub>\d+)_(?P<file>.+?)"
                          r"(?:-(?P<n>\d+))?\.ipynb$")
 RESUBMISSION = re.compile(r"^(?P<file>.+?)(?:-(?P<n>\d+)| \((?P<copy>\d+)\))$")
@@ -63,6 +67,7 @@ class Candidate:
     path: Path
     notebook: str  # the notebook name it stands for (resubmission suffix removed)
     order: int = 0  # the platform's resubmission number: higher is newer
+    time: float | None = None  # when it was handed in (the zip entry's time, the file's), None: unknown
 
 
 @dataclass
@@ -76,6 +81,9 @@ class Entry:
     notes: list[str] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     lms_id: str | None = None  # Canvas's user id, when the id is the login
+    problem: str = ""  # why none of the files is graded ("2 notebooks, choose one: ...")
+    choices: list[str] = field(default_factory=list)  # every choice among several files, in words
+    others: list[str] = field(default_factory=list)  # files handed in that are not notebooks
 
 
 def _split_name(full: str) -> tuple[str | None, str | None]:
@@ -83,21 +91,26 @@ def _split_name(full: str) -> tuple[str | None, str | None]:
     return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0] or None)
 
 
-def _candidate(path: Path, notebooks: list[str]) -> Candidate:
+def _candidate(path: Path, notebooks: list[str], when) -> Candidate:
     stem = path.stem
     m = None if stem in notebooks else RESUBMISSION.match(stem)
     if m:
-        return Candidate(path, m["file"], int(m["n"] or m["copy"]))
-    return Candidate(path, stem, 0)
+        return Candidate(path, m["file"], int(m["n"] or m["copy"]), when(path))
+    return Candidate(path, stem, 0, when(path))
 
 
 def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = "id",
-         logins: dict[str, str] | None = None) -> tuple[list[Entry], dict[str, str]]:
+         logins: dict[str, str] | None = None, times: dict[Path, float | None] | None = None
+         ) -> tuple[list[Entry], dict[str, str]]:
     """(entries, refused): each student's files to grade, and ``{name: why}`` of what was refused.
-    ``logins``: Canvas user id -> login, for ``id_from="login"``."""
+    ``logins``: Canvas user id -> login, for ``id_from="login"``. ``times``: when each file was handed
+    in (a zip's entry times, None where the zip does not know); default: the files' own times."""
     entries: dict[str, Entry] = {}
     refused: dict[str, str] = {}
     logins = logins or {}
+
+    def when(path: Path) -> float | None:
+        return times.get(path) if times is not None else path.stat().st_mtime
 
     def entry(student, first=None, last=None) -> Entry | None:
         problem = id_problem(student)
@@ -112,6 +125,16 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
         if path.name in JUNK or path.is_dir() and path.name.startswith("."):
             continue
         if path.is_file():
+            flat = MOODLE_FILE.match(path.name)
+            if flat:  # Moodle's download with "in folders" off: <Full Name>_<id>_assignsubmission_file_<file>
+                first, last = _split_name(flat["name"])
+                e = entry(flat["id"], first, last)
+                if e and path.suffix == ".ipynb":
+                    e.candidates.append(_candidate(path.with_name(flat["file"]), notebooks, lambda _: when(path)))
+                    e.candidates[-1].path = path
+                elif e:
+                    e.others.append(flat["file"])
+                continue
             if path.suffix != ".ipynb":
                 continue
             m = CANVAS_FILE.match(path.name)
@@ -123,7 +146,7 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
                 e = entry(logins[m["id"]] if id_from == "login" else m["id"])
                 if e:
                     e.lms_id = m["id"]
-                    e.candidates.append(Candidate(path, m["file"], int(m["n"] or 0)))
+                    e.candidates.append(Candidate(path, m["file"], int(m["n"] or 0), when(path)))
                     if m["late"]:
                         note = "handed in late (Canvas)"
                         if note not in e.notes:
@@ -131,7 +154,8 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
             else:
                 e = entry(path.stem)
                 if e:
-                    e.candidates.append(Candidate(path, notebooks[0] if len(notebooks) == 1 else path.stem))
+                    e.candidates.append(Candidate(path, notebooks[0] if len(notebooks) == 1 else path.stem,
+                                                  0, when(path)))
         elif path.is_dir():
             m = MOODLE_FOLDER.match(path.name)
             if m:
@@ -141,37 +165,64 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
                 e = entry(path.name)
             if e:
                 inner = path / assignment if (path / assignment).is_dir() else path
-                files = [p for p in sorted(inner.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
-                e.candidates += [_candidate(p, notebooks) for p in files]
+                found = [p for p in sorted(inner.rglob("*")) if p.is_file() and ".ipynb_checkpoints" not in p.parts
+                         and p.name not in JUNK]
+                e.candidates += [_candidate(p, notebooks, when) for p in found if p.suffix == ".ipynb"]
+                e.others += [p.name for p in found if p.suffix != ".ipynb"]
     for e in entries.values():
         _choose(e, notebooks)
     return sorted(entries.values(), key=lambda e: e.student), refused
 
 
 def _newest(candidates: list[Candidate]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: (c.order, c.path.stat().st_mtime_ns, c.path.name), reverse=True)
+    """Newest first: the platform's resubmission number, then the time it was handed in."""
+    return sorted(candidates, key=lambda c: (c.order, c.time or 0.0), reverse=True)
+
+
+def _undecided(newest: list[Candidate]) -> list[Candidate]:
+    """The files that are equally new as the newest (the same number, the same or an unknown time)."""
+    first = newest[0]
+    return [c for c in newest if c.order == first.order and (c.time is None or first.time is None
+                                                               or c.time == first.time)]
 
 
 def _choose(e: Entry, notebooks: list[str]) -> None:
     by_name: dict[str, list[Candidate]] = {}
     for c in e.candidates:
         by_name.setdefault(c.notebook, []).append(c)
-    if len(notebooks) == 1 and notebooks[0] not in by_name and e.candidates:
-        only = _newest(e.candidates)
-        e.notes.append(f"graded {only[0].path.name} as {notebooks[0]}.ipynb (the notebook was renamed)")
-        by_name = {notebooks[0]: only}
+    renamed = len(notebooks) == 1 and notebooks[0] not in by_name and e.candidates
+    if renamed:
+        by_name = {notebooks[0]: e.candidates}
     ignored = []
     for name, candidates in by_name.items():
         if name not in notebooks and len(notebooks) == 1:
             ignored += [c.path.name for c in candidates]
             continue
         newest = _newest(candidates)
+        tied = _undecided(newest) if len(newest) > 1 else []
+        if len(tied) > 1:
+            e.problem = (f"{len(tied)} notebooks, choose one: {', '.join(c.path.name for c in tied)} "
+                         "(equally new, or handed in at unknown times)")
+            e.choices.append(f"{e.student}: could not be graded: {e.problem}")
+            e.files.clear()
+            return
         e.files[name] = newest[0].path
+        if renamed:
+            e.notes.append(f"graded {newest[0].path.name} as {notebooks[0]}.ipynb (the notebook was renamed)")
         if len(newest) > 1:
-            e.notes.append(f"graded the newest of {len(newest)} files handed in for {name}.ipynb "
-                           f"({newest[0].path.name}); not graded: {', '.join(c.path.name for c in newest[1:])}")
+            choice = (f"graded the newest of {len(newest)} files handed in for {name}.ipynb "
+                      f"({newest[0].path.name}{_at(newest[0])}); not graded: "
+                      + ", ".join(c.path.name + _at(c) for c in newest[1:]))
+            e.notes.append(choice)
+            e.choices.append(f"{e.student}: {choice}")
     if ignored:
         e.notes.append(f"also handed in, not graded: {', '.join(sorted(ignored))}")
+
+
+def _at(c: Candidate) -> str:
+    if c.order:
+        return f", resubmission {c.order}"
+    return f", {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.time))}" if c.time is not None else ""
 
 
 # -- class lists -----------------------------------------------------------------------------------------
@@ -196,16 +247,87 @@ def canvas_logins(students: list[Student]) -> dict[str, str]:
     return {s.lms_id: s.login or s.lms_id for s in students if s.lms_id}
 
 
+@dataclass(frozen=True)
+class MoodleWords:
+    """The column names and the identifier prefix of a Moodle grading worksheet in one language (Moodle's
+    lang strings ``assign/recordid``, ``assign/hiddenuser``, ``moodle/grade``, ``assign/lastmodifiedgrade``,
+    ``assign/maxgrade``, ...); ``decimal`` is the language's decimal separator (Moodle reads grades
+    with ``unformat_float``)."""
+
+    identifier: str
+    participant: str
+    grade: str
+    modified: str
+    maximum: str
+    full_name: str
+    email: str
+    feedback: str
+    decimal: str
+
+
+MOODLE_LANGUAGES = {
+    "en": MoodleWords("Identifier", "Participant ", "Grade", "Last modified (grade)", "Maximum Grade",
+                      "Full name", "Email address", "Feedback comments", "."),
+    "de": MoodleWords("ID", "Teilnehmer/in", "Bewertung", "Zuletzt geändert (Bewertung)", "Bestwertung",
+                      "Vollständiger Name", "E-Mail-Adresse", "Feedback als Kommentar", ","),
+}
+
+
+def moodle_words(columns) -> MoodleWords | None:
+    """The language of a Moodle grading worksheet with these columns (its importer needs the identifier,
+    the grade and the last-modified column), or None."""
+    for words in MOODLE_LANGUAGES.values():
+        if {words.identifier, words.grade, words.modified} <= set(columns):
+            return words
+    return None
+
+
+def moodle_participant(identifier: str, words: MoodleWords) -> str:
+    """The participant id in an identifier, as Moodle's importer reads it: the text after the prefix."""
+    identifier = identifier or ""
+    prefix = words.participant.strip()
+    rest = identifier[len(prefix):] if identifier.startswith(prefix) else ""
+    return rest.strip() if rest.strip().isdigit() else ""
+
+
+@dataclass
+class Sheet:
+    """A CSV class list as the platform wrote it: the header, the rows, and (Moodle) its language."""
+
+    path: Path
+    columns: list[str]
+    rows: list[dict]
+    moodle: MoodleWords | None = None
+
+
+def read_sheet(path) -> Sheet:
+    path = Path(path)
+    if not path.exists():
+        raise ValueError("no such file")
+    if path.is_dir():
+        raise ValueError("is a folder; give the class list's CSV file")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    if not rows:
+        raise ValueError("no students in it")
+    return Sheet(path, columns, rows, moodle_words(columns))
+
+
 def read_roster(path, *, id_from: str = "id") -> list[Student]:
     """The students of a class list: nbgrader's, a Canvas gradebook export or a Moodle worksheet."""
-    path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise ValueError(f"{path}: no students in it")
-    columns = set(rows[0])
+    sheet = read_sheet(path)
+    rows, columns = sheet.rows, set(sheet.columns)
     students = []
-    if {"Student", "ID"} <= columns:  # Canvas gradebook export
+    if sheet.moodle:  # Moodle grading worksheet, English or German
+        words = sheet.moodle
+        for row in rows:
+            number = moodle_participant(row[words.identifier], words)
+            if number:
+                first, last = _split_name(row.get(words.full_name) or "")
+                students.append(Student(number, first, last, (row.get(words.email) or "").strip() or None))
+    elif {"Student", "ID"} <= columns:  # Canvas gradebook export
         for row in rows:
             if not (row.get("ID") or "").strip().isdigit():  # "Points Possible", the test student...
                 continue
@@ -216,12 +338,6 @@ def read_roster(path, *, id_from: str = "id") -> list[Student]:
                                     sis_id=(row.get("SIS User ID") or "").strip() or None,
                                     section=(row.get("Section") or "").strip() or None,
                                     lms_id=row["ID"].strip()))
-    elif "Identifier" in columns:  # Moodle grading worksheet
-        for row in rows:
-            number = re.sub(r"\D", "", row["Identifier"] or "")
-            if number:
-                first, last = _split_name(row.get("Full name") or "")
-                students.append(Student(number, first, last, (row.get("Email address") or "").strip() or None))
     elif "id" in columns:  # nbgrader's student list
         for row in rows:
             if (row["id"] or "").strip():
@@ -229,10 +345,16 @@ def read_roster(path, *, id_from: str = "id") -> list[Student]:
                                         (row.get("last_name") or "").strip() or None,
                                         (row.get("email") or "").strip() or None))
     else:
-        raise ValueError(f"{path}: not a class list this command knows: expected nbgrader's columns "
+        raise ValueError("not a class list this command knows: expected nbgrader's columns "
                          "(id, first_name, last_name, email), a Canvas gradebook export (Student, ID, ...) "
-                         f"or a Moodle grading worksheet (Identifier, Full name, ...); found {', '.join(sorted(columns))}")
+                         "or a Moodle grading worksheet (Identifier, Grade, Last modified (grade), ... or "
+                         f"German ID, Bewertung, ...); found {', '.join(sorted(columns))}")
     return students
+
+
+def sheet_file(course_root: Path) -> Path:
+    """The class list the last ``grade --roster`` read, as the platform wrote it: ``export`` fills it."""
+    return Path(course_root) / ".grading" / "roster.csv"
 
 
 # -- what the importer noted, kept with the course -------------------------------------------------------
@@ -281,21 +403,106 @@ def load_refused(course_root: Path, assignment: str) -> dict[str, str]:
 
 # -- grade imports ---------------------------------------------------------------------------------------
 
-def _points(x) -> str:
-    return "" if x is None else f"{x:g}"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell) -> str:
+    """A CSV cell a spreadsheet shows as text (OWASP's advice on CSV injection): one that starts with
+    ``= + - @``, a tab or a carriage return gets a leading ``'``. Numbers this package writes and
+    identifiers such as ``Participant 100001`` start otherwise and stay as they are."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+class SafeWriter:
+    """``csv.writer`` whose every cell is ``spreadsheet_safe``: the one way this package writes CSV."""
+
+    def __init__(self, fh):
+        self.writer = csv.writer(fh)
+
+    def writerow(self, row) -> None:
+        self.writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+
+def _points(x, decimal: str = ".") -> str:
+    return "" if x is None else f"{x:g}".replace(".", decimal)
+
+
+def _now() -> str:
+    """A time Moodle's importer reads (``strtotime``) as "the grade was changed now"."""
+    return time.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def write_moodle(rows, path) -> Path:
-    """Moodle's grading worksheet ("Upload grading worksheet"): rows of
-    (student, full name, email, grade or None, maximum, comment)."""
+    """Moodle's grading worksheet ("Upload grading worksheet"), in English: rows of
+    (student, full name, email, grade or None, maximum, comment). ``Last modified (grade)`` is now, so
+    that Moodle takes the grades (it skips a row whose grade changed in Moodle after that time)."""
+    words = MOODLE_LANGUAGES["en"]
     path = Path(path)
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Feedback comments"])
+        writer = SafeWriter(fh)
+        writer.writerow([words.identifier, words.full_name, words.email, words.grade, words.maximum,
+                         words.modified, words.feedback])
         for student, name, email, grade, maximum, comment in rows:
-            ident = f"Participant {student}" if student.isdigit() else student
-            writer.writerow([ident, name, email or "", _points(grade), _points(maximum), comment])
+            ident = f"{words.participant}{student}" if student.isdigit() else student
+            writer.writerow([ident, name, email or "", _points(grade), _points(maximum),
+                             _now() if grade is not None else "-", comment])
     return path
+
+
+class CannotScale(ValueError):
+    """The worksheet's maximum grade is not a number the points can be scaled to."""
+
+
+def _number(text: str, decimal: str) -> float | None:
+    try:
+        return float((text or "").strip().replace(decimal, "."))
+    except ValueError:
+        return None
+
+
+def fill_moodle(sheet: Sheet, grades: dict[str, tuple], path) -> tuple[Path, int]:
+    """The worksheet the instructor downloaded (``sheet``), filled in: same columns, language and
+    identifiers; ``grades``: participant id -> (points, maximum, comment), points None for no grade
+    (the worksheet's own grade stays). Each grade is scaled to the row's maximum grade (14/14 into 100
+    is 100); raises CannotScale when that maximum is not a positive number. Returns (path, rows filled)."""
+    words = sheet.moodle
+    path = Path(path)
+    out, filled = [], 0
+    for row in sheet.rows:
+        row = dict(row)
+        student = moodle_participant(row[words.identifier], words)
+        points, maximum, comment = grades.get(student, (None, None, None))
+        if points is not None:
+            top = _number(row.get(words.maximum, ""), words.decimal)
+            if top is None or top <= 0 or not maximum:
+                raise CannotScale(f"{sheet.path}: the maximum grade of {row[words.identifier]} is "
+                                  f"{row.get(words.maximum)!r}, not a number of points the grade can be "
+                                  "scaled to (an assignment graded on a scale?); set the assignment's "
+                                  "maximum grade to points in Moodle and download the worksheet again")
+            row[words.grade] = _points(round(points / maximum * top, 2), words.decimal)
+            filled += 1
+        if comment is not None and words.feedback in row:
+            row[words.feedback] = comment
+        out.append(row)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = SafeWriter(fh)
+        writer.writerow(sheet.columns)
+        for row in out:
+            writer.writerow([row.get(c, "") for c in sheet.columns])
+    return path, filled
+
+
+def canvas_column(sheet: Sheet | None, assignment: str) -> str | None:
+    """The column of a Canvas gradebook export that is this assignment's (``Step sizes (98765)`` for
+    step_sizes: the same letters and digits, any case or spacing), or None."""
+    def key(text):
+        return re.sub(r"[\W_]+", "", text).casefold()
+
+    if sheet is None or {"Student", "ID"} - set(sheet.columns):
+        return None
+    matches = [c for c in sheet.columns if (m := re.match(r"^(.*)\s\(\d+\)$", c)) and key(m[1]) == key(assignment)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def write_canvas(rows, path, column: str, maximum: float) -> Path:
@@ -304,12 +511,40 @@ def write_canvas(rows, path, column: str, maximum: float) -> Path:
     a plain name makes a new one."""
     path = Path(path)
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh)
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
         writer.writerow(["    Points Possible", "", "", "", "", _points(maximum)])
         for student, name, login, sis_id, section, grade in rows:
             writer.writerow([name, student, sis_id or "", login or "", section or "", _points(grade)])
     return path
+
+
+def moodle_feedback_zip(pages: dict[str, tuple[str, list[Path]]], path) -> tuple[Path, int]:
+    """A zip for Moodle's "Upload multiple feedback files in a zip": ``pages``: participant id ->
+    (full name, feedback pages); each page goes into the student's folder as Moodle's download names
+    it, ``<Full Name>_<id>_assignsubmission_file_/`` (Moodle reads the id after the first ``_``, so a
+    ``_`` in a name becomes a space). Returns (path, students in it)."""
+    import zipfile
+    path = Path(path)
+    count = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for student, (name, files) in sorted(pages.items()):
+            if not student.isdigit() or not files:
+                continue
+            folder = re.sub(r"[_/\\]+", " ", name or "").strip() or "Participant"
+            for page in files:
+                zf.write(page, f"{folder}_{student}_assignsubmission_file_/{page.name}")
+            count += 1
+    return path, count
+
+
+def look_alike(ids) -> list[list[str]]:
+    """Groups of student ids that differ only in Unicode normalisation (NFC/NFD) or case: a
+    spreadsheet or a person shows them as one."""
+    groups: dict[str, list[str]] = {}
+    for student in sorted(set(ids)):
+        groups.setdefault(unicodedata.normalize("NFKC", student).casefold(), []).append(student)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 def roster_file(course_root: Path) -> Path:
