@@ -32,7 +32,8 @@ from pathlib import Path
 from . import demo, export, jail, lms, selfcheck
 from .selfcheck import _positive
 from .feedback import write_not_graded
-from .grading import (NO_SUBMISSION, REPO_SOURCE, BuildRefused, Course, Result, SandboxUnavailable,
+from .sandbox import read_submission
+from .grading import (JOURNAL, NO_SUBMISSION, REPO_SOURCE, BuildRefused, Course, Result, SandboxUnavailable,
                       UnknownAssignment)
 from .journal import Journal
 
@@ -45,6 +46,11 @@ DEMO_MARK = ".sgd-course-demo"
 
 class UserError(Exception):
     """A mistake of the user's: printed as one line, exit status 2, no traceback."""
+
+
+class ImportRefused(Exception):
+    """An import that would change nothing but lose work (no notebook of the assignment in it): one
+    line, exit status 1, the course untouched."""
 
 
 def main(argv=None) -> int:
@@ -61,16 +67,31 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
     try:
         return args.run(args)
-    except (UserError, UnknownAssignment, BuildRefused, SandboxUnavailable) as error:
+    except (UserError, UnknownAssignment, BuildRefused, SandboxUnavailable, ImportRefused) as error:
         print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)
-        return 1 if isinstance(error, BuildRefused) else 2
+        return 1 if isinstance(error, (BuildRefused, ImportRefused)) else 2
     except KeyboardInterrupt:  # Ctrl-C: the submissions that were running are graded again next time
-        if args.run is _grade:
+        if args.run is _grade and args.regrade:
+            print("\ninterrupted: every submission finished so far is saved; to grade the rest without "
+                  f"regrading what is finished, run: {_resume_command(args)}", file=sys.stderr)
+        elif args.run is _grade:
             print("\ninterrupted: every submission finished so far is saved; run the same command again "
                   "to grade the rest (with the same seed)", file=sys.stderr)
         else:
             print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _resume_command(args) -> str:
+    """The ``grade`` command that goes on with an interrupted ``--regrade`` run: the same one without
+    ``--regrade`` (the run forgot every earlier grade when it started, and keeps its seed)."""
+    import shlex
+    words = ["sgd-course", "grade", args.assignment, "--course", args.course, "--csv", args.csv]
+    for option in ("roster", "timeout", "workers", "dask"):
+        if getattr(args, option, None) is not None:
+            words += [f"--{option}", str(getattr(args, option))]
+    words += ["--no-feedback"] * bool(args.no_feedback) + ["--unsafe-no-sandbox"] * bool(args.unsafe_no_sandbox)
+    return shlex.join(words)
 
 
 def _version() -> str:
@@ -132,19 +153,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--course", **course_arg)
     p.add_argument("--submissions", metavar="FOLDER", help="submissions to import first: a folder (or .zip) "
                    "of <student>.ipynb files, <student>/ folders, a Moodle download (<Full Name>_<id>_"
-                   "assignsubmission_file_/) or a Canvas download (<login>_<id>_<id>_<file>.ipynb)")
+                   "assignsubmission_file_/ folders, or <Full Name>_<id>_assignsubmission_file_<file> files) "
+                   "or a Canvas download (<sortable name slug>_[LATE_]<user id>_<attachment id>_<file>.ipynb)")
     p.add_argument("--student-id", choices=lms.ID_CHOICES, default="id", help="which id of a learning "
                    "platform's download names a student: its numeric id or (Canvas) the login (default: %(default)s)")
     p.add_argument("--roster", metavar="CSV", help="the class list: nbgrader's (id,first_name,last_name,email), "
-                   "a Canvas gradebook export or a Moodle grading worksheet; students without a submission "
-                   "appear as 'no submission'")
+                   "a Canvas gradebook export or a Moodle grading worksheet (English or German); students "
+                   "without a submission appear as 'no submission'; export fills in this file")
     p.add_argument("--csv", default="grades.csv", help="where to write the grades (default: %(default)s)")
     p.add_argument("--seed", type=int, help=seed_help)
     p.add_argument("--timeout", type=_positive, help="seconds a cell may run (default: 60)")
     p.add_argument("--workers", type=_positive, help=workers_help)
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster (tcp://scheduler:8786)")
     p.add_argument("--regrade", action="store_true", help="grade every submission again (default: only new "
-                   "or changed submissions and those graded with another seed)")
+                   "or changed submissions, those graded with another seed, and those the grader itself could "
+                   "not grade, such as a kernel that did not start); also lets an import replace a graded "
+                   "submission with one that cannot be graded")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student again "
                    "(repeatable), with the class's seed")
     p.add_argument("--no-feedback", action="store_true", help="do not write feedback pages")
@@ -164,7 +188,11 @@ def _parser() -> argparse.ArgumentParser:
                    "import of this learning platform, beside --csv as <name>-<format>.csv (default: %(default)s: "
                    "only the per-cell CSV)")
     p.add_argument("--canvas-column", metavar="NAME", help="Canvas: the gradebook column to fill, as Canvas "
-                   "names it, 'Step sizes (12345)' (default: the assignment's name, which makes a new column)")
+                   "names it, 'Step sizes (12345)' (default: the class list's column of the assignment, else "
+                   "the assignment's name, which makes a new column)")
+    p.add_argument("--roster", metavar="CSV", help="Moodle: the grading worksheet you downloaded, filled in "
+                   "with its own columns, language and maximum grade; Canvas: the gradebook export whose "
+                   "assignment column is filled (default: the class list the last grade --roster read)")
     p.set_defaults(run=_export)
     return parser
 
@@ -176,24 +204,30 @@ class Progress:
 
     def __init__(self, stream=None, width=30, stop=None):
         self.stream, self.width, self.stop = stream or sys.stderr, width, stop
-        self.started, self.first = time.perf_counter(), None
+        self.started = time.perf_counter()
+        self.count = self.ran = 0  # submissions finished in this run; of those, run in a kernel
         isatty = getattr(self.stream, "isatty", None)
         self.terminal = bool(isatty and isatty())
 
+    def left(self, done, total) -> str:
+        """The time left, from the submissions that ran in a kernel (one that could not be read
+        finishes at once and says nothing about the rest): "?" until one did."""
+        if not self.ran:
+            return "   ?"
+        return f"{(total - done) * (time.perf_counter() - self.started) / self.ran:4.0f}"
+
     def __call__(self, done, total, result: Result):
-        if self.first is None:  # submissions finished by an earlier (interrupted) run do not count
-            self.first = done - 1
-        elapsed = time.perf_counter() - self.started
-        rate = elapsed / max(done - self.first, 1)
-        left = (total - done) * rate
+        self.count += 1
+        self.ran += bool(result.graded)
+        left = self.left(done, total)
         mark = "graded" if result.graded else "NOT GRADED"
         if self.terminal:
             bar = "#" * round(self.width * done / max(total, 1))
-            print(f"\r[{bar:<{self.width}}] {done}/{total}  ~{left:4.0f} s left  "
+            print(f"\r[{bar:<{self.width}}] {done}/{total}  ~{left} s left  "
                   f"{result.student[:20]}: {mark:<10}", end="\n" if done == total else "",
                   file=self.stream, flush=True)
         else:
-            print(f"{done}/{total} ~{left:.0f} s left  {result.student}: {mark}", file=self.stream, flush=True)
+            print(f"{done}/{total} ~{left.strip()} s left  {result.student}: {mark}", file=self.stream, flush=True)
         if self.stop is not None and self.stop.is_set():
             raise KeyboardInterrupt
 
@@ -225,8 +259,10 @@ def ctrl_c():
         sys.unraisablehook = previous_hook
 
 
-def summary(results: list[Result]) -> str:
-    """How many were graded (and of those, how many scored zero), and why the others could not be."""
+def summary(results: list[Result], choices=()) -> str:
+    """How many were graded (and of those, how many scored zero), why the others could not be (advice
+    to a student once, however many of their submissions it concerns), which file was chosen where a
+    student handed in several (``choices``), and ids that look alike."""
     missing = [r for r in results if r.reason == NO_SUBMISSION]
     results = [r for r in results if r.reason != NO_SUBMISSION]
     graded = [r for r in results if r.graded]
@@ -234,7 +270,19 @@ def summary(results: list[Result]) -> str:
     lines = [f"{len(graded)} graded ({len(zero)} with zero autograded points), "
              f"{len(results) - len(graded)} could not be graded"
              + (f", {len(missing)} on the roster handed nothing in" if missing else "")]
-    lines += [f"  {r.assignment}/{r.student}: {r.reason}" for r in results if not r.graded]
+    several = len({r.assignment for r in results}) > 1
+    told = set()
+    for r in (r for r in results if not r.graded):
+        reason, _, advice = r.reason.partition("; ")
+        if advice and (r.student, advice) not in told:
+            told.add((r.student, advice))
+            reason = r.reason
+        lines.append(f"  {r.assignment + '/' if several else ''}{r.student}: could not be graded: {reason}")
+    lines += [f"  {choice}" for choice in choices]
+    for group in lms.look_alike(r.student for r in results + missing):
+        lines.append(f"  warning: the ids {', '.join(map(ascii, group))} look alike (they differ only in "
+                     "Unicode normalisation or case): one student or several? Their rows look the same "
+                     "in a spreadsheet")
     return "\n".join(lines)
 
 
@@ -269,9 +317,13 @@ def _gradebook(course: Course) -> Path:
 
 
 def _need_gradebook(course: Course) -> None:
-    if not _gradebook(course).exists():
+    if _gradebook(course).exists():
+        return
+    if any((course.root / folder).exists() for folder in (JOURNAL, "submitted", "autograded")):
         raise UserError(f"no gradebook at {_gradebook(course)} (deleted?): run `sgd-course build --course "
                         f"{course.root}` to make it again, then grade")
+    raise UserError(f"no gradebook at {_gradebook(course)} yet: nothing was built or graded in this course; "
+                    f"run `sgd-course build --course {course.root}`, then grade")
 
 
 def _executor(args):
@@ -384,7 +436,7 @@ def _fetch(args) -> int:
         print(f"fetched {dest}")
     for dest in kept:
         print(f"kept your {dest} (already there; delete it to fetch a fresh copy)")
-    print(f"work in {target}: jupyter lab {args.to}   (or: sgd-course lab {args.to})")
+    print(f"work in {target}: sgd-course lab {args.to}   (or: jupyter lab {args.to})")
     return 0
 
 
@@ -403,6 +455,10 @@ def _lab(args) -> int:
             raise UserError(f"no folder {folder}: fetch an assignment first (sgd-course fetch ASSIGNMENT)")
         cwd = folder
     env = jupyter_env(instructor=args.instructor)
+    if os.geteuid() == 0 and not any(a.startswith(("--allow-root", "--ServerApp.allow_root")) for a in extra):
+        print("note: running as root (a container or a JupyterHub image?): JupyterLab starts with --allow-root",
+              file=sys.stderr)
+        extra = ["--allow-root", *extra]
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(folder).resolve()}", *extra]
     os.chdir(cwd)  # nbgrader reads nbgrader_config.py from the folder JupyterLab runs in
     sys.stdout.flush()
@@ -410,40 +466,90 @@ def _lab(args) -> int:
     os.execve(sys.executable, command, env)  # becomes jupyter lab: Ctrl-C and signals reach it directly
 
 
-def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> Path:
+def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> tuple[Path, dict | None]:
+    """(folder, times): the folder of submissions, a zip unpacked first; ``times``: when each file was
+    handed in by the zip's own entry times (None: the files' times)."""
     if not path.exists():
-        raise UserError(f"--submissions {path}: no such folder")
+        raise UserError(f"--submissions {path}: no such {'file' if path.suffix.lower() == '.zip' else 'folder'}")
     if path.is_file():
         if path.suffix.lower() == ".zip":  # a learning platform's download, not unpacked yet
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-course-import-")))
             try:
-                shutil.unpack_archive(path, tmp, format="zip")
-            except (shutil.ReadError, zipfile.BadZipFile, EOFError, OSError) as error:
+                times = _unzip(path, tmp)
+            except (zipfile.BadZipFile, EOFError, OSError) as error:
                 raise UserError(f"--submissions {path} is not a zip file that can be read ({error}); "
                                 "download it again from your learning platform, or unpack it and give "
                                 "the folder") from None
             entries = [p for p in tmp.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-            return entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
+            folder = entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
                 lms.MOODLE_FOLDER.match(entries[0].name) else tmp
+            return folder, times
         raise UserError(f"--submissions {path} is a file; give the folder of submissions (or the .zip "
                         "your learning platform downloads)")
-    return path
+    return path, None
+
+
+UNKNOWN_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a zip entry can have: what zip tools write when they do not know it."""
+
+
+def _unzip(path: Path, target: Path) -> dict[Path, float | None]:
+    """Unpack a zip into ``target``, keeping each entry's time (returned: file -> time, None where
+    unknown). Entries that would land outside ``target`` (``../``, absolute paths) and symbolic links
+    are refused by name and not unpacked."""
+    import stat
+    times = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            parts = Path(info.filename.replace("\\", "/")).parts
+            if info.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                print(f"warning: not imported: the zip entry {info.filename!r} points outside the download",
+                      file=sys.stderr)
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                print(f"warning: not imported: the zip entry {info.filename!r} is a symbolic link",
+                      file=sys.stderr)
+                continue
+            dest = target.joinpath(*parts)
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+            times[dest] = None if info.date_time <= UNKNOWN_ZIP_TIME else time.mktime((*info.date_time, 0, 0, -1))
+    return times
 
 
 def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id",
-                  logins: dict | None = None) -> list[str]:
-    """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns the students
-    imported; refused ids are printed, by name, skipped, and kept with the course (``lms.save_refused``:
-    every later CSV has their row)."""
-    entries, why_not = lms.scan(folder, assignment, course.notebooks(assignment), id_from=id_from, logins=logins)
+                  logins: dict | None = None, times: dict | None = None, replace=()) -> tuple[list[str], list[str]]:
+    """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns (the students
+    imported, every choice among several files, in words). Refused ids are printed, by name, skipped,
+    and kept with the course (``lms.save_refused``: every later CSV has their row). Raises
+    ImportRefused, before anything changes, when no submission holds a notebook of the assignment.
+    A graded submission is replaced by one that cannot be graded only for students in ``replace``
+    (True: everyone)."""
+    notebooks = course.notebooks(assignment)
+    entries, why_not = lms.scan(folder, assignment, notebooks, id_from=id_from, logins=logins, times=times)
+    if not any(e.candidates for e in entries) and (entries or not why_not):
+        found = sorted({name for e in entries for name in e.others})
+        raise ImportRefused(f"no {assignment} notebook in {len(entries)} submissions"
+                            + (f" (found {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})" if found else "")
+                            + f"; nothing imported, nothing changed. Is it the download of {assignment}?")
+    kept = [e for e in entries if _keeps_graded(course, assignment, e, replace)]
+    entries = [e for e in entries if e not in kept]
+    why_not |= {e.student: e.problem for e in entries if e.problem}
     lms.save_refused(course.root, assignment, why_not,
-                     imported=[e.student for e in entries] + [e.lms_id for e in entries if e.lms_id])
+                     imported=[e.student for e in entries if not e.problem] + [e.lms_id for e in entries if e.lms_id]
+                     + [e.student for e in kept])
     for name, why in why_not.items():
         hint = "; rename it" if why.startswith("the student id") else ""
-        print(f"warning: not imported: {why}{hint} (the rest of the class is graded)", file=sys.stderr)
+        print(f"warning: not imported: {name}: {why}{hint} (the rest of the class is graded)", file=sys.stderr)
     roster = course.roster()
     notes = {}
     for entry in entries:
+        if entry.problem:
+            continue
         course.submit(entry.student, assignment, dict(entry.files))
         notes[entry.student] = entry.notes
         if entry.first_name or entry.last_name or entry.student not in roster:
@@ -451,14 +557,51 @@ def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str
             course.add_student(entry.student, first_name=entry.first_name or known[0],
                                last_name=entry.last_name or known[1], email=known[2])
     lms.save_notes(course.root, assignment, notes)
-    return [e.student for e in entries]
+    choices = [c for e in entries for c in e.choices]
+    choices += [f"{e.student}: kept the graded submission: the new one cannot be graded "
+                f"({_new_problem(course, assignment, e) or e.problem}); --student {e.student} to grade it anyway"
+                for e in kept]
+    return [e.student for e in entries if not e.problem], choices
+
+
+def _new_problem(course: Course, assignment: str, entry: lms.Entry) -> str:
+    """Why the files of ``entry`` could not be graded (grading's own check), or ""."""
+    if entry.problem:
+        return entry.problem
+    names = course.notebooks(assignment)
+    for name in names:
+        path = entry.files.get(name)
+        problem, _ = read_submission(path.read_bytes() if path else None, name,
+                                     course.release_path(assignment, name).read_text(),
+                                     [p.stem for p in entry.files.values()])
+        if problem:
+            return f"{name}.ipynb: {problem}"
+    return ""
+
+
+def _keeps_graded(course: Course, assignment: str, entry: lms.Entry, replace) -> bool:
+    """Whether the import keeps this student's graded submission: the new one cannot be graded and
+    nobody asked to replace it (``replace``: True or the students named)."""
+    if replace is True or entry.student in replace:
+        return False
+    if not course.submission_dir(entry.student, assignment).is_dir():
+        return False
+    return course.result(assignment, entry.student).graded and bool(_new_problem(course, assignment, entry))
+
+
+def _read_roster(path: Path, *, id_from: str = "id") -> list[lms.Student]:
+    try:
+        return lms.read_roster(path, id_from=id_from)
+    except (ValueError, KeyError) as error:
+        raise UserError(f"--roster {path}: {error}") from None
+    except OSError as error:
+        raise UserError(f"--roster {path}: cannot be read ({error.strerror or error})") from None
 
 
 def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lms.Student]:
-    try:
-        students = lms.read_roster(path, id_from=id_from)
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"--roster {path}: {error}") from None
+    """Put the class list's students in the gradebook; the file is kept with the course
+    (``lms.sheet_file``), so that ``export`` fills in the platform's own worksheet."""
+    students = _read_roster(path, id_from=id_from)
     bad = [(s.id, lms.id_problem(s.id)) for s in students if lms.id_problem(s.id)]
     for student, why in bad:
         print(f"warning: roster: the student id {student!r} cannot be used: {why}", file=sys.stderr)
@@ -466,13 +609,17 @@ def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lm
     for s in good:
         course.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
     lms.save_roster(course.root, good)
+    lms.sheet_file(course.root).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, lms.sheet_file(course.root))
     return good
 
 
 def refused_results(course: Course, assignment: str) -> list[Result]:
     """A row for each submission an import refused (an id that cannot be a folder name, a Canvas user
     without a login): data, not a path, so no feedback page."""
-    return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())]
+    submitted = set(course.students(assignment))
+    return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())
+            if name not in submitted]
 
 
 def class_results(course: Course, assignment: str) -> list[Result]:
@@ -490,7 +637,7 @@ def class_results(course: Course, assignment: str) -> list[Result]:
 
 def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[tuple[str, str], int | None]:
     """(assignment, student) -> the seed the journal says the student was graded with."""
-    journal = Journal(course.root / ".grading" / "journal" / assignment)
+    journal = Journal(course.root / JOURNAL / assignment)
     return {(assignment, r.student): journal.graded_seed(r.student) for r in results}
 
 
@@ -499,10 +646,7 @@ def _canvas_logins(course: Course, args) -> dict[str, str]:
     or the class list an earlier run imported. A Canvas download names its files by a slug of the
     student's sortable name (``lovelaceada``) and the user id, never by the login."""
     if args.roster:
-        try:
-            students = lms.read_roster(Path(args.roster), id_from="login")
-        except (OSError, ValueError, KeyError) as error:
-            raise UserError(f"--roster {args.roster}: {error}") from None
+        students = _read_roster(Path(args.roster), id_from="login")
     else:
         students = lms.load_roster(course.root)
     logins = lms.canvas_logins(students)
@@ -516,8 +660,9 @@ def _canvas_logins(course: Course, args) -> dict[str, str]:
 def _grade(args) -> int:
     course = _course(args, timeout=args.timeout)
     assignment = _assignment(course, args.assignment)
+    choices = []
     with contextlib.ExitStack() as stack:
-        folder = _submissions_folder(Path(args.submissions), stack) if args.submissions else None
+        folder, times = _submissions_folder(Path(args.submissions), stack) if args.submissions else (None, None)
         logins = _canvas_logins(course, args) if folder is not None and args.student_id == "login" else None
         if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
             course.build([assignment])
@@ -527,7 +672,8 @@ def _grade(args) -> int:
             roster = import_roster(course, Path(args.roster), id_from=args.student_id)
             print(f"roster: {len(roster)} student(s) from {args.roster}")
         if folder is not None:
-            imported = import_folder(course, assignment, folder, id_from=args.student_id, logins=logins)
+            imported, choices = import_folder(course, assignment, folder, id_from=args.student_id, logins=logins,
+                                              times=times, replace=True if args.regrade else set(args.student or ()))
             print(f"imported {len(imported)} submission(s) from {args.submissions}")
             strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
             if strangers:
@@ -546,8 +692,9 @@ def _grade(args) -> int:
     executor = _executor(args)
     try:
         with ctrl_c() as stop:
+            progress = Progress(stop=stop)
             course.grade(assignment, students, seed=args.seed, feedback=not args.no_feedback,
-                         progress=Progress(stop=stop), executor=executor, workers=args.workers,
+                         progress=progress, executor=executor, workers=args.workers,
                          regrade=bool(args.regrade or args.student))
     finally:
         if executor is not None:
@@ -557,8 +704,14 @@ def _grade(args) -> int:
         _feedback_for_the_ungraded(course, results)
     results += refused_results(course, assignment)
     export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
+    if not progress.count and course.students(assignment):
+        print(f"nothing new: {len(course.students(assignment))} unchanged (use --regrade to grade everyone "
+              "again, --student ID for one student, --seed N for other inputs)")
+        print("\n".join(f"  {choice}" for choice in choices) + "\n" * bool(choices), end="")
+        print(f"grades in {args.csv} (as before), feedback in {course.root / 'feedback'}")
+        return 0
     print(export.table(results))
-    print(f"\n{summary(results)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
+    print(f"\n{summary(results, choices)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
           f"(hidden tests seeded with {course.last_seed})")
     return 0
 
@@ -575,22 +728,63 @@ def _export(args) -> int:
     course = _course(args)
     assignment = _assignment(course, args.assignment)
     _need_gradebook(course)
+    journal = Journal(course.root / JOURNAL / assignment)
+    if journal.run() is None:
+        raise UserError(f"{assignment} has not been graded yet in {course.root}: nothing to export. Grade it "
+                        f"first: sgd-course grade {assignment} --submissions DOWNLOAD")
+    sheet = _export_sheet(course, args)
     results = class_results(course, assignment) + refused_results(course, assignment)
     csv_path = Path(args.csv)
+    if args.format != "csv":
+        target = csv_path.with_name(f"{csv_path.stem}-{args.format}.csv")
+        column = args.canvas_column or lms.canvas_column(sheet, assignment) or assignment
+        try:
+            pending = export.write_lms(args.format, results, target, names=course.roster(),
+                                       extra={s.id: s for s in lms.load_roster(course.root)}, column=column,
+                                       sheet=sheet)
+        except lms.CannotScale as error:
+            raise UserError(str(error)) from None
     export.write_csv(results, csv_path, seeds=_seeds(course, assignment, results))
     print(export.table(results))
     print(f"\ngrades in {csv_path}")
-    if args.format != "csv":
-        target = csv_path.with_name(f"{csv_path.stem}-{args.format}.csv")
-        names = course.roster()
-        extra = {s.id: s for s in lms.load_roster(course.root)}
-        pending = export.write_lms(args.format, results, target, names=names, extra=extra,
-                                   column=args.canvas_column or assignment)
-        print(f"{args.format} grade import in {target}")
-        if pending:
-            print(f"note: {pending} student(s) have written answers not graded yet: their grade leaves them "
-                  "out (grade them in the formgrader, then export again)")
+    if args.format == "moodle":
+        filled = f"the worksheet {sheet.path.name} filled in" if sheet and sheet.moodle else "a new worksheet"
+        print(f"moodle grade import in {target} ({filled}): Moodle, the assignment, \"Upload grading worksheet\"")
+        _moodle_feedback(course, assignment, results, csv_path.with_name(f"{csv_path.stem}-moodle-feedback.zip"))
+    elif args.format == "canvas":
+        print(f"canvas grade import in {target}, column {column!r}"
+              + (" (the assignment's column in the gradebook export)" if column != (args.canvas_column or assignment)
+                 else " (a new column)" if not args.canvas_column else ""))
+    if args.format != "csv" and pending:
+        print(f"note: {pending} student(s) have written answers not graded yet: their grade leaves them "
+              "out (grade them in the formgrader, then export again)")
     return 0
+
+
+def _export_sheet(course: Course, args) -> lms.Sheet | None:
+    """The platform's class list to fill in: ``--roster``, else the one the last ``grade --roster`` read."""
+    path = Path(args.roster) if args.roster else lms.sheet_file(course.root)
+    if not args.roster and not path.exists():
+        return None
+    try:
+        return lms.read_sheet(path)
+    except ValueError as error:
+        raise UserError(f"--roster {path}: {error}") from None
+    except OSError as error:
+        raise UserError(f"--roster {path}: cannot be read ({error.strerror or error})") from None
+
+
+def _moodle_feedback(course: Course, assignment: str, results: list[Result], target: Path) -> None:
+    """The feedback pages as a zip for Moodle's "Upload multiple feedback files in a zip"."""
+    roster = course.roster()
+    pages = {}
+    for r in results:
+        files = sorted((course.root / "feedback" / r.student / assignment).glob("*.html"))
+        first, last, _ = roster.get(r.student, (None, None, None))
+        pages[r.student] = (" ".join(x for x in (first, last) if x), files)
+    path, count = lms.moodle_feedback_zip(pages, target)
+    print(f"feedback pages of {count} student(s) in {path}: Moodle, the assignment, \"Upload multiple "
+          "feedback files in a zip\"")
 
 
 if __name__ == "__main__":
