@@ -610,16 +610,25 @@ def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lm
         course.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
     lms.save_roster(course.root, good)
     lms.sheet_file(course.root).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, lms.sheet_file(course.root))
+    shutil.copy2(path, lms.sheet_file(course.root))  # its time is the download's
     return good
 
 
 def refused_results(course: Course, assignment: str) -> list[Result]:
     """A row for each submission an import refused (an id that cannot be a folder name, a Canvas user
-    without a login): data, not a path, so no feedback page."""
+    without a login, two equally new notebooks): data, not a path, so no feedback page. A student
+    whose earlier submission is in the course keeps that row."""
     submitted = set(course.students(assignment))
     return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())
             if name not in submitted]
+
+
+def all_results(course: Course, assignment: str) -> list[Result]:
+    """Every row of the class: ``class_results``, where an import refused a submission its reason
+    instead of "no submission", and the refused submissions of students not on the roster."""
+    refused = refused_results(course, assignment)
+    names = {r.student for r in refused}
+    return [r for r in class_results(course, assignment) if r.student not in names] + refused
 
 
 def class_results(course: Course, assignment: str) -> list[Result]:
@@ -702,7 +711,7 @@ def _grade(args) -> int:
     results = class_results(course, assignment)
     if not args.no_feedback:
         _feedback_for_the_ungraded(course, results)
-    results += refused_results(course, assignment)
+    results = all_results(course, assignment)
     export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
     if not progress.count and course.students(assignment):
         print(f"nothing new: {len(course.students(assignment))} unchanged (use --regrade to grade everyone "
@@ -733,7 +742,7 @@ def _export(args) -> int:
         raise UserError(f"{assignment} has not been graded yet in {course.root}: nothing to export. Grade it "
                         f"first: sgd-course grade {assignment} --submissions DOWNLOAD")
     sheet = _export_sheet(course, args)
-    results = class_results(course, assignment) + refused_results(course, assignment)
+    results = all_results(course, assignment)
     csv_path = Path(args.csv)
     if args.format != "csv":
         target = csv_path.with_name(f"{csv_path.stem}-{args.format}.csv")

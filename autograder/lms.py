@@ -203,7 +203,6 @@ def _choose(e: Entry, notebooks: list[str]) -> None:
         if len(tied) > 1:
             e.problem = (f"{len(tied)} notebooks, choose one: {', '.join(c.path.name for c in tied)} "
                          "(equally new, or handed in at unknown times)")
-            e.choices.append(f"{e.student}: could not be graded: {e.problem}")
             e.files.clear()
             return
         e.files[name] = newest[0].path
@@ -298,6 +297,7 @@ class Sheet:
     columns: list[str]
     rows: list[dict]
     moodle: MoodleWords | None = None
+    written: float = 0.0  # when the file was written (downloaded): the time its grades are from
 
 
 def read_sheet(path) -> Sheet:
@@ -312,7 +312,7 @@ def read_sheet(path) -> Sheet:
         columns = list(reader.fieldnames or [])
     if not rows:
         raise ValueError("no students in it")
-    return Sheet(path, columns, rows, moodle_words(columns))
+    return Sheet(path, columns, rows, moodle_words(columns), path.stat().st_mtime)
 
 
 def read_roster(path, *, id_from: str = "id") -> list[Student]:
@@ -464,7 +464,9 @@ def _number(text: str, decimal: str) -> float | None:
 def fill_moodle(sheet: Sheet, grades: dict[str, tuple], path) -> tuple[Path, int]:
     """The worksheet the instructor downloaded (``sheet``), filled in: same columns, language and
     identifiers; ``grades``: participant id -> (points, maximum, comment), points None for no grade
-    (the worksheet's own grade stays). Each grade is scaled to the row's maximum grade (14/14 into 100
+    (the worksheet's own grade stays). ``Last modified (grade)`` of a filled row is when the worksheet
+    was downloaded (its file's time; Moodle cannot read the German dates it writes), so that Moodle
+    takes the grade unless someone changed it in Moodle since. Each grade is scaled to the row's maximum grade (14/14 into 100
     is 100); raises CannotScale when that maximum is not a positive number. Returns (path, rows filled)."""
     words = sheet.moodle
     path = Path(path)
@@ -481,6 +483,8 @@ def fill_moodle(sheet: Sheet, grades: dict[str, tuple], path) -> tuple[Path, int
                                   "scaled to (an assignment graded on a scale?); set the assignment's "
                                   "maximum grade to points in Moodle and download the worksheet again")
             row[words.grade] = _points(round(points / maximum * top, 2), words.decimal)
+            # Moodle skips a grade changed in Moodle after this time: the worksheet's download
+            row[words.modified] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sheet.written))
             filled += 1
         if comment is not None and words.feedback in row:
             row[words.feedback] = comment
