@@ -600,7 +600,7 @@ def _read_roster(path: Path, *, id_from: str = "id") -> list[lms.Student]:
 
 def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lms.Student]:
     """Put the class list's students in the gradebook; the file is kept with the course
-    (``lms.sheet_file``), so that ``export`` fills in the platform's own worksheet."""
+    (``lms.save_sheet``), so that ``export`` fills in the platform's own worksheet."""
     students = _read_roster(path, id_from=id_from)
     bad = [(s.id, lms.id_problem(s.id)) for s in students if lms.id_problem(s.id)]
     for student, why in bad:
@@ -609,8 +609,7 @@ def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lm
     for s in good:
         course.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
     lms.save_roster(course.root, good)
-    lms.sheet_file(course.root).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(path, lms.sheet_file(course.root))  # its time is the download's
+    lms.save_sheet(course.root, path)
     return good
 
 
@@ -772,8 +771,8 @@ def _export(args) -> int:
 
 def _export_sheet(course: Course, args) -> lms.Sheet | None:
     """The platform's class list to fill in: ``--roster``, else the one the last ``grade --roster`` read."""
-    path = Path(args.roster) if args.roster else lms.sheet_file(course.root)
-    if not args.roster and not path.exists():
+    path = Path(args.roster) if args.roster else lms.saved_sheet(course.root)
+    if path is None:
         return None
     try:
         return lms.read_sheet(path)

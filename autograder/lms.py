@@ -352,9 +352,21 @@ def read_roster(path, *, id_from: str = "id") -> list[Student]:
     return students
 
 
-def sheet_file(course_root: Path) -> Path:
-    """The class list the last ``grade --roster`` read, as the platform wrote it: ``export`` fills it."""
-    return Path(course_root) / ".grading" / "roster.csv"
+def save_sheet(course_root: Path, path: Path) -> None:
+    """Keep the class list ``grade --roster`` read, as the platform wrote it and under its own name
+    (with its time: the download's), for ``export`` to fill in."""
+    import shutil
+    folder = Path(course_root) / ".grading" / "roster-sheet"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    shutil.copy2(path, folder / Path(path).name)
+
+
+def saved_sheet(course_root: Path) -> Path | None:
+    """The class list ``save_sheet`` kept, or None."""
+    found = sorted((Path(course_root) / ".grading" / "roster-sheet").glob("*"))
+    return found[0] if found else None
 
 
 # -- what the importer noted, kept with the course -------------------------------------------------------

@@ -363,7 +363,7 @@ def test_symlinks_and_parent_paths_in_a_zip_are_refused(week, capsys):
 # -- 8: students' data is never committed ---------------------------------------------------------------------------
 
 def test_gitignore_covers_every_file_with_students_data():
-    paths = ["notebooks/.grading/roster.json", "notebooks/.grading/roster.csv", "notebooks/.grading/journal/step_sizes/x.json",
+    paths = ["notebooks/.grading/roster.json", "notebooks/.grading/roster-sheet/Bewertungen.csv", "notebooks/.grading/journal/step_sizes/x.json",
              "grades.csv", "grades-moodle.csv", "grades-canvas.csv", "grades-moodle-feedback.zip",
              "notebooks/feedback/1/step_sizes/step_sizes.html", "notebooks/submitted/1/step_sizes/step_sizes.ipynb",
              "notebooks/autograded/1/step_sizes/step_sizes.ipynb", "notebooks/gradebook.db", "sgd-course-demo/grades.csv"]
