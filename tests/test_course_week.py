@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from week_files import grade, read_rows, solved, unchanged
 from autograder import cli, demo
 from autograder.grading import REPO_SOURCE, Course
 from autograder.journal import Journal
@@ -32,39 +33,22 @@ def course(tmp_path_factory):
     return course
 
 
-def _solved(course) -> str:
-    return demo.fill_in(course.release_path(A, A), demo.reference_answers(course.root / "source" / A / f"{A}.ipynb"))
-
-
-def _unchanged(course) -> str:
-    return course.release_path(A, A).read_text()
-
-
-def _rows(path):
-    return {r["student"]: r for r in csv.DictReader(open(path, encoding="utf-8"))}
-
-
-def _grade(course, *args, csv_path, capsys=None):
-    code = cli.main(["grade", A, "--course", str(course.root), "--csv", str(csv_path), "--workers", "2", *args])
-    return code, (capsys.readouterr() if capsys else None)
-
-
 # -- 7, 9, 3, 8: a Moodle class with a roster, a late student, one student regraded, exports --------------------
 
 def test_a_moodle_week(course, tmp_path, capsys):
     downloads = tmp_path / "moodle"
-    for folder, name, text in [("Ada Lovelace_1001_assignsubmission_file_", f"{A}.ipynb", _solved(course)),
-                               ("Bob Ross_1002_assignsubmission_file_", "my copy of the notebook.ipynb", _unchanged(course))]:
+    for folder, name, text in [("Ada Lovelace_1001_assignsubmission_file_", f"{A}.ipynb", solved(course)),
+                               ("Bob Ross_1002_assignsubmission_file_", "my copy of the notebook.ipynb", unchanged(course))]:
         (downloads / folder).mkdir(parents=True)
         (downloads / folder / name).write_text(text)
     roster = tmp_path / "students.csv"   # nbgrader's student list: Cy handed nothing in
     roster.write_text("id,first_name,last_name,email\n1001,Ada,Lovelace,ada@example.org\n"
                       "1002,Bob,Ross,bob@example.org\n1003,Cy,Nothing,cy@example.org\n")
     grades = tmp_path / "grades.csv"
-    code, out = _grade(course, "--submissions", str(downloads), "--roster", str(roster), "--seed", str(SEED),
+    code, out = grade(course, "--submissions", str(downloads), "--roster", str(roster), "--seed", str(SEED),
                        csv_path=grades, capsys=capsys)
     assert code == 0, out.err
-    rows = _rows(grades)
+    rows = read_rows(grades)
     assert rows["1001"]["status"] == "graded" and rows["1001"]["auto_score"] == rows["1001"]["auto_max"] == "10"
     assert rows["1002"]["status"] == "graded" and rows["1002"]["auto_score"] == "0"
     assert "renamed" in rows["1002"]["notes"] and "my copy of the notebook.ipynb" in rows["1002"]["notes"]
@@ -79,26 +63,26 @@ def test_a_moodle_week(course, tmp_path, capsys):
     # a late student: only the new submission is graded, with the class's seed
     late = downloads / "Cy Late_1004_assignsubmission_file_"
     late.mkdir()
-    (late / f"{A}.ipynb").write_text(_solved(course))
-    code, out = _grade(course, "--submissions", str(downloads), "--roster", str(roster), csv_path=grades,
+    (late / f"{A}.ipynb").write_text(solved(course))
+    code, out = grade(course, "--submissions", str(downloads), "--roster", str(roster), csv_path=grades,
                        capsys=capsys)
     assert code == 0, out.err
     assert "submitted but not on the roster" in out.err and ": 1004 (" in out.err
     assert "1004: graded" in out.err and "1001: graded" not in out.err and "1002: graded" not in out.err
-    rows = _rows(grades)
+    rows = read_rows(grades)
     assert rows["1004"]["auto_score"] == "10" and rows["1004"]["grading_seed"] == str(SEED)
     assert rows["1001"]["auto_score"] == "10" and rows["1003"]["status"] == "no submission"
 
     # one student graded again: only that one, with the class's seed
-    code, out = _grade(course, "--student", "1002", csv_path=grades, capsys=capsys)
+    code, out = grade(course, "--student", "1002", csv_path=grades, capsys=capsys)
     assert code == 0 and "1002: " in out.err and "1001: " not in out.err and "1004: " not in out.err
-    assert _rows(grades)["1002"]["grading_seed"] == str(SEED)
+    assert read_rows(grades)["1002"]["grading_seed"] == str(SEED)
     assert Journal(course.root / ".grading" / "journal" / A).graded_seed("1002") == SEED
 
     # export after grading written answers by hand keeps every column grading wrote
     exported = tmp_path / "export.csv"
     assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported), "--format", "moodle"]) == 0
-    again = _rows(exported)
+    again = read_rows(exported)
     assert again["1002"]["grading_seed"] == str(SEED) and "renamed" in again["1002"]["notes"]
     assert again["1003"]["status"] == "no submission"
     assert list(again["1001"]) == list(rows["1001"])
@@ -123,21 +107,21 @@ def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course,
     downloads = tmp_path / "canvas"
     downloads.mkdir()
     old = downloads / f"lovelaceada_2001_9001_{A}.ipynb"
-    old.write_text(_unchanged(course))
-    (downloads / f"lovelaceada_2001_9002_{A}-1.ipynb").write_text(_solved(course))
-    (downloads / f"rossbob_LATE_2002_9003_{A}.ipynb").write_text(_solved(course))
+    old.write_text(unchanged(course))
+    (downloads / f"lovelaceada_2001_9002_{A}-1.ipynb").write_text(solved(course))
+    (downloads / f"rossbob_LATE_2002_9003_{A}.ipynb").write_text(solved(course))
     os.utime(old, (2_000_000_000, 2_000_000_000))   # the older file has the later time: Canvas's order wins
     grades = tmp_path / "grades.csv"
-    code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=grades, capsys=capsys)
+    code, out = grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=grades, capsys=capsys)
     assert code == 0, out.err
-    rows = _rows(grades)
+    rows = read_rows(grades)
     assert rows["2001"]["auto_score"] == "10"
     assert f"{A}-1.ipynb" in rows["2001"]["notes"] and old.name in rows["2001"]["notes"]
     assert "late" in rows["2002"]["notes"]
     roster = tmp_path / "canvas-gradebook.csv"   # Canvas's own gradebook export as the class list
     roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Step sizes (777)\n"
                       "    Points Possible,,,,,14\n\"Lovelace, Ada\",2001,S1,ada,Group A,\n\"Ross, Bob\",2002,S2,bob,Group A,\n")
-    code, out = _grade(course, "--roster", str(roster), "--submissions", str(downloads), csv_path=grades,
+    code, out = grade(course, "--roster", str(roster), "--submissions", str(downloads), csv_path=grades,
                        capsys=capsys)
     assert code == 0, out.err
     assert "not on the roster" not in out.err and "2001: " not in out.err, "nothing changed: nothing regraded"
@@ -159,11 +143,11 @@ def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(tmp_p
     course.build([A])
     downloads = tmp_path / "canvas"
     downloads.mkdir()   # Canvas names the files by a slug of the sortable name, not by the login
-    (downloads / f"lovelaceada_3001_9101_{A}.ipynb").write_text(_solved(course))
-    (downloads / f"rossbob_3002_9102_{A}.ipynb").write_text(_unchanged(course))
-    (downloads / f"hoppergrace_3009_9109_{A}.ipynb").write_text(_solved(course))   # not in the gradebook
+    (downloads / f"lovelaceada_3001_9101_{A}.ipynb").write_text(solved(course))
+    (downloads / f"rossbob_3002_9102_{A}.ipynb").write_text(unchanged(course))
+    (downloads / f"hoppergrace_3009_9109_{A}.ipynb").write_text(solved(course))   # not in the gradebook
     grades = tmp_path / "grades.csv"
-    code, out = _grade(course, "--student-id", "login", "--submissions", str(downloads), csv_path=grades,
+    code, out = grade(course, "--student-id", "login", "--submissions", str(downloads), csv_path=grades,
                        capsys=capsys)
     assert code == 2 and "--student-id login needs Canvas's gradebook export as --roster" in out.err, out.err
     assert "Traceback" not in out.err and course.students(A) == [] and not grades.exists()
@@ -171,11 +155,11 @@ def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(tmp_p
     roster = tmp_path / "gradebook.csv"   # Canvas's gradebook export: Cy handed nothing in
     roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
                       "\"Lovelace, Ada\",3001,S1,ada,A\n\"Ross, Bob\",3002,S2,bob,A\n\"Nothing, Cy\",3003,S3,cy,A\n")
-    code, out = _grade(course, "--student-id", "login", "--submissions", str(downloads), "--roster", str(roster),
+    code, out = grade(course, "--student-id", "login", "--submissions", str(downloads), "--roster", str(roster),
                        csv_path=grades, capsys=capsys)
     assert code == 0, out.err
     assert "not on the roster" not in out.err and "Canvas user 3009" in out.err
-    rows = _rows(grades)
+    rows = read_rows(grades)
     assert rows["ada"]["status"] == "graded" and rows["ada"]["auto_score"] == "10"
     assert rows["bob"]["status"] == "graded" and rows["bob"]["auto_score"] == "0"
     assert rows["cy"]["status"] == "no submission"
@@ -185,7 +169,7 @@ def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(tmp_p
                      "--format", "canvas"]) == 0
     lines = list(csv.reader(open(tmp_path / "e-canvas.csv", encoding="utf-8")))
     assert ["Lovelace, Ada", "3001", "S1", "ada", "A", "10"] in lines   # Canvas's user id in its ID column
-    assert _rows(tmp_path / "e.csv")["3009"]["status"] == rows["3009"]["status"]
+    assert read_rows(tmp_path / "e.csv")["3009"]["status"] == rows["3009"]["status"]
 
 
 # -- sibling issue: student ids are data -----------------------------------------------------------------------
@@ -194,22 +178,22 @@ def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
     downloads = tmp_path / "plain"
     downloads.mkdir()
     for name in ("run", "Zoë", "..", "*", "[x]"):   # "...ipynb" is a file whose student id is ".."
-        (downloads / f"{name}.ipynb").write_text(_solved(course))
+        (downloads / f"{name}.ipynb").write_text(solved(course))
     grades = tmp_path / "grades.csv"
     for _ in range(2):   # and a rerun works the same way
-        code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=grades,
+        code, out = grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=grades,
                            capsys=capsys)
         assert code == 0, out.err
         for refused in ("'..'", "'*'", "'[x]'"):
             assert f"the student id {refused} cannot be used" in out.err, out.err
-        rows = _rows(grades)
+        rows = read_rows(grades)
         assert rows["run"]["auto_score"] == "10" and rows["Zoë"]["auto_score"] == "10"
         for refused in ("..", "*", "[x]"):   # in the CSV, as could not be graded, with the reason
             assert rows[refused]["status"].startswith(f"could not be graded: the student id {refused!r} cannot "
                                                       "be used"), rows[refused]
     exported = tmp_path / "exported.csv"   # export keeps every row grading wrote, the refused ids' too
     assert cli.main(["export", A, "--course", str(course.root), "--csv", str(exported)]) == 0
-    again = _rows(exported)
+    again = read_rows(exported)
     for refused in ("..", "*", "[x]"):
         assert again[refused]["status"] == rows[refused]["status"]
     assert set(rows) <= set(again)
@@ -218,14 +202,14 @@ def test_student_ids_are_data_never_file_names(course, tmp_path, capsys):
     assert not (journal / "Zoë.json").exists() and not (journal / "run.saved").exists()
     assert all(p.parent == journal for p in journal.rglob("*"))
     with pytest.raises(ValueError, match="a/b"):
-        course.submit("a/b", A, {A: _solved(course)})
+        course.submit("a/b", A, {A: solved(course)})
     assert not (course.root / "submitted" / "a").exists()
 
 
 # -- sibling issue: feedback escapes what comes from a submission; 5: a page for what could not be graded ---------
 
 def test_feedback_escapes_everything_from_a_submission(course, tmp_path, capsys):
-    nb = nbformat.reads(_solved(course), as_version=4)
+    nb = nbformat.reads(solved(course), as_version=4)
     meta = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(f"hello {EVIL}", metadata={"nbgrader": {**meta, "grade_id": EVIL}}))
     nb.cells.insert(2, nbformat.v4.new_code_cell(
@@ -237,8 +221,8 @@ def test_feedback_escapes_everything_from_a_submission(course, tmp_path, capsys)
     downloads = tmp_path / "x"
     downloads.mkdir()
     nbformat.write(nb, downloads / "mallory.ipynb")
-    (downloads / "trudy.ipynb").write_text(_solved(course)[:500])
-    code, out = _grade(course, "--submissions", str(downloads), csv_path=tmp_path / "g.csv", capsys=capsys)
+    (downloads / "trudy.ipynb").write_text(solved(course)[:500])
+    code, out = grade(course, "--submissions", str(downloads), csv_path=tmp_path / "g.csv", capsys=capsys)
     assert code == 0, out.err
     page = (course.root / "feedback" / "mallory" / A / f"{A}.html").read_text()
     assert "<img src=x" not in page and "<img src=y" not in page and "onerror=\"" not in page
@@ -276,7 +260,7 @@ def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tm
     course.build([A])
     downloads = tmp_path / "d"
     downloads.mkdir()
-    (downloads / "kira.ipynb").write_text(_solved(course))
+    (downloads / "kira.ipynb").write_text(solved(course))
     (downloads / "jo.ipynb").write_text("{ not json")   # could not be graded because of what it holds
     grades, log = tmp_path / "grades.csv", tmp_path / "kernel-starts.log"
     argv = ["grade", A, "--course", str(course.root), "--submissions", str(downloads), "--csv", str(grades),
@@ -286,7 +270,7 @@ def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tm
     for bad in ("Traceback", "AssertionError", "Exception ignored", "Error in atexit"):
         assert bad not in done.stderr, done.stderr
     assert log.read_text() == "started " * 2, "tried twice"
-    kira = _rows(grades)["kira"]
+    kira = read_rows(grades)["kira"]
     assert kira["status"].startswith("could not be graded: the kernel could not start"), kira
     assert f"run sgd-course grade {A} again" in kira["status"] and kira["auto_score"] == ""
     assert "0 graded (0 with zero autograded points), 2 could not be graded" in done.stdout, done.stdout
@@ -295,16 +279,16 @@ def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tm
     assert "could not be graded" in page and "the kernel could not start" in page
 
     # the same command again, with a kernel that starts: kira is graded, jo (unchanged) is not tried again
-    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    code, out = grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
     assert code == 0, out.err
     assert "kira: graded" in out.err and "jo: " not in out.err
-    rows = _rows(grades)
+    rows = read_rows(grades)
     assert rows["kira"]["status"] == "graded" and rows["kira"]["auto_score"] == "10"
     assert rows["jo"]["status"].startswith("could not be graded: step_sizes.ipynb: ") and "JSON" in rows["jo"]["status"]
-    (downloads / "jo.ipynb").write_text(_solved(course))   # jo hands in a readable file: graded
-    code, out = _grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
+    (downloads / "jo.ipynb").write_text(solved(course))   # jo hands in a readable file: graded
+    code, out = grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
     assert code == 0 and "jo: graded" in out.err and "kira: " not in out.err
-    assert _rows(grades)["jo"]["auto_score"] == "10"
+    assert read_rows(grades)["jo"]["auto_score"] == "10"
 
 
 def test_a_journal_from_before_the_retry_flag_retries_the_graders_own_failures(tmp_path):
@@ -334,7 +318,7 @@ def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(cours
     work = tmp_path / "work"
     assert cli.main(["fetch", A, "--course", str(course.root), "--to", str(work)]) == 0
     mine = work / A / f"{A}.ipynb"
-    solved = _solved(course)
+    solved = solved(course)
     mine.write_text(solved)
     assert cli.main(["fetch", A, "--course", str(course.root), "--to", str(work)]) == 0
     assert mine.read_text() == solved and "kept your" in capsys.readouterr().out
@@ -534,7 +518,7 @@ def test_feedback_reads_offline_at_1200_px_with_wrapped_hints_and_maths(course, 
     downloads = tmp_path / "d"
     downloads.mkdir()
     (downloads / "signerr.ipynb").write_text(demo.fill_in(course.release_path(A, A), demo.with_bug(answers, bug)))
-    code, out = _grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=tmp_path / "g.csv",
+    code, out = grade(course, "--submissions", str(downloads), "--seed", str(SEED), csv_path=tmp_path / "g.csv",
                        capsys=capsys)
     assert code == 0, out.err
     page_path = course.root / "feedback" / "signerr" / A / f"{A}.html"

