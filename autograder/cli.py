@@ -532,8 +532,10 @@ def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str
     notebooks = course.notebooks(assignment)
     entries, why_not = lms.scan(folder, assignment, notebooks, id_from=id_from, logins=logins, times=times)
     if not any(e.candidates for e in entries) and (entries or not why_not):
-        found = sorted({name for e in entries for name in e.others})
-        raise ImportRefused(f"no {assignment} notebook in {len(entries)} submissions"
+        found = sorted({name for e in entries for name in e.others} or
+                       {p.name for p in folder.rglob("*") if p.is_file() and p.name not in lms.JUNK})
+        where = f"{len(entries)} submissions" if entries else f"the {len(found)} file(s) of {folder.name}"
+        raise ImportRefused(f"no {assignment} notebook in {where}"
                             + (f" (found {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})" if found else "")
                             + f"; nothing imported, nothing changed. Is it the download of {assignment}?")
     kept = [e for e in entries if _keeps_graded(course, assignment, e, replace)]
