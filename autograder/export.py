@@ -141,9 +141,10 @@ def table(results: list[Result], roster: dict[tuple[str, str], str] | None = Non
             score = f"{r.auto_score:g}/{r.auto_max:g}" if r.graded else "-"
             lost = [c.cell for c in r.cells if not c.manual and c.score is not None and c.score < c.max_score]
             text = status(r) if r.graded or r.reason == NO_SUBMISSION else "could not be graded"
-            text += f" (lost: {', '.join(lost)})" if r.graded and lost else ""
+            if r.graded and lost:
+                text += f" (lost: {', '.join(lost)})" if len(lost) <= 2 else f" (lost: {len(lost)} tests)"
             if r.graded and r.manual_pending:
-                text += f"; {r.manual_pending} written answer(s) to grade by hand"
+                text += f"; {r.manual_pending} to grade by hand"
             if roster:
                 text += f"  [{roster.get((r.assignment, r.student), '')}]"
             rows.append((r.student, score, text))

@@ -122,9 +122,9 @@ def test_a_german_moodle_download_is_graded_from_the_final_file_and_the_flat_lay
 
 def _full_marks_by_hand(course, student):
     with Gradebook(course.api.coursedir.db_url) as gb:
-        for grade in gb.find_submission(A, student).notebooks[0].grades:
-            if grade.manual_score is None and grade.auto_score is None:
-                grade.manual_score, grade.needs_manual_grade = grade.max_score, False
+        for cell in gb.find_submission(A, student).notebooks[0].grades:
+            if cell.manual_score is None and cell.auto_score is None:
+                cell.manual_score, cell.needs_manual_grade = cell.max_score, False
         gb.db.commit()
 
 
