@@ -231,6 +231,9 @@ def test_an_ungradable_resubmission_keeps_the_graded_one_unless_asked(week, caps
     assert read_rows(grades)["100002"]["status"] == "graded"
     assert "100002: kept the graded submission" in out.out and "--student 100002" in out.out
     assert (course.submission_dir("100002", A) / f"{A}.ipynb").read_text() != ""
+    code, out = grade(course, "--submissions", str(folder), "--student", "100002", csv_path=grades, capsys=capsys)
+    assert code == 0, out.err   # asked for: replaced
+    assert read_rows(grades)["100002"]["status"].startswith("could not be graded: step_sizes.ipynb: the file is empty")
 
 
 # -- 9: a rerun that grades nothing says so; an interrupted --regrade says how to go on ------------------------------
