@@ -19,7 +19,9 @@ import difflib
 import shutil
 import os
 import secrets
+import shlex
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -85,7 +87,6 @@ def main(argv=None) -> int:
 def _resume_command(args) -> str:
     """The ``grade`` command that goes on with an interrupted ``--regrade`` run: the same one without
     ``--regrade`` (the run forgot every earlier grade when it started, and keeps its seed)."""
-    import shlex
     words = ["sgd-course", "grade", args.assignment, "--course", args.course, "--csv", args.csv]
     for option in ("roster", "timeout", "workers", "dask"):
         if getattr(args, option, None) is not None:
@@ -497,7 +498,6 @@ def _unzip(path: Path, target: Path) -> dict[Path, float | None]:
     """Unpack a zip into ``target``, keeping each entry's time (returned: file -> time, None where
     unknown). Entries that would land outside ``target`` (``../``, absolute paths) and symbolic links
     are refused by name and not unpacked."""
-    import stat
     times = {}
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():

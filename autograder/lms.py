@@ -32,8 +32,10 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import time
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +93,9 @@ def _split_name(full: str) -> tuple[str | None, str | None]:
     return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0] or None)
 
 
-def _candidate(path: Path, notebooks: list[str], when) -> Candidate:
-    stem = path.stem
+def _candidate(path: Path, notebooks: list[str], when, stem: str | None = None) -> Candidate:
+    """``stem``: the name the student gave the file (default: the file's own)."""
+    stem = stem or path.stem
     m = None if stem in notebooks else RESUBMISSION.match(stem)
     if m:
         return Candidate(path, m["file"], int(m["n"] or m["copy"]), when(path))
@@ -130,8 +133,7 @@ def scan(folder: Path, assignment: str, notebooks: list[str], *, id_from: str = 
                 first, last = _split_name(flat["name"])
                 e = entry(flat["id"], first, last)
                 if e and path.suffix == ".ipynb":
-                    e.candidates.append(_candidate(path.with_name(flat["file"]), notebooks, lambda _: when(path)))
-                    e.candidates[-1].path = path
+                    e.candidates.append(_candidate(path, notebooks, when, stem=Path(flat["file"]).stem))
                 elif e:
                     e.others.append(flat["file"])
                 continue
@@ -540,7 +542,6 @@ def moodle_feedback_zip(pages: dict[str, tuple[str, list[Path]]], path) -> tuple
     (full name, feedback pages); each page goes into the student's folder as Moodle's download names
     it, ``<Full Name>_<id>_assignsubmission_file_/`` (Moodle reads the id after the first ``_``, so a
     ``_`` in a name becomes a space). Returns (path, students in it)."""
-    import zipfile
     path = Path(path)
     count = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
