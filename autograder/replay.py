@@ -377,10 +377,11 @@ def check_notebook(source_nb, assignment: str):
     nb = copy.deepcopy(source_nb)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "markdown":
-            cell.source = TEXT_STUB
-        elif meta.get("solution") or BEGIN_SOLUTION in cell.source:
-            cell.source = _empty_solutions(cell.source)
+        stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+        if BEGIN_SOLUTION in cell.source or "BEGIN MARK SCHEME" in cell.source:
+            cell.source = _empty_solutions(cell.source, stub)
+        elif meta.get("solution"):
+            cell.source = stub
         if BEGIN_HIDDEN in cell.source:
             found = hidden_call(cell.source)
             visible = split(cell.source)[0].rstrip("\n")
@@ -392,12 +393,12 @@ def check_notebook(source_nb, assignment: str):
     return nb
 
 
-def _empty_solutions(source: str) -> str:
+def _empty_solutions(source: str, stub: str = CODE_STUB) -> str:
     """A cell's source with each solution region holding only the stub, and no mark scheme."""
     lines, inside = [], False
     for line in source.split("\n"):
         if BEGIN_SOLUTION in line:
-            lines += [line, line[:len(line) - len(line.lstrip())] + CODE_STUB]
+            lines += [line, line[:len(line) - len(line.lstrip())] + stub]
             inside = True
         elif "BEGIN MARK SCHEME" in line:
             inside = True
