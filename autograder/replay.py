@@ -65,6 +65,7 @@ DATA_VARIABLE = "SGD_COURSE_REPLAY_DATA"
 NOT_REPLAYABLE = ("this test cell cannot be checked without the course's hidden tests: only its visible "
                   "tests ran")
 SCALARS = (type(None), bool, int, str)
+DATA = (*SCALARS, float, list, tuple, dict, np.ndarray, np.generic)
 MISSING = object()
 
 
@@ -77,7 +78,8 @@ class NotRecordable(Exception):
 class Encoder:
     """Values -> JSON trees; arrays go to ``arrays`` (for the ``.npz``) under keys ``<prefix><n>``.
     ``refs`` maps id() of the student's objects (their functions, what their calls returned) to a
-    reference, so that such an object is written as "that object", never as its value."""
+    reference, so that such an object (not data: a function, a class, an object of the student's) is
+    written as "that object"; data is written as its value."""
 
     def __init__(self, prefix: str, arrays: dict, refs: dict):
         self.prefix, self.arrays, self.refs = prefix, arrays, refs
@@ -85,7 +87,7 @@ class Encoder:
     def __call__(self, x, depth=0):
         if depth > 20:
             raise NotRecordable("a value nested too deeply")
-        if not isinstance(x, SCALARS) and id(x) in self.refs:
+        if not isinstance(x, DATA) and id(x) in self.refs:
             return {"t": "ref", "ref": self.refs[id(x)]}
         if isinstance(x, SCALARS):
             return {"t": "py", "v": x}
