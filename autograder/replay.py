@@ -175,6 +175,18 @@ def walk(x, path=(), depth=0):
             yield from walk(item, (*path, key), depth + 1)
 
 
+def _result_refs_in(tree):
+    """Every reference to a call's result in recorded events."""
+    if isinstance(tree, dict):
+        if tree.get("r") == "result":
+            yield tree
+        for value in tree.values():
+            yield from _result_refs_in(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _result_refs_in(value)
+
+
 def as_array(x, shape):
     """``x`` as a float64 array of ``shape``, one number per entry (as a check reads a tuple of numbers),
     or None."""
@@ -231,7 +243,8 @@ class Recorder:
             raise NotRecordable(f"a call of {fn!r}, which is neither the student's nor a fixture")
         self.events.append({"op": "call", "fn": target, "args": self.encode(list(args)),
                             "kwargs": self.encode(dict(kwargs)), "call": call,
-                            "forbidden": [m.__name__ for m in forbidden], "form": form(result)})
+                            "forbidden": [m.__name__ for m in forbidden], "form": form(result),
+                            "length": len(result) if isinstance(result, (list, tuple)) else None})
         self.results.append((len(self.events) - 1, call, result))
         self._result_refs(result, {"r": "result", "call": len(self.events) - 1})
 
@@ -251,6 +264,17 @@ class Recorder:
     def compared_all(self, results, rtol, atol):
         self.events.append({"op": "match_all", "rtol": rtol, "atol": atol,
                             "items": [self._comparison(*r) for r in results]})
+
+    def unread(self):
+        """(call, path) of a part of a result that no comparison or call used (the check read it
+        itself, so its replay would not), or None."""
+        used = {(ref["call"], tuple(ref["path"])) for ref in _result_refs_in(self.events)}
+        for number, call, result in self.results:
+            for path, item in walk(result):
+                if not isinstance(item, (list, tuple, dict)) and \
+                        not any((number, tuple(path[:n])) in used for n in range(len(path) + 1)):
+                    return call, path
+        return None
 
     def named(self, local, name):
         self.locals[name] = local
@@ -317,6 +341,9 @@ def record(check, names: dict, seed: int, prefix: str, arrays: dict):
     recorder = Recorder(names, prefix, arrays)
     with seeded(seed), recording(recorder):
         message = verdict(lambda: check(*names.values()))
+    unread = recorder.unread()
+    if unread and not message:
+        raise NotRecordable(f"the check reads part {unread[1]} of what {unread[0]} returned itself")
     return recorder.events, recorder.locals, message
 
 
@@ -332,7 +359,10 @@ def replay_events(events, arrays, names: dict) -> None:
         if ref["r"] == "name":
             found = names.get(ref["name"])
             return found if found is not None else student_global(first, ref["name"], None)
-        value = results[ref["call"]]
+        value, event = results[ref["call"]], events[ref["call"]]
+        if event["length"] is not None and ref["path"] and \
+                (not isinstance(value, (list, tuple)) or len(value) != event["length"]):
+            raise CheckFailed(f"For {event['call']}: expected {event['form']}, got {form(value)}.")
         try:
             for step in ref["path"]:
                 value = value[step]
@@ -341,7 +371,6 @@ def replay_events(events, arrays, names: dict) -> None:
         if "as" in ref and value is not MISSING:
             value = as_array(value, ref["as"])
         if value is MISSING or value is None and "as" in ref:
-            event = events[ref["call"]]
             raise CheckFailed(f"For {event['call']}: expected {event['form']}, got {form(results[ref['call']])}.")
         return value
 
