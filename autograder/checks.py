@@ -36,7 +36,7 @@ class CheckFailed(AssertionError):
 
 RECORDER: contextvars.ContextVar = contextvars.ContextVar("sgd_course_recorder", default=None)
 """The recorder the building blocks below report to while a check is recorded (``autograder.replay``);
-None while grading. A recorder has ``called``, ``compared``, ``compared_all`` and ``named``."""
+None while grading. A recorder has ``calling``, ``returned``, ``compared``, ``compared_all`` and ``named``."""
 
 
 @contextmanager
@@ -198,6 +198,16 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
     ``fn`` may be a driver ``Fixture`` given proxies of the student's objects (in its own arguments or
     in ``args``): while grading it runs in the student's kernel, with those objects; else here.
     """
+    recorder = RECORDER.get()
+    if recorder is not None:
+        recorder.calling(fn, args, kwargs, call, forbidden)
+    result = _call(fn, args, kwargs, call, forbidden)
+    if recorder is not None:
+        recorder.returned(result)
+    return result
+
+
+def _call(fn, args, kwargs, call, forbidden):
     if not callable(fn):
         raise CheckFailed(f"{call.split('(')[0]} should be a function, got {_describe(fn)}.")
     if isinstance(fn, Fixture):  # a driver: it runs where the student's objects it is given live
@@ -230,9 +240,6 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
         except Exception as error:  # the student's bug, reported in words
             raise CheckFailed(f"{call} raised {type(error).__name__}: {error}") from None
     _no_reference(call, calls)
-    recorder = RECORDER.get()
-    if recorder is not None:
-        recorder.called(fn, args, kwargs, call, forbidden, result)
     return result
 
 

@@ -66,7 +66,6 @@ NOT_REPLAYABLE = ("this test cell cannot be checked without the course's hidden 
                   "tests ran")
 SCALARS = (type(None), bool, int, str)
 DATA = (*SCALARS, float, list, tuple, dict, np.ndarray, np.generic)
-MISSING = object()
 
 
 class NotRecordable(Exception):
@@ -234,7 +233,8 @@ class Recorder:
                         return {"r": "result", "call": number, "path": path, "as": list(got.shape)}
         raise NotRecordable("a comparison of a value that is not what a call returned")
 
-    def called(self, fn, args, kwargs, call, forbidden, result):
+    def calling(self, fn, args, kwargs, call, forbidden):
+        """A call of a student's function, with its arguments as they are before the call."""
         if isinstance(fn, Fixture) or not callable(fn):
             target = self.encode(fn)
         elif id(fn) in self.refs:
@@ -243,10 +243,15 @@ class Recorder:
             raise NotRecordable(f"a call of {fn!r}, which is neither the student's nor a fixture")
         self.events.append({"op": "call", "fn": target, "args": self.encode(list(args)),
                             "kwargs": self.encode(dict(kwargs)), "call": call,
-                            "forbidden": [m.__name__ for m in forbidden], "form": form(result),
-                            "length": len(result) if isinstance(result, (list, tuple)) else None})
-        self.results.append((len(self.events) - 1, call, result))
-        self._result_refs(result, {"r": "result", "call": len(self.events) - 1})
+                            "forbidden": [m.__name__ for m in forbidden], "number": len(self.results)})
+
+    def returned(self, result):
+        """What the call last recorded returned: its form, and every list's and tuple's length."""
+        event = self.events[-1]
+        event["lengths"] = [[path, len(item), form(item)] for path, item in walk(result)
+                            if isinstance(item, (list, tuple))]
+        self._result_refs(result, {"r": "result", "call": len(self.results)})
+        self.results.append((len(self.results), event["call"], result))
 
     def _comparison(self, got, expected, call, hints):
         usable = []
@@ -265,16 +270,26 @@ class Recorder:
         self.events.append({"op": "match_all", "rtol": rtol, "atol": atol,
                             "items": [self._comparison(*r) for r in results]})
 
-    def unread(self):
-        """(call, path) of a part of a result that no comparison or call used (the check read it
-        itself, so its replay would not), or None."""
+    def compare_unread(self):
+        """Compare exactly every part of a result that no comparison or call used (the check read it
+        itself: the reference's value is the one it accepts), right after the last event that used
+        that result. A part that is not a number or a numeric array is not recordable."""
         used = {(ref["call"], tuple(ref["path"])) for ref in _result_refs_in(self.events)}
-        for number, call, result in self.results:
-            for path, item in walk(result):
-                if not isinstance(item, (list, tuple, dict)) and \
-                        not any((number, tuple(path[:n])) in used for n in range(len(path) + 1)):
-                    return call, path
-        return None
+        for number, call, result in reversed(self.results):
+            unread = [(path, item) for path, item in walk(result) if not isinstance(item, (list, tuple, dict))
+                      and not any((number, tuple(path[:n])) in used for n in range(len(path) + 1))]
+            if not unread:
+                continue
+            uses = [i for i, event in enumerate(self.events) if any(
+                r["call"] == number for r in _result_refs_in(event)) or event.get("number") == number]
+            at = max(uses) + 1
+            for path, item in reversed(unread):
+                if not isinstance(item, (float, int, np.ndarray, np.generic)) or isinstance(item, bool) \
+                        or np.asarray(item).dtype.kind not in "iuf":
+                    raise NotRecordable(f"the check reads part {path} of what {call} returned itself")
+                self.events.insert(at, {"op": "match", "got": {"r": "result", "call": number, "path": path},
+                                        "expected": self.encode(item), "call": f"{call}, part {path} of the result",
+                                        "rtol": 0.0, "atol": 0.0, "hints": []})
 
     def named(self, local, name):
         self.locals[name] = local
@@ -341,9 +356,8 @@ def record(check, names: dict, seed: int, prefix: str, arrays: dict):
     recorder = Recorder(names, prefix, arrays)
     with seeded(seed), recording(recorder):
         message = verdict(lambda: check(*names.values()))
-    unread = recorder.unread()
-    if unread and not message:
-        raise NotRecordable(f"the check reads part {unread[1]} of what {unread[0]} returned itself")
+    if not message:
+        recorder.compare_unread()
     return recorder.events, recorder.locals, message
 
 
@@ -352,27 +366,30 @@ def record(check, names: dict, seed: int, prefix: str, arrays: dict):
 def replay_events(events, arrays, names: dict) -> None:
     """Make the recorded calls on the student's functions ``names`` and the recorded comparisons;
     raises CheckFailed as the hidden check does."""
-    results = []
+    results, calls = [], []  # what each call returned, and its event
     first = next(iter(names.values()), None)
 
     def resolve(ref):
         if ref["r"] == "name":
             found = names.get(ref["name"])
             return found if found is not None else student_global(first, ref["name"], None)
-        value, event = results[ref["call"]], events[ref["call"]]
-        if event["length"] is not None and ref["path"] and \
-                (not isinstance(value, (list, tuple)) or len(value) != event["length"]):
-            raise CheckFailed(f"For {event['call']}: expected {event['form']}, got {form(value)}.")
-        try:
-            for step in ref["path"]:
-                value = value[step]
-        except (TypeError, KeyError, IndexError):
-            value = MISSING
-        if "as" in ref and value is not MISSING:
-            value = as_array(value, ref["as"])
-        if value is MISSING or value is None and "as" in ref:
-            raise CheckFailed(f"For {event['call']}: expected {event['form']}, got {form(results[ref['call']])}.")
-        return value
+        value, event = results[ref["call"]], calls[ref["call"]]
+        lengths = {tuple(path): (n, text) for path, n, text in event["lengths"]}
+        for depth in range(len(ref["path"]) + 1):
+            n, text = lengths.get(tuple(ref["path"][:depth]), (None, ""))
+            if n is not None and "as" not in ref and (not isinstance(value, (list, tuple)) or len(value) != n):
+                where = f" as part {ref['path'][:depth]} of the result" if depth else ""
+                raise CheckFailed(f"For {event['call']}: expected {text}{where}, got {form(value)}.")
+            if depth < len(ref["path"]):
+                try:
+                    value = value[ref["path"][depth]]
+                except (TypeError, KeyError, IndexError):
+                    raise CheckFailed(f"For {event['call']}: expected {text or 'another result'}, got "
+                                      f"{form(value)}.") from None
+        if "as" in ref and as_array(value, ref["as"]) is None:
+            raise CheckFailed(f"For {event['call']}: expected {int(np.prod(ref['as']))} number(s), got "
+                              f"{form(value)}.")
+        return as_array(value, ref["as"]) if "as" in ref else value
 
     def comparison(item):
         return (resolve(item["got"]), decode(item["expected"], arrays, resolve), item["call"],
@@ -382,10 +399,10 @@ def replay_events(events, arrays, names: dict) -> None:
         if event["op"] == "call":
             fn = decode(event["fn"], arrays, resolve)
             forbidden = [importlib.import_module(m) for m in event["forbidden"]]
+            calls.append(event)
             results.append(student_call(fn, *decode(event["args"], arrays, resolve), call=event["call"],
                                         forbidden=forbidden, **decode(event["kwargs"], arrays, resolve)))
             continue
-        results.append(None)  # calls are numbered by their place among all events
         if event["op"] == "match":
             got, expected, call, hints = comparison(event)
             assert_matches(got, expected, call, rtol=event["rtol"], atol=event["atol"], hints=hints)
