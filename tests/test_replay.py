@@ -34,6 +34,14 @@ REFERENCE_MODULES = (course.adaptive, course.gradcheck, course.minibatch, course
 NOT_REPLAYABLE = {  # checks whose verdict rests on more than recorded calls and comparisons (see replay)
     ("mlp", "test_epoch_minibatches"), ("mlp", "test_train"),
 }
+OWN_WORDS = {  # mutants (tests/test_hidden_*.py) that the check fails in its own words, the replay in its
+    ("test_constant", "scalar for arrays"), ("test_constant", "not a factory"),
+    ("test_adagrad_diag", "one c per run, taus per run"), ("test_bias_variance", "per-coordinate variances"),
+    ("test_linear_forward", "cache (x, W, b)"), ("test_linear_forward", "cache (out, W)"),
+    ("test_linear_backward", "dx missing"), ("test_relu", "cache is the output"), ("test_relu", "returns only out"),
+    ("test_softmax_cross_entropy", "no max subtracted (overflows)"),
+    ("test_softmax_cross_entropy", "log of rounded probabilities"), ("test_numerical_gradient", "theta not restored"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -314,3 +322,47 @@ def test_replaying_needs_no_hidden_tests_and_no_reference(bundled, tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "replayed 6" in done.stdout and "FAILED: For stochastic_gradient(" in done.stdout
+
+
+def _mutants():
+    """(assignment, test cell, check, mutant, the mutant's functions) of the hidden tests' mutation tables."""
+    import test_hidden_adagrad
+    import test_hidden_gd_vs_sgd
+    import test_hidden_mlp
+    import test_hidden_step_sizes
+    from autograder.hidden_tests import mlp as hidden_mlp
+    for check, mutants in test_hidden_step_sizes.MUTANTS.items():
+        name = check[len("check_"):]
+        for label, fn in mutants.items():
+            yield "step_sizes", f"test_{name}", getattr(hidden_step_sizes, check), label, {name: fn}
+    for assignment, table in (("adagrad", test_hidden_adagrad), ("gd_vs_sgd", test_hidden_gd_vs_sgd)):
+        for cell, mutants in table.MUTANTS.items():
+            name, check = table.CELLS[cell]
+            for label, edits in mutants.items():
+                yield assignment, f"test_{cell}", check, label, {name: table.define(cell, table.mutate(cell, edits))}
+    t = test_hidden_mlp
+    for check, mutants in t.MUTANTS.items():
+        cell = next(c for c, (k, _) in t.TESTS.items() if k == check)
+        for label, edits in mutants.items():
+            functions = t._functions(check, t.mutate(t.ANSWERS[t.CELL[check]], edits))
+            yield "mlp", cell, getattr(hidden_mlp, check), label, dict(zip(t.FUNCTIONS[check], functions))
+
+
+def test_every_mutant_gets_gradings_verdict_from_the_replay(bundled):
+    """Every mutant of the hidden tests' mutation tables (wrong answers of every kind), at every recorded
+    seed: the replay of a replayable cell fails it exactly when the hidden check does, with the check's
+    message, except where the check words a wrong kind of result itself (``OWN_WORDS``)."""
+    cells, own, tried = _cells(bundled), set(), 0
+    for assignment, cell, check, label, names in _mutants():
+        if not cells[assignment, cell]["replayable"]:
+            continue
+        for seed in replay.SEEDS:
+            events, arrays = replay.load(bundled, assignment, cell, seed)
+            with replay.seeded(seed):
+                want = replay.verdict(lambda: check(*names.values()))
+                got = replay.verdict(lambda: replay.replay_events(events, arrays, names))
+            tried += 1
+            assert bool(got) == bool(want), (cell, label, seed, want, got)
+            if got != want:
+                own.add((cell, label))
+    assert own == OWN_WORDS and tried > 400
