@@ -297,7 +297,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="seconds a cell may run (default: %(default)s, as in grading)")
     parser.add_argument("--course", help="course directory holding the assignment's source (default: this "
                         "clone's notebooks/, when there is one)")
-    parser.add_argument("--seed", type=int, help="seed of the grading checks' random inputs (default: fresh)")
+    parser.add_argument("--seed", type=int, help="seed of the grading checks' random inputs (default: fresh; in the "
+                        "student edition it picks one of the input sets recorded when the edition was built)")
     parser.set_defaults(run=run)
     return parser
 
