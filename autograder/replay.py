@@ -466,9 +466,9 @@ def check_notebook(source_nb, assignment: str):
         if BEGIN_HIDDEN in cell.source:
             found = hidden_call(cell.source)
             visible = split(cell.source)[0].rstrip("\n")
-            names = ", ".join(f"{n}={n}" for n in found[2])
+            names = "".join(f", {n}={n}" for n in (found[2] if found else ()))
             cell.source = (f"{visible}\n### {BEGIN_HIDDEN}\nfrom autograder.replay import replay\n"
-                           f"replay({assignment!r}, {meta['grade_id']!r}, {names})\n### {END_HIDDEN}")
+                           f"replay({assignment!r}, {meta['grade_id']!r}{names})\n### {END_HIDDEN}")
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return nb
@@ -569,10 +569,11 @@ def bundle(source_root: Path, out: Path, *, seeds=SEEDS) -> None:
             source_nb = nbformat.read(path, as_version=4)
             spaces = variants(path, assignment)
             for cell in source_nb.cells:
-                found = hidden_call(cell.source) if BEGIN_HIDDEN in cell.source else None
-                if found is None:
+                if BEGIN_HIDDEN not in cell.source:
                     continue
-                by_seed, arrays, why = record_cell(found, spaces, seeds)
+                found = hidden_call(cell.source)
+                by_seed, arrays, why = record_cell(found, spaces, seeds) if found else \
+                    ({}, {}, "its hidden block is not one call of a check on the notebook's functions")
                 gid = cell.metadata["nbgrader"]["grade_id"]
                 cells[gid] = {"notebook": path.stem, "replayable": not why, "reason": why}
                 target = out / "records" / assignment
