@@ -66,6 +66,9 @@ DATA_VARIABLE = "SGD_COURSE_REPLAY_DATA"
 NOT_REPLAYABLE = ("this test cell cannot be checked without the course's hidden tests: only its visible "
                   "tests ran")
 SCALARS = (type(None), bool, int, str)
+UNREAD_RTOL, UNREAD_ATOL = 1e-12, 1e-14
+"""How closely a part of a result that the check reads itself (a cache, an input it must leave as it was)
+must equal the reference's: equal up to rounding."""
 DATA = (*SCALARS, float, list, tuple, dict, np.ndarray, np.generic)
 
 
@@ -270,8 +273,8 @@ class Recorder:
                             "items": [self._comparison(*r) for r in results]})
 
     def compare_unread(self):
-        """Compare exactly every part of a result that no comparison or call used (the check read it
-        itself: the reference's value is the one it accepts), right after the last event that used
+        """Compare every part of a result that no comparison or call used (the check read it itself: the
+        reference's value is the one it accepts) to rounding (``UNREAD_RTOL``), right after the last event that used
         that result. A part that is not a number or a numeric array is not recordable."""
         used = {(ref["call"], tuple(ref["path"])) for ref in _result_refs_in(self.events)}
         for number, call, result in reversed(self.results):
@@ -288,7 +291,7 @@ class Recorder:
                     raise NotRecordable(f"the check reads part {path} of what {call} returned itself")
                 self.events.insert(at, {"op": "match", "got": {"r": "result", "call": number, "path": path},
                                         "expected": self.encode(item), "call": f"{call}, part {path} of the result",
-                                        "rtol": 0.0, "atol": 0.0, "hints": []})
+                                        "rtol": UNREAD_RTOL, "atol": UNREAD_ATOL, "hints": []})
 
     def named(self, local, name):
         self.locals[name] = local

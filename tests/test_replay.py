@@ -341,7 +341,9 @@ def _mutants():
             for label, edits in mutants.items():
                 yield assignment, f"test_{cell}", check, label, {name: table.define(cell, table.mutate(cell, edits))}
     t = test_hidden_mlp
-    for check, mutants in t.MUTANTS.items():
+    tables = [t.MUTANTS, {check: {f"correct: {k}": v for k, v in variants.items()}  # these pass
+                          for check, variants in t.CORRECT_VARIANTS.items()}]
+    for check, mutants in ((check, mutants) for table in tables for check, mutants in table.items()):
         cell = next(c for c, (k, _) in t.TESTS.items() if k == check)
         for label, edits in mutants.items():
             functions = t._functions(check, t.mutate(t.ANSWERS[t.CELL[check]], edits))
@@ -349,8 +351,8 @@ def _mutants():
 
 
 def test_every_mutant_gets_gradings_verdict_from_the_replay(bundled):
-    """Every mutant of the hidden tests' mutation tables (wrong answers of every kind), at every recorded
-    seed: the replay of a replayable cell fails it exactly when the hidden check does, with the check's
+    """Every mutant of the hidden tests' mutation tables (wrong answers of every kind, and mlp's other
+    correct solutions), at every recorded seed: the replay of a replayable cell fails it exactly when the hidden check does, with the check's
     message, except where the check words a wrong kind of result itself (``OWN_WORDS``)."""
     cells, own, tried = _cells(bundled), set(), 0
     for assignment, cell, check, label, names in _mutants():
