@@ -41,6 +41,7 @@ OWN_WORDS = {  # mutants (tests/test_hidden_*.py) that the check fails in its ow
     ("test_linear_backward", "dx missing"), ("test_relu", "cache is the output"), ("test_relu", "returns only out"),
     ("test_softmax_cross_entropy", "no max subtracted (overflows)"),
     ("test_softmax_cross_entropy", "log of rounded probabilities"), ("test_numerical_gradient", "theta not restored"),
+    ("test_local_derivatives", "an input gets a derivative"), ("test_local_derivatives", "Values instead of numbers"),
 }
 
 
@@ -329,6 +330,7 @@ def _mutants():
     import test_hidden_adagrad
     import test_hidden_gd_vs_sgd
     import test_hidden_mlp
+    import test_hidden_nonsmooth
     import test_hidden_step_sizes
     from autograder.hidden_tests import mlp as hidden_mlp
     for check, mutants in test_hidden_step_sizes.MUTANTS.items():
@@ -340,6 +342,14 @@ def _mutants():
             name, check = table.CELLS[cell]
             for label, edits in mutants.items():
                 yield assignment, f"test_{cell}", check, label, {name: table.define(cell, table.mutate(cell, edits))}
+    t = test_hidden_nonsmooth  # through the loopback kernel, as while grading
+    answers = demo.reference_answers(t.SOURCE)
+    for name, mutants in t.MUTANTS.items():
+        for label, mutant in mutants.items():
+            scope = t.namespace(answers)
+            exec(t.mutant_source(answers, name, mutant), scope)
+            yield "nonsmooth", f"test_{name}", getattr(t.hidden, f"check_{name}"), label, \
+                {name: t.graded(scope, name, "kernel")}
     t = test_hidden_mlp
     tables = [t.MUTANTS, {check: {f"correct: {k}": v for k, v in variants.items()}  # these pass
                           for check, variants in t.CORRECT_VARIANTS.items()}]
