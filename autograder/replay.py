@@ -16,7 +16,9 @@ forbidden-call rule, same validation of what comes back) and compares with ``che
 assignment with its solutions emptied and each hidden block replaced by a call of ``replay``) through
 the grading pipeline itself (``selfcheck``).
 
-A check whose verdict depends on more than its recorded calls and comparisons (a property it tests
+What a check reads of a result without a comparison (a cache that must be the input, an input that must
+be left as it was) is compared with the reference's up to rounding; a tuple of numbers that a check reads
+as an array is read so again. A check whose verdict depends on more than that (a property it tests
 itself, a message it writes itself) may not replay faithfully: ``bundle`` runs every check and its
 replay on the reference answers and on every demo bug of the assignment, for every seed, and marks a
 cell whose replay does not give the same verdict and message "not replayable". ``check`` says so for
@@ -368,48 +370,71 @@ def record(check, names: dict, seed: int, prefix: str, arrays: dict):
 def replay_events(events, arrays, names: dict) -> None:
     """Make the recorded calls on the student's functions ``names`` and the recorded comparisons;
     raises CheckFailed as the hidden check does."""
-    results, calls = [], []  # what each call returned, and its event
-    first = next(iter(names.values()), None)
+    Replay(arrays, names).run(events)
 
-    def resolve(ref):
+
+class Replay:
+    """The state of one replay: the student's functions, and what each call returned."""
+
+    def __init__(self, arrays, names: dict):
+        self.arrays, self.names = arrays, names
+        self.results, self.calls = [], []  # what each call returned, and its event
+
+    def run(self, events):
+        for event in events:
+            if event["op"] == "call":
+                self.call(event)
+            elif event["op"] == "match":
+                got, expected, call, hints = self.comparison(event)
+                assert_matches(got, expected, call, rtol=event["rtol"], atol=event["atol"], hints=hints)
+            else:
+                assert_all_match([self.comparison(i) for i in event["items"]], rtol=event["rtol"],
+                                 atol=event["atol"])
+
+    def decode(self, tree):
+        return decode(tree, self.arrays, self.resolve)
+
+    def call(self, event):
+        fn = self.decode(event["fn"])
+        forbidden = [importlib.import_module(m) for m in event["forbidden"]]
+        self.calls.append(event)
+        self.results.append(student_call(fn, *self.decode(event["args"]), call=event["call"],
+                                         forbidden=forbidden, **self.decode(event["kwargs"])))
+
+    def comparison(self, item):
+        return (self.resolve(item["got"]), self.decode(item["expected"]), item["call"],
+                [(self.decode(a), m) for a, m in item["hints"]])
+
+    def resolve(self, ref):
+        """The student's object that ``ref`` names: a function of theirs, or (part of) a call's result,
+        which must have the form the reference's had (else a CheckFailed says so)."""
         if ref["r"] == "name":
-            found = names.get(ref["name"])
-            return found if found is not None else student_global(first, ref["name"], None)
-        value, event = results[ref["call"]], calls[ref["call"]]
-        lengths = {tuple(path): (n, text) for path, n, text in event["lengths"]}
+            found = self.names.get(ref["name"])
+            return found if found is not None else \
+                student_global(next(iter(self.names.values()), None), ref["name"], None)
+        value, event = self.results[ref["call"]], self.calls[ref["call"]]
         for depth in range(len(ref["path"]) + 1):
-            n, text = lengths.get(tuple(ref["path"][:depth]), (None, ""))
-            if n is not None and "as" not in ref and (not isinstance(value, (list, tuple)) or len(value) != n):
-                where = f" as part {ref['path'][:depth]} of the result" if depth else ""
-                raise CheckFailed(f"For {event['call']}: expected {text}{where}, got {form(value)}.")
-            if depth < len(ref["path"]):
-                try:
-                    value = value[ref["path"][depth]]
-                except (TypeError, KeyError, IndexError):
-                    raise CheckFailed(f"For {event['call']}: expected {text or 'another result'}, got "
-                                      f"{form(value)}.") from None
+            value = self._step(value, event, ref, depth)
         if "as" in ref and as_array(value, ref["as"]) is None:
             raise CheckFailed(f"For {event['call']}: expected {int(np.prod(ref['as']))} number(s), got "
                               f"{form(value)}.")
         return as_array(value, ref["as"]) if "as" in ref else value
 
-    def comparison(item):
-        return (resolve(item["got"]), decode(item["expected"], arrays, resolve), item["call"],
-                [(decode(a, arrays, resolve), m) for a, m in item["hints"]])
-
-    for event in events:
-        if event["op"] == "call":
-            fn = decode(event["fn"], arrays, resolve)
-            forbidden = [importlib.import_module(m) for m in event["forbidden"]]
-            calls.append(event)
-            results.append(student_call(fn, *decode(event["args"], arrays, resolve), call=event["call"],
-                                        forbidden=forbidden, **decode(event["kwargs"], arrays, resolve)))
-            continue
-        if event["op"] == "match":
-            got, expected, call, hints = comparison(event)
-            assert_matches(got, expected, call, rtol=event["rtol"], atol=event["atol"], hints=hints)
-        else:
-            assert_all_match([comparison(i) for i in event["items"]], rtol=event["rtol"], atol=event["atol"])
+    @staticmethod
+    def _step(value, event, ref, depth):
+        """``value`` (the part at ``ref``'s path up to ``depth``) checked for its length, then its next part."""
+        lengths = {tuple(path): (n, text) for path, n, text in event["lengths"]}
+        n, text = lengths.get(tuple(ref["path"][:depth]), (None, ""))
+        if n is not None and "as" not in ref and (not isinstance(value, (list, tuple)) or len(value) != n):
+            where = f" as part {ref['path'][:depth]} of the result" if depth else ""
+            raise CheckFailed(f"For {event['call']}: expected {text}{where}, got {form(value)}.")
+        if depth == len(ref["path"]):
+            return value
+        try:
+            return value[ref["path"][depth]]
+        except (TypeError, KeyError, IndexError):
+            raise CheckFailed(f"For {event['call']}: expected {text or 'another result'}, got {form(value)}.") \
+                from None
 
 
 def data_root() -> Path | None:
