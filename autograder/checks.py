@@ -9,6 +9,7 @@ was expected, what came back, and (where the mistake is a known one) a hint.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 import sys
@@ -31,6 +32,21 @@ SEED_VARIABLE = "SGD_COURSE_GRADING_SEED"
 
 class CheckFailed(AssertionError):
     """A hidden or visible check failed; the message is written for the student."""
+
+
+RECORDER: contextvars.ContextVar = contextvars.ContextVar("sgd_course_recorder", default=None)
+"""The recorder the building blocks below report to while a check is recorded (``autograder.replay``);
+None while grading. A recorder has ``calling``, ``returned``, ``compared``, ``compared_all`` and ``named``."""
+
+
+@contextmanager
+def recording(recorder):
+    """Let the building blocks report every call, comparison and named global to ``recorder``."""
+    token = RECORDER.set(recorder)
+    try:
+        yield recorder
+    finally:
+        RECORDER.reset(token)
 
 
 def run_seed() -> int:
@@ -83,6 +99,9 @@ def assert_matches(got, expected, call: str, *, rtol=1e-9, atol=1e-12, hints=())
     ``hints`` is a sequence of (alternative_expected, message): if the result matches an
     alternative (a known mistake), that message is added to the failure.
     """
+    recorder = RECORDER.get()
+    if recorder is not None:
+        recorder.compared(got, expected, call, rtol, atol, hints)
     where = f"For {call}:"
     check_returned(got, expected, call, error=CheckFailed, hint=lambda: _hint(got, hints, rtol, atol))
     got_arr = np.asarray(got, dtype=np.float64)
@@ -92,6 +111,51 @@ def assert_matches(got, expected, call: str, *, rtol=1e-9, atol=1e-12, hints=())
         first = f" (first difference at index {tuple(bad[0])})" if bad and bad[0] else ""
         raise CheckFailed(f"{where} expected {_short(exp_arr)}, got {_short(got_arr)}{first}."
                           + _hint(got, hints, rtol, atol))
+
+
+def assert_all_match(results, *, rtol, atol):
+    """Compare several results, and report the first failing one with only the hints that explain
+    EVERY failing result in which they are offered: a hint that fits one input by coincidence would send
+    the student the wrong way.
+
+    ``results`` is a list of (got, expected, call, hints) with hints a list of (alternative, message).
+    """
+    recorder = RECORDER.get()
+    if recorder is not None:
+        recorder.compared_all(results, rtol, atol)
+    token = RECORDER.set(None)  # one comparison, recorded as such
+    try:
+        _assert_all_match(results, rtol, atol)
+    finally:
+        RECORDER.reset(token)
+
+
+def _assert_all_match(results, rtol, atol):
+    failing = []
+    for got, expected, call, hints in results:
+        try:
+            assert_matches(got, expected, call, rtol=rtol, atol=atol)
+        except CheckFailed:
+            failing.append((got, expected, call, hints))
+    if not failing:
+        return
+    got, expected, call, hints = failing[0]
+    keep = []
+    for alternative, message in hints:
+        offered = [(g, dict((m, a) for a, m in h)[message]) for g, _, _, h in failing
+                   if message in (m for _, m in h)]
+        if all(_fits(g, a, rtol, atol) for g, a in offered):
+            keep.append((alternative, message))
+    assert_matches(got, expected, call, rtol=rtol, atol=atol, hints=keep)
+
+
+def _fits(got, alternative, rtol, atol):
+    try:
+        alt = np.asarray(alternative, dtype=np.float64)
+        arr = np.asarray(got, dtype=np.float64)
+        return arr.shape == alt.shape and bool(np.allclose(arr, alt, rtol=rtol, atol=atol))
+    except (TypeError, ValueError):
+        return False
 
 
 def _hint(got, hints, rtol, atol) -> str:
@@ -134,6 +198,16 @@ def student_call(fn, *args, call: str, forbidden=(), **kwargs):
     ``fn`` may be a driver ``Fixture`` given proxies of the student's objects (in its own arguments or
     in ``args``): while grading it runs in the student's kernel, with those objects; else here.
     """
+    recorder = RECORDER.get()
+    if recorder is not None:
+        recorder.calling(fn, args, kwargs, call, forbidden)
+    result = _call(fn, args, kwargs, call, forbidden)
+    if recorder is not None:
+        recorder.returned(result)
+    return result
+
+
+def _call(fn, args, kwargs, call, forbidden):
     if not callable(fn):
         raise CheckFailed(f"{call.split('(')[0]} should be a function, got {_describe(fn)}.")
     if isinstance(fn, Fixture):  # a driver: it runs where the student's objects it is given live
@@ -188,6 +262,9 @@ def student_global(like, name: str, local):
     function), ``local``."""
     if isinstance(like, RemoteFunction):
         return RemoteFunction(like._kernel, name, name)
+    recorder = RECORDER.get()
+    if recorder is not None:
+        recorder.named(local, name)
     return local
 
 

@@ -3,8 +3,10 @@
     sgd-course check NOTEBOOK [NOTEBOOK ...]
     python -m autograder.selfcheck NOTEBOOK [NOTEBOOK ...]
 
-When the assignment's source is at hand (a clone of the course, or ``--course``), the notebook is
-graded exactly as a submission is, in a throw-away course directory: the same kernel, the same locked
+When the assignment's source is at hand (a clone of the course, or ``--course``), or, in the student
+edition, the hidden checks' recorded calls (``autograder.replay``: the same calls and comparisons with
+inputs drawn at build time), the notebook is graded exactly as a submission is, in a throw-away course
+directory: the same kernel, the same locked
 test cells (an edited or deleted one is put back), the same checks of every returned value's type,
 shape and dtype, the same messages ("expected a number, got ndarray(shape=(2,))"). Without the source,
 it runs top to bottom in a fresh kernel the way nbgrader's Validate does (visible tests only). Unlike
@@ -121,10 +123,12 @@ def _error_message(cell) -> str:
     return "partial credit: passed some but not all of the tests"
 
 
-def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = None) -> Report:
+def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = None, recorded=None) -> Report:
     """Check the notebook at ``path``: graded as grading grades it when the assignment's source is at
-    hand (``course``: a course directory; default: this clone's), else its visible tests run in a fresh
-    kernel as nbgrader's Validate runs them. ``seed``: the random inputs of the grading checks."""
+    hand (``course``: a course directory; default: this clone's), else with the hidden checks' recorded
+    calls (``recorded``: a folder made by ``replay.bundle``; default: the installed one, if any), else its
+    visible tests run in a fresh kernel as nbgrader's Validate runs them. ``seed``: the random inputs of
+    the grading checks (with recorded calls: which of the recorded seeds)."""
     report = Report(Path(path))
     path = Path(path).resolve()
     try:
@@ -154,12 +158,24 @@ def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = 
                       if c.cell_type == "code" and utils.is_grade(c) and not utils.is_solution(c)
                       and utils.is_locked(c) and "checksum" in _meta(c)
                       and _meta(c)["checksum"] != utils.compute_checksum(c)]
-    source, assignment, notebook = _find_source(nb, course)
+    from . import replay
+    source, assignment, notebook = (None, None, None) if recorded else \
+        _find_source(nb, Path(course) / "source" if course else None)
+    recorded = Path(recorded) if recorded else replay.data_root() if source is None and course is None else None
+    if recorded is not None:  # the student edition: no source, the hidden checks' recorded calls
+        source, assignment, notebook = _find_source(nb, recorded / "checks")
     if source is not None:
         source_tests = _test_ids(nbformat.read(source, as_version=4))
         report.deleted = [t for t in source_tests if t not in report.tests]
         report.tests = source_tests
-        return _check_as_graded(report, raw, Path(source).parent.parent, assignment, notebook, timeout, seed)
+        if recorded is None:
+            return _check_as_graded(report, raw, Path(source).parent.parent, assignment, notebook, timeout, seed)
+        with replay.environment(replay.DATA_VARIABLE, str(recorded)):
+            _check_as_graded(report, raw, recorded / "checks", assignment, notebook, timeout, seed)
+        cells = replay.index(recorded)["assignments"][assignment]["cells"]
+        report.notes += [f"{cell}: {replay.NOT_REPLAYABLE}" for cell in source_tests
+                         if cell in cells and not cells[cell]["replayable"]]
+        return report
     config = nbgrader_config(path.parent, timeout=timeout)
     resources = {"metadata": {"path": str(path.parent)}}
     try:
@@ -203,11 +219,12 @@ def _unanswered(nb) -> list[str]:
     return names
 
 
-def _find_source(nb, course=None):
+def _find_source(nb, root=None):
     """(source notebook, assignment, notebook name) of the course notebook ``nb`` is a copy of: the one
-    that shares the most graded cells with it; (None, None, None) when no source is at hand."""
+    in ``root/<assignment>/`` (default: this clone's source/) that shares the most graded cells with it;
+    (None, None, None) when no source is at hand."""
     from .grading import REPO_SOURCE
-    root = Path(course) / "source" if course else REPO_SOURCE
+    root = Path(root) if root else REPO_SOURCE
     if not root.is_dir():
         return None, None, None
     ids = {_meta(c).get("grade_id") for c in nb.cells if _meta(c).get("grade") or _meta(c).get("solution")}
@@ -280,7 +297,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="seconds a cell may run (default: %(default)s, as in grading)")
     parser.add_argument("--course", help="course directory holding the assignment's source (default: this "
                         "clone's notebooks/, when there is one)")
-    parser.add_argument("--seed", type=int, help="seed of the grading checks' random inputs (default: fresh)")
+    parser.add_argument("--seed", type=int, help="seed of the grading checks' random inputs (default: fresh; in the "
+                        "student edition it picks one of the input sets recorded when the edition was built)")
     parser.set_defaults(run=run)
     return parser
 

@@ -34,7 +34,7 @@ import course.nonsmooth
 from course.nonsmooth import Value
 
 from ..bugs import Bug
-from ..checks import CheckFailed, assert_matches, fmt, grading_rng, student_call, student_global
+from ..checks import CheckFailed, assert_all_match, assert_matches, fmt, grading_rng, student_call, student_global
 from ..remote import Fixture, RemoteValue
 
 FORBIDDEN = [course.nonsmooth]
@@ -90,39 +90,6 @@ def _one_d_cases(rng):
     ]
 
 
-def _fits(got, alternative, rtol, atol):
-    try:
-        alt = np.asarray(alternative, dtype=np.float64)
-        arr = np.asarray(got, dtype=np.float64)
-        return arr.shape == alt.shape and bool(np.allclose(arr, alt, rtol=rtol, atol=atol))
-    except (TypeError, ValueError):
-        return False
-
-
-def _verdict(results, rtol, atol):
-    """Report the first failing case, with only the hints that explain EVERY failing case in which
-    they are offered: a hint that fits one input by coincidence would send the student the wrong way.
-
-    ``results`` is a list of (got, expected, call, hints) with hints a list of (alternative, message).
-    """
-    failing = []
-    for got, expected, call, hints in results:
-        try:
-            assert_matches(got, expected, call, rtol=rtol, atol=atol)
-        except CheckFailed:
-            failing.append((got, expected, call, hints))
-    if not failing:
-        return
-    got, expected, call, hints = failing[0]
-    keep = []
-    for alternative, message in hints:
-        offered = [(g, dict((m, a) for a, m in h)[message]) for g, _, _, h in failing
-                   if message in (m for _, m in h)]
-        if all(_fits(g, a, rtol, atol) for g, a in offered):
-            keep.append((alternative, message))
-    assert_matches(got, expected, call, rtol=rtol, atol=atol, hints=keep)
-
-
 # =============================================================================== Clarke, one variable
 
 def check_clarke_interval(clarke_interval):
@@ -148,7 +115,7 @@ def check_clarke_interval(clarke_interval):
             ([both.mean(), both.mean()], "the estimate is the convex hull [min, max] of the sampled "
                                          "gradients, not their mean."),
         ]))
-    _verdict(results, rtol=1e-12, atol=1e-12)
+    assert_all_match(results, rtol=1e-12, atol=1e-12)
 
 
 # =============================================================================== convex hull
@@ -220,7 +187,7 @@ def check_convex_hull(convex_hull):
                 hints.append((np.roll(expected, -shift, axis=0), "right corners and order, but start at "
                               "the lexicographically smallest point (smallest first coordinate, then second)."))
         results.append((got, expected, call, hints))
-    _verdict(results, rtol=1e-12, atol=1e-12)
+    assert_all_match(results, rtol=1e-12, atol=1e-12)
 
 
 # =============================================================================== max-pooling
@@ -277,7 +244,7 @@ def check_maxpool_backward(maxpool_backward):
                            "entry (row-major), not an even split."),
             (ones, "multiply by dout: the maximal entry gets dout, not 1."),
         ]))
-    _verdict(results, rtol=1e-6, atol=1e-7)
+    assert_all_match(results, rtol=1e-6, atol=1e-7)
 
 
 # =============================================================================== the autodiff
@@ -521,7 +488,7 @@ def check_local_derivatives(local_derivatives):
         if node.op == "abs" and p[0] == 0:
             hints.append(([1.0], "abs'(0) = sign(0) = 0 here, as in PyTorch."))
         results.append((got, expected, call, hints))
-    _verdict(results, rtol=1e-12, atol=1e-12)
+    assert_all_match(results, rtol=1e-12, atol=1e-12)
 
 
 OPS = ("+", "-", "*", "neg", "relu", "abs", "max")
@@ -670,7 +637,7 @@ def check_backward(backward):
                                                         "local(node, relu_prime_at_zero)."))
         results.append((got, expected, f"{call}: the grads of all {n} nodes in the order the graph was "
                                        "built (inputs first, output last)", hints))
-    _verdict(results, rtol=1e-10, atol=1e-12)
+    assert_all_match(results, rtol=1e-10, atol=1e-12)
 
 
 # Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).
