@@ -119,9 +119,10 @@ def adagrad(eta=1.0, c0=0.0) -> InPlaceOptimizer:
         np.multiply(g, -eta, out=s)
         np.sqrt(c, out=root)
         with np.errstate(divide="ignore", invalid="ignore"):    # divide all, then set the step to 0
-            np.divide(s, root, out=s)                           # where c > 0 fails
-        np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
-        np.copyto(s, 0, where=not_positive)
+            np.divide(s, root, out=s)                           # where c > 0 fails (if it does anywhere:
+        if not np.minimum.reduce(c) > 0:                        # the min is nan if any c_i is)
+            np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
+            np.copyto(s, 0, where=not_positive)
         theta += s
         return optim.AdaGradState(k=state.k + 1, c=c)
 
@@ -230,7 +231,10 @@ class Workspace:
         new = lambda *shape: np.empty(shape, self.dtype)     # noqa: E731
         return {"h": [new(rows, d) for d in self.widths],
                 "dh": [new(rows, d) for d in self.widths[:-1]] if backward else None,
-                "y": np.empty(rows, np.intp), "rows": np.arange(rows),
+                "y": np.empty(rows, np.intp), "log_p": new(rows),
+                # row j's label y_j as an index into the flattened scores: j C + y_j (C classes); one
+                # gather with it is 2x faster than indexing with (rows, y)
+                "row_starts": np.arange(rows) * self.widths[-1], "label_at": np.empty(rows, np.intp),
                 "row": new(rows, 1), "exp": new(rows, self.widths[-1]),
                 # the scores again, stored column by column (Fortran order): a max over each row then
                 # runs down whole columns, 10x faster than over 10 neighbouring entries at a time
@@ -245,7 +249,7 @@ class Workspace:
     def _rows(self, B):
         """The first B rows of every minibatch buffer, made once per batch size (and buffers for more
         rows, should a minibatch be larger than any before)."""
-        if B > len(self._batch["rows"]):
+        if B > len(self._batch["y"]):
             self._batch, self._views = self._allocate(B, backward=True), {}
         if B not in self._views:
             self._views[B] = self._first_rows(self._batch, B)
@@ -261,7 +265,7 @@ class Workspace:
 
     def _log_probs_of_labels(self, buf):
         """course.nn's log-softmax: the scores h[L] become the log-probabilities; returns log p(y_j | x_j)
-        for every row j (a new array). The loss E_k is minus their mean."""
+        for every row j (in the buffer log_p). The loss E_k is minus their mean."""
         s, row = buf["h"][-1], buf["row"]
         np.copyto(buf["scores_by_column"], s)                   # the max of each row, column by column
         np.maximum.reduce(buf["scores_by_column"], axis=1, out=row[:, 0])      # (a max is exact in any order)
@@ -270,7 +274,8 @@ class Workspace:
         np.add.reduce(buf["exp"], axis=1, keepdims=True, out=row)
         np.log(row, out=row)
         np.subtract(s, row, out=s)                              # log-probabilities
-        return s[buf["rows"], buf["y"]]
+        np.add(buf["row_starts"], buf["y"], out=buf["label_at"])
+        return np.take(s.reshape(-1), buf["label_at"], out=buf["log_p"])
 
     def loss_and_grad(self, idx):
         """E_k on the minibatch I(k) = idx, and its gradient written into ``grad``; returns E_k."""
@@ -284,7 +289,7 @@ class Workspace:
                                                                 # mean's Python-level overhead (2 us a step)
         d = h[-1]                                               # dE/dscores = (softmax - one-hot) / B
         np.exp(d, out=d)
-        d[buf["rows"], buf["y"]] -= 1
+        d.reshape(-1)[buf["label_at"]] -= 1
         np.divide(d, len(idx), out=d)
         for i in range(self.L, 0, -1):                          # the chain rule, from layer L down to 1
             if i < self.L:
