@@ -260,6 +260,27 @@ def test_in_place_step_is_update_then_apply_updates(name, dtype):
         np.testing.assert_array_equal(q[:60], theta[:60])          # c = 0: these entries do not move
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_in_place_adagrad_with_every_c_positive_and_with_a_nan_gradient(dtype):
+    # every c_i > 0 (no entry to hold still), then one nan gradient entry: the readable update gives
+    # that entry no step (nan > 0 is false) and every other entry its step, bit for bit
+    rng = np.random.default_rng(12)
+    theta = rng.standard_normal(500).astype(dtype)
+    grads = [rng.standard_normal(500).astype(dtype) + dtype(0.5) for _ in range(3)]
+    grads[2][7] = np.nan
+    for c0 in (0.0, 0.5):
+        pure, twin = optim.adagrad(eta=0.1, c0=c0), fast.adagrad(eta=0.1, c0=c0)
+        p, s = theta.copy(), pure.init(theta)
+        q, t = theta.copy(), twin.init(theta)
+        work = [np.empty_like(theta) for _ in range(3)] + [np.empty(theta.shape, bool)]
+        for g in grads:
+            updates, s = pure.update(g, s, p)
+            p = optim.apply_updates(p, updates)
+            t = twin.step(g, t, q, work)
+            np.testing.assert_array_equal(q, p)
+        assert np.isnan(t.c[7]) and q[7] == p[7] and np.all(np.isfinite(q))
+
+
 def test_in_place_step_of_adagrad_norm_on_a_dict():
     rng = np.random.default_rng(9)
     params = {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4)}
