@@ -24,9 +24,9 @@ the load hits both alike; a ratio is taken within a round or block, then the med
 - per training step alone: blocks of 10 steps (40 on the digits) of each side in turn on the same
   minibatches; course/'s step is the one the fast path takes (course.fast.Workspace.loss_and_grad and the
   optimizer's in-place step);
-- achieved GFLOP/s, and their fraction of numpy's float32 GEMM peak, measured next to every comparison as
-  the sustained rate of 1024x1024 products over half a second (on a loaded machine, the peak on offer at
-  the time; the best single product is printed too). FLOPs counted: 2 d_in d_out per sample and layer for
+- achieved GFLOP/s, and their fraction of numpy's float32 GEMM peak, measured right before and right after
+  every run of course/ as the sustained rate of 1024x1024 products over half a second (the mean of the two:
+  on a loaded machine, the peak on offer while course/ ran; the best single product is printed too). FLOPs counted: 2 d_in d_out per sample and layer for
   the forward pass, as much for the weight gradients, as much again for the input gradients of every layer
   but the first, and per epoch the forward passes of the whole-set losses; elementwise work is not counted.
 Both libraries use the same number of threads: numpy's BLAS thread count, or ``--threads``. Between the
@@ -45,9 +45,11 @@ as installed:
 
 The targets are meant for numpy as installed (the kernels a student's laptop runs).
 
-Targets, per epoch of fit() (what a student waits for): course/ at least 4x faster than PyTorch on
-digits 64-64-10 at batch 32, at least 1.5x on 784-256-128-10 at batch 128, and on 784-256-128-10 at batch
-512 at least 70% of the GEMM peak with SGD and 65% with AdaGrad (its elementwise passes are real work). The table of steps alone shows where the time goes.
+Targets (issue 24), per epoch of fit() (what a student waits for), each the median over the rounds:
+course/ at least 4x faster than PyTorch on digits 64-64-10 at batch 32; on 784-256-128-10 at least 75% of
+the same run's float32 GEMM peak at batch 128 and at least 80% at batch 512, with SGD and with AdaGrad.
+The batch-128 ratio to PyTorch is printed for information: it depends on the CPU (PyTorch's own kernels).
+The table of steps alone shows where the time goes; the last line says whether every target was met.
 """
 
 from __future__ import annotations
@@ -85,9 +87,9 @@ CONFIGS = [
     # lr: constant SGD step and AdaGrad's eta; target: ("speed-up", x) or ("peak", fraction per optimizer)
     Config("digits", [64, 64, 10], 32, epochs=20, lr={"sgd": 0.05, "adagrad": 0.05}, target=("speed-up", 4.0)),
     Config("784-128", [784, 256, 128, 10], 128, epochs=1, lr={"sgd": 0.05, "adagrad": 0.01},
-           target=("speed-up", 1.5)),
+           target=("peak", {"sgd": 0.75, "adagrad": 0.75})),
     Config("784-512", [784, 256, 128, 10], 512, epochs=1, lr={"sgd": 0.1, "adagrad": 0.01},
-           target=("peak", {"sgd": 0.70, "adagrad": 0.65})),
+           target=("peak", {"sgd": 0.80, "adagrad": 0.80})),
 ]
 
 
@@ -331,14 +333,18 @@ def main(argv=None):
             X, y = data_for(config)
             for kind in ("sgd", "adagrad"):
                 params = init_mlp(config.sizes, np.random.default_rng(SEED), dtype=np.float32)
-                peak, best = gemm_peak(threads)
                 sides = [lambda: run_course(config, kind, params, X, y, threads),
                          lambda: run_torch(config, kind, params, X, y, torch)]
                 order = [0, 1] if (r + (kind == "adagrad")) % 2 == 0 else [1, 0]
-                out = {}
+                out, peaks = {}, []
                 for side in order:
                     time.sleep(SETTLE)
+                    if side == 0:            # the peak right before and right after course's run: the
+                        peaks.append(gemm_peak(threads))           # machine's offer while it ran
                     out[side] = sides[side]()
+                    if side == 0:
+                        peaks.append(gemm_peak(threads))
+                peak, best = statistics.mean(p for p, _ in peaks), max(b for _, b in peaks)
                 check_like_for_like(config, kind, out[0], out[1])
                 epochs.setdefault((config.name, kind), []).append(
                     (out[0][0], out[1][0], peak, best, (out[0][2][-1], out[1][2][-1])))
@@ -398,10 +404,11 @@ def main(argv=None):
             print(f"final whole-set loss, {config.label()} {kind}: course {losses[0]:.5f}, torch {losses[1]:.5f}")
     peaks = [row[2] for rows in epochs.values() for row in rows]
     bests = [row[3] for rows in epochs.values() for row in rows]
-    print(f"numpy float32 GEMM peak (1024^3 products for 0.5 s next to every comparison; each fraction uses "
-          f"its own): sustained median {statistics.median(peaks):.1f} (min {min(peaks):.1f}, max "
+    print(f"numpy float32 GEMM peak (1024^3 products for 0.5 s before and after every run of course/, each "
+          f"fraction uses their mean): sustained median {statistics.median(peaks):.1f} (min {min(peaks):.1f}, max "
           f"{max(peaks):.1f}) GFLOP/s; best single product {max(bests):.1f} GFLOP/s")
-    print("targets met" if not failed else "targets missed: " + "; ".join(failed))
+    print("PASS: every target met" if not failed else "FAIL: targets missed: " + "; ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
