@@ -32,7 +32,11 @@ losses) is the same to the last bit. Changes of form, with the same values:
   - ReLU is np.maximum(z, zeros) against a row of zeros: numpy (2.4) runs max against the scalar 0
     2.5x slower; and each row's max of the scores is taken from a column-major copy of them, 10x
     faster than over 10 neighbouring entries at a time (a max is exact, in any order);
-  - AdaGrad divides everywhere and then zeroes the step where c = 0 (a masked divide is 4x slower);
+  - the label's log-probability and the one-hot subtraction go through one flat index j C + y_j into
+    the scores (one gather, 2x faster than indexing with the pair (rows, y));
+  - AdaGrad divides everywhere and then zeroes the step where c = 0 (a masked divide is 4x slower), and
+    only if some c_i is not positive: c only grows, so once every entry has seen a gradient, a min over
+    c (nan if any c_i is) replaces three passes;
   - the whole-set loss in chunks can differ from course.nn's single pass in the last bits: a GEMM
     does not round every row of its product alike (OpenBLAS computes the last rows of a block with
     other kernels, so a row's bits depend on where it falls in the product), and a row falls
