@@ -27,8 +27,9 @@ the load hits both alike; a ratio is taken within a round or block, then the med
 - achieved GFLOP/s, and their fraction of numpy's float32 GEMM peak, measured right before and right after
   every run of course/ as the sustained rate of 1024x1024 products over half a second (the mean of the two:
   on a loaded machine, the peak on offer while course/ ran; the best single product is printed too).
-  FLOPs counted: 2 d_in d_out per sample and layer for the forward pass, as much for the weight gradients, as much again for the input gradients of every layer
-  but the first, and per epoch the forward passes of the whole-set losses; elementwise work is not counted.
+  FLOPs counted: 2 d_in d_out per sample and layer for the forward pass, as much for the weight gradients,
+  as much again for the input gradients of every layer but the first, and per epoch the forward passes of
+  the whole-set losses; elementwise work is not counted.
 Both libraries use the same number of threads: numpy's BLAS thread count, or ``--threads``. On a machine
 busy with other work, ``--threads 1 --clock cpu`` times everything (both sides, the peak) by the process's
 CPU time: what each would take alone on one core, for the shares of peak of one thread. Between the
