@@ -19,8 +19,9 @@ How it saves time:
     momentum, Adam) then takes its step with a few numpy calls on theta instead of a few per array,
     written into theta: no new arrays.
   - the training data is converted to the params' dtype once; each minibatch is gathered into one
-    contiguous buffer, and every activation and gradient has a buffer of its own, allocated once per
-    run and written with out=. (New arrays of a megabyte every step are not free: the allocator hands
+    contiguous buffer (a training set that fits the cache: once per epoch, into one contiguous copy of
+    the epoch's rows, whose slices are the minibatches), and every activation and gradient has a buffer
+    of its own, allocated once per run and written with out=. (New arrays of a megabyte every step are not free: the allocator hands
     such memory back to the system and takes it again, page by page, which cost 3x in AdaGrad's step.)
   - the loss on the whole training set needs the forward pass only, and it runs on chunks of rows
     (CHUNK) in small buffers: no activations of the size of the training set (100 MB for 60,000 MNIST
