@@ -35,9 +35,8 @@ losses) is the same to the last bit. Changes of form, with the same values:
     faster than over 10 neighbouring entries at a time (a max is exact, in any order);
   - the label's log-probability and the one-hot subtraction go through one flat index j C + y_j into
     the scores (one gather, 2x faster than indexing with the pair (rows, y));
-  - AdaGrad divides everywhere and then zeroes the step where c = 0 (a masked divide is 4x slower), and
-    only if some c_i is not positive: c only grows, so once every entry has seen a gradient, a min over
-    c (nan if any c_i is) replaces three passes;
+  - AdaGrad divides everywhere and then zeroes the step where c = 0 (a masked divide is 4x slower;
+    data with pixels that are always 0, or ReLUs that never fire, keep some c_i = 0 for good);
   - the whole-set loss in chunks can differ from course.nn's single pass in the last bits: a GEMM
     does not round every row of its product alike (OpenBLAS computes the last rows of a block with
     other kernels, so a row's bits depend on where it falls in the product), and a row falls
@@ -124,10 +123,9 @@ def adagrad(eta=1.0, c0=0.0) -> InPlaceOptimizer:
         np.multiply(g, -eta, out=s)
         np.sqrt(c, out=root)
         with np.errstate(divide="ignore", invalid="ignore"):    # divide all, then set the step to 0
-            np.divide(s, root, out=s)                           # where c > 0 fails (if it does anywhere:
-        if not np.minimum.reduce(c) > 0:                        # the min is nan if any c_i is)
-            np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
-            np.copyto(s, 0, where=not_positive)
+            np.divide(s, root, out=s)                           # where c > 0 fails
+        np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
+        np.copyto(s, 0, where=not_positive)
         theta += s
         return optim.AdaGradState(k=state.k + 1, c=c)
 
