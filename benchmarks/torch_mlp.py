@@ -390,7 +390,7 @@ def main(argv=None):
                   "than inside an epoch); medians over blocks. For information: the targets are per epoch")
         unit, scale = ("ms", 1e3) if table == "epoch" else ("us", 1e6)
         header = (f"{'configuration':<32}{'optimizer':<9}{'course ' + unit:>11}{'torch ' + unit:>11}"
-                  f"{'speed-up':>9}{'target':>11}{'course GFLOP/s':>17}{'torch GFLOP/s':>16}{'target':>10}")
+                  f"{'speed-up':>9}{'target':>11}{'course GFLOP/s':>17}{'torch GFLOP/s':>16}{'target':>12}")
         print(header)
         print("-" * len(header))
         for config in configs:
@@ -406,7 +406,7 @@ def main(argv=None):
                 print(f"{config.label():<32}{kind:<9}{scale * t_course:>11.1f}{scale * t_torch:>11.1f}"
                       f"{ratio:>8.2f}x{verdict(config, kind, 'speed-up', ratio):>11}"
                       f"{flops / t_course / 1e9:>9.1f} ({frac_course:>4.0%}){flops / t_torch / 1e9:>9.1f} "
-                      f"({frac_torch:>4.0%}){verdict(config, kind, 'peak', frac_course):>10}")
+                      f"({frac_torch:>4.0%}){verdict(config, kind, 'peak', frac_course):>12}")
     print()
     for config in configs:
         for kind in ("sgd", "adagrad"):
