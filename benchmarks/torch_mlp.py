@@ -1,6 +1,6 @@
 """course/'s MLP against PyTorch on the CPU: the same training, side by side, in one run.
 
-    python benchmarks/torch_mlp.py [--rounds 7] [--threads N] [--only digits,784-128,784-512]
+    python benchmarks/torch_mlp.py [--rounds 7] [--threads N] [--only digits,784-128,784-512] [--clock cpu]
 
 PyTorch is an optional benchmark dependency: ``pip install -e ".[bench]"`` (torch 2.13.0, the CPU build).
 
@@ -24,12 +24,15 @@ the load hits both alike; a ratio is taken within a round or block, then the med
 - per training step alone: blocks of 10 steps (40 on the digits) of each side in turn on the same
   minibatches; course/'s step is the one the fast path takes (course.fast.Workspace.loss_and_grad and the
   optimizer's in-place step);
-- achieved GFLOP/s, and their fraction of numpy's float32 GEMM peak, measured next to every comparison as
-  the sustained rate of 1024x1024 products over half a second (on a loaded machine, the peak on offer at
-  the time; the best single product is printed too). FLOPs counted: 2 d_in d_out per sample and layer for
-  the forward pass, as much for the weight gradients, as much again for the input gradients of every layer
-  but the first, and per epoch the forward passes of the whole-set losses; elementwise work is not counted.
-Both libraries use the same number of threads: numpy's BLAS thread count, or ``--threads``. Between the
+- achieved GFLOP/s, and their fraction of numpy's float32 GEMM peak, measured right before and right after
+  every run of course/ as the sustained rate of 1024x1024 products over half a second (the mean of the two:
+  on a loaded machine, the peak on offer while course/ ran; the best single product is printed too).
+  FLOPs counted: 2 d_in d_out per sample and layer for the forward pass, as much for the weight gradients,
+  as much again for the input gradients of every layer but the first, and per epoch the forward passes of
+  the whole-set losses; elementwise work is not counted.
+Both libraries use the same number of threads: numpy's BLAS thread count, or ``--threads``. On a machine
+busy with other work, ``--threads 1 --clock cpu`` times everything (both sides, the peak) by the process's
+CPU time: what each would take alone on one core, for the shares of peak of one thread. Between the
 two sides the run pauses for a quarter second, so that one library's idle spinning threads do not slow
 the other down.
 
@@ -45,9 +48,11 @@ as installed:
 
 The targets are meant for numpy as installed (the kernels a student's laptop runs).
 
-Targets, per epoch of fit() (what a student waits for): course/ at least 4x faster than PyTorch on
-digits 64-64-10 at batch 32, at least 1.5x on 784-256-128-10 at batch 128, and on 784-256-128-10 at batch
-512 at least 70% of the GEMM peak with SGD and 65% with AdaGrad (its elementwise passes are real work). The table of steps alone shows where the time goes.
+Targets (issue 24), per epoch of fit() (what a student waits for), each the median over the rounds:
+course/ at least 4x faster than PyTorch on digits 64-64-10 at batch 32; on 784-256-128-10 at least 75% of
+the same run's float32 GEMM peak at batch 128 and at least 80% at batch 512, with SGD and with AdaGrad.
+The batch-128 ratio to PyTorch is printed for information: it depends on the CPU (PyTorch's own kernels).
+The table of steps alone shows where the time goes; the last line says whether every target was met.
 """
 
 from __future__ import annotations
@@ -85,9 +90,9 @@ CONFIGS = [
     # lr: constant SGD step and AdaGrad's eta; target: ("speed-up", x) or ("peak", fraction per optimizer)
     Config("digits", [64, 64, 10], 32, epochs=20, lr={"sgd": 0.05, "adagrad": 0.05}, target=("speed-up", 4.0)),
     Config("784-128", [784, 256, 128, 10], 128, epochs=1, lr={"sgd": 0.05, "adagrad": 0.01},
-           target=("speed-up", 1.5)),
+           target=("peak", {"sgd": 0.75, "adagrad": 0.75})),
     Config("784-512", [784, 256, 128, 10], 512, epochs=1, lr={"sgd": 0.1, "adagrad": 0.01},
-           target=("peak", {"sgd": 0.70, "adagrad": 0.65})),
+           target=("peak", {"sgd": 0.80, "adagrad": 0.80})),
 ]
 
 
@@ -126,7 +131,7 @@ def flops_per_epoch(config, n):
     return n * step + n * forward * (config.epochs + 1) / config.epochs
 
 
-def gemm_peak(threads, n=1024, seconds=0.5):
+def gemm_peak(threads, n=1024, seconds=0.5, clock=time.perf_counter):
     """numpy float32 GEMM in GFLOP/s, n x n products into a preallocated out, back to back for about
     ``seconds``: (the sustained rate over that time, the best single product).
 
@@ -141,9 +146,9 @@ def gemm_peak(threads, n=1024, seconds=0.5):
         np.matmul(a, b, out=out)                                   # warm up
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
-            tick = time.perf_counter()
+            tick = clock()
             np.matmul(a, b, out=out)
-            times.append(time.perf_counter() - tick)
+            times.append(clock() - tick)
     flops = 2 * n ** 3
     return flops * len(times) / sum(times) / 1e9, flops / min(times) / 1e9
 
@@ -154,14 +159,14 @@ def course_optimizer(config, kind):
     return fast.sgd(lambda k: config.lr["sgd"]) if kind == "sgd" else fast.adagrad(eta=config.lr["adagrad"])
 
 
-def run_course(config, kind, params, X, y, threads):
+def run_course(config, kind, params, X, y, threads, clock=time.perf_counter):
     optimizer = course_optimizer(config, kind)
     with threadpoolctl.threadpool_limits(threads, user_api="blas"):
-        start = time.perf_counter()
+        start = clock()
         _, history = fit(mlp_loss_and_grad, params, X, y, optimizer, epochs=config.epochs,
                          batch_size=config.batch_size, rng=np.random.default_rng(SEED),
                          loop=fast.train_mlp, loss=fast.mlp_loss)
-        seconds = time.perf_counter() - start
+        seconds = clock() - start
     return seconds / config.epochs, history["step_loss"], history["train_loss"]
 
 
@@ -188,7 +193,7 @@ def torch_step(model, optimizer, x, y, F):
     return loss.item()
 
 
-def run_torch(config, kind, params, X, y, torch):
+def run_torch(config, kind, params, X, y, torch, clock=time.perf_counter):
     F = torch.nn.functional
     model, optimizer = torch_model(config, kind, params, torch)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -199,7 +204,7 @@ def run_torch(config, kind, params, X, y, torch):
         with torch.no_grad():
             train_loss.append(F.cross_entropy(model(Xt), yt).item())
 
-    start = time.perf_counter()
+    start = clock()
     record()
     for _ in range(config.epochs):
         perm = torch.from_numpy(rng.permutation(n))              # as course.data.epoch_minibatches
@@ -207,11 +212,11 @@ def run_torch(config, kind, params, X, y, torch):
             idx = perm[i:i + B]
             step_loss.append(torch_step(model, optimizer, Xt[idx], yt[idx], F))
         record()
-    seconds = time.perf_counter() - start
+    seconds = clock() - start
     return seconds / config.epochs, step_loss, train_loss
 
 
-def step_times(config, kind, params, X, y, torch, threads, blocks=8, steps=None):
+def step_times(config, kind, params, X, y, torch, threads, blocks=8, steps=None, clock=time.perf_counter):
     """The training steps alone, without fit()'s whole-set losses: blocks of ``steps`` steps of each
     side in turn, on the same minibatches. course/'s step is the one its fast path takes
     (course.fast.Workspace.loss_and_grad and the optimizer's in-place step). Returns a list of
@@ -229,17 +234,17 @@ def step_times(config, kind, params, X, y, torch, threads, blocks=8, steps=None)
         for block in range(blocks + 1):                            # block 0 warms up
             chosen = [batches[(block * steps + j) % len(batches)] for j in range(steps)]
             time.sleep(SETTLE)
-            start = time.perf_counter()
+            start = clock()
             for idx in chosen:
                 float(ws.loss_and_grad(idx))
                 state = optimizer.step(ws.opt_grads, state, ws.opt_params, ws.work)
-            middle = time.perf_counter()
+            middle = clock()
             time.sleep(SETTLE)
-            resumed = time.perf_counter()
+            resumed = clock()
             for idx in chosen:
                 idx = torch.from_numpy(idx)
                 torch_step(model, torch_optimizer, Xt[idx], yt[idx], F)
-            end = time.perf_counter()
+            end = clock()
             if block:
                 out.append(((middle - start) / steps, (end - resumed) / steps))
     return out
@@ -306,9 +311,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="default: numpy's BLAS thread count")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: the process's CPU time instead of the wall clock, with --threads 1 only (on a "
+                        "machine busy with other work, a one-thread run's CPU time is what it would take alone)")
     parser.add_argument("--only", default=None, help="comma-separated config names: "
                         + ",".join(c.name for c in CONFIGS))
     args = parser.parse_args(argv)
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error("--clock cpu needs --threads 1: the CPU time of several threads is not the time waited")
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     try:
         import torch
     except ImportError:
@@ -320,7 +331,8 @@ def main(argv=None):
     configs = [c for c in CONFIGS if args.only is None or c.name in args.only.split(",")]
     print(f"numpy {np.__version__} ({blas[0]['internal_api'] if blas else '?'} "
           f"{blas[0].get('version', '') if blas else ''}, {blas[0].get('architecture', '?') if blas else '?'} "
-          f"kernels), torch {torch.__version__}, {threads} thread(s), {args.rounds} rounds", flush=True)
+          f"kernels), torch {torch.__version__}, {threads} thread(s), {args.rounds} rounds, {args.clock} clock",
+          flush=True)
     note = _kernel_choice_note(blas[0].get("architecture", "?")) if blas else None
     if note:
         print(note, flush=True)
@@ -331,18 +343,22 @@ def main(argv=None):
             X, y = data_for(config)
             for kind in ("sgd", "adagrad"):
                 params = init_mlp(config.sizes, np.random.default_rng(SEED), dtype=np.float32)
-                peak, best = gemm_peak(threads)
-                sides = [lambda: run_course(config, kind, params, X, y, threads),
-                         lambda: run_torch(config, kind, params, X, y, torch)]
+                sides = [lambda: run_course(config, kind, params, X, y, threads, clock),
+                         lambda: run_torch(config, kind, params, X, y, torch, clock)]
                 order = [0, 1] if (r + (kind == "adagrad")) % 2 == 0 else [1, 0]
-                out = {}
+                out, peaks = {}, []
                 for side in order:
                     time.sleep(SETTLE)
+                    if side == 0:            # the peak right before and right after course's run: the
+                        peaks.append(gemm_peak(threads, clock=clock))           # machine's offer while it ran
                     out[side] = sides[side]()
+                    if side == 0:
+                        peaks.append(gemm_peak(threads, clock=clock))
+                peak, best = statistics.mean(p for p, _ in peaks), max(b for _, b in peaks)
                 check_like_for_like(config, kind, out[0], out[1])
                 epochs.setdefault((config.name, kind), []).append(
                     (out[0][0], out[1][0], peak, best, (out[0][2][-1], out[1][2][-1])))
-                per_step = step_times(config, kind, params, X, y, torch, threads)
+                per_step = step_times(config, kind, params, X, y, torch, threads, clock=clock)
                 steps.setdefault((config.name, kind), []).extend(
                     (a, b, peak) for a, b in per_step)
                 print(f"  round {r + 1} {config.label():<32} {kind:<8} epoch: course {1e3 * out[0][0]:8.1f} ms "
@@ -374,7 +390,7 @@ def main(argv=None):
                   "than inside an epoch); medians over blocks. For information: the targets are per epoch")
         unit, scale = ("ms", 1e3) if table == "epoch" else ("us", 1e6)
         header = (f"{'configuration':<32}{'optimizer':<9}{'course ' + unit:>11}{'torch ' + unit:>11}"
-                  f"{'speed-up':>9}{'target':>11}{'course GFLOP/s':>17}{'torch GFLOP/s':>16}{'target':>10}")
+                  f"{'speed-up':>9}{'target':>11}{'course GFLOP/s':>17}{'torch GFLOP/s':>16}{'target':>12}")
         print(header)
         print("-" * len(header))
         for config in configs:
@@ -390,7 +406,7 @@ def main(argv=None):
                 print(f"{config.label():<32}{kind:<9}{scale * t_course:>11.1f}{scale * t_torch:>11.1f}"
                       f"{ratio:>8.2f}x{verdict(config, kind, 'speed-up', ratio):>11}"
                       f"{flops / t_course / 1e9:>9.1f} ({frac_course:>4.0%}){flops / t_torch / 1e9:>9.1f} "
-                      f"({frac_torch:>4.0%}){verdict(config, kind, 'peak', frac_course):>10}")
+                      f"({frac_torch:>4.0%}){verdict(config, kind, 'peak', frac_course):>12}")
     print()
     for config in configs:
         for kind in ("sgd", "adagrad"):
@@ -398,10 +414,11 @@ def main(argv=None):
             print(f"final whole-set loss, {config.label()} {kind}: course {losses[0]:.5f}, torch {losses[1]:.5f}")
     peaks = [row[2] for rows in epochs.values() for row in rows]
     bests = [row[3] for rows in epochs.values() for row in rows]
-    print(f"numpy float32 GEMM peak (1024^3 products for 0.5 s next to every comparison; each fraction uses "
-          f"its own): sustained median {statistics.median(peaks):.1f} (min {min(peaks):.1f}, max "
+    print(f"numpy float32 GEMM peak (1024^3 products for 0.5 s before and after every run of course/, each "
+          f"fraction uses their mean): sustained median {statistics.median(peaks):.1f} (min {min(peaks):.1f}, max "
           f"{max(peaks):.1f}) GFLOP/s; best single product {max(bests):.1f} GFLOP/s")
-    print("targets met" if not failed else "targets missed: " + "; ".join(failed))
+    print("PASS: every target met" if not failed else "FAIL: targets missed: " + "; ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .problems import least_squares_inputs
+from .problems import least_squares_grad, least_squares_inputs
 from .sgd import sgd_iterates
-from .validate import as_float_array, as_index_array, check_rng, positive_int
+from .validate import as_float_array, check_rng, positive_int
 
 __all__ = [
     "per_sample_gradients",
@@ -63,8 +63,7 @@ def full_gradient(theta, X, y):
 
     The lecture's E is the plain sum over all N examples (not the mean), so this costs N summands.
     """
-    theta, X, y = least_squares_inputs(theta, X, y)
-    return X.T @ (X @ theta - y)
+    return least_squares_grad(theta, X, y)
 
 
 def minibatch_gradient(theta, X, y, idx, unbiased=False):
@@ -76,11 +75,8 @@ def minibatch_gradient(theta, X, y, idx, unbiased=False):
     A repeated index (sampling with replacement) counts every time it occurs. Only the |I(k)| rows
     of X in the batch are touched.
     """
-    theta, X, y = least_squares_inputs(theta, X, y)
-    idx = as_index_array(idx, "idx", X.shape[0])
-    Xb = X[idx]
-    g = Xb.T @ (Xb @ theta - y[idx])
-    return g * (X.shape[0] / idx.size) if unbiased else g
+    g = least_squares_grad(theta, X, y, idx)
+    return g * (np.shape(X)[0] / np.size(idx)) if unbiased else g
 
 
 def descent(grad, theta1, schedule, batches):

@@ -104,16 +104,6 @@ def least_squares_inputs(theta, X, y):
     return theta, X, y
 
 
-def abs_loss(theta):
-    """E(theta) = |theta|: convex, nonsmooth at its minimiser 0."""
-    return np.abs(as_float_array(theta, "theta"))
-
-
-def abs_subgradient(theta):
-    """A subgradient of |theta|: sign(theta), choosing 0 from the subdifferential [-1, 1] at 0."""
-    return np.sign(as_float_array(theta, "theta"))
-
-
 def least_squares_data(n, d, rng, *, noise=0.1, scales=None):
     """A random least-squares finite sum: rows x_j ~ N(0, diag(scales)^2), y_j = x_j . theta_true + noise * eps_j.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import optim
 from .validate import as_float_array, check_rng, positive_int
 
 
@@ -28,7 +29,8 @@ def sample_indices(n, num_steps, rng, runs=None):
 
 
 def sgd_iterates(sample_grad, theta1, schedule, indices):
-    """Run theta(k+1) = theta(k) - tau(k) * sample_grad(theta(k), indices[k-1]) for k = 1..K.
+    """Run theta(k+1) = theta(k) - tau(k) * sample_grad(theta(k), indices[k-1]) for k = 1..K: the steps of
+    ``course.optim.sgd(schedule)``, recorded.
 
     ``theta1`` is the starting point theta(1), a float or an array of R independent runs;
     ``indices[k-1]`` is the index set I(k) handed to ``sample_grad`` as it is: an array of shape (K,) or
@@ -38,9 +40,11 @@ def sgd_iterates(sample_grad, theta1, schedule, indices):
     theta = as_float_array(theta1, "theta1")
     if not hasattr(indices, "__len__") or getattr(indices, "ndim", 1) == 0:
         raise ValueError("indices must have one entry per step, shape (K,) or (K, runs)")
-    thetas = [theta]
-    for k in range(1, len(indices) + 1):
-        theta = theta - schedule(k) * sample_grad(theta, indices[k - 1])
+    sgd = optim.sgd(schedule)
+    state, thetas = sgd.init(theta), [theta]
+    for idx in indices:                                   # I(1), ..., I(K); the state counts k
+        updates, state = sgd.update(sample_grad(theta, idx), state, theta)
+        theta = optim.apply_updates(theta, updates)        # theta(k) - tau(k) grad
         thetas.append(theta)
     return np.stack(thetas)
 

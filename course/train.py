@@ -18,8 +18,6 @@ The same loop on preallocated buffers, for the MLP, is ``course.fast.train_mlp``
 from __future__ import annotations
 
 import math
-import os
-import sys
 import warnings
 
 import numpy as np
@@ -111,8 +109,10 @@ def fit(loss_and_grad, params, X, y, optimizer, *, epochs, batch_size, rng, samp
             history["val_metric"].append(float((eval_fn or loss)(params, X_val, y_val)))
 
     record(0, params)
-    params, history["step_loss"] = loop(loss_and_grad, params, X, y, optimizer, batches, epochs=epochs,
-                                        batch_size=batch_size, rng=rng, on_epoch=record)
+    with warnings.catch_warnings():                 # the loop's warning would point into fit: fit says it
+        warnings.simplefilter("ignore", DivergedWarning)           # below, at the line that called fit
+        params, history["step_loss"] = loop(loss_and_grad, params, X, y, optimizer, batches, epochs=epochs,
+                                            batch_size=batch_size, rng=rng, on_epoch=record)
     start = 0
     for epoch_sizes in sizes[:len(history["epoch"]) - 1]:       # the epochs that were completed
         losses = history["step_loss"][start:start + len(epoch_sizes)]
@@ -120,6 +120,9 @@ def fit(loss_and_grad, params, X, y, optimizer, *, epochs, batch_size, rng, samp
         start += len(epoch_sizes)
     bad = [k for k, value in enumerate(history["step_loss"]) if not math.isfinite(value)]
     history["diverged_at_step"] = bad[0] if bad else None
+    if bad:
+        warnings.warn(_diverged(history["step_loss"][bad[0]], bad[0], len(history["epoch"])), DivergedWarning,
+                      stacklevel=2)
     return params, history
 
 
@@ -152,18 +155,21 @@ def check_train_inputs(loss_and_grad, X, y, optimizer, epochs, batch_size, rng):
     return X, y, epochs, batch_size
 
 
-_COURSE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+class DivergedWarning(RuntimeWarning):
+    """A minibatch loss that is not finite stopped the training."""
+
+
+def _diverged(loss, k, epoch):
+    return (f"the minibatch loss became {loss} at step k={k} (epoch {epoch}): training stopped; the step size "
+            "is probably too large")
 
 
 def stop_if_diverged(step_losses, loss, epoch):
-    """Append the minibatch loss E_k to ``step_losses``; if it is not finite, warn (at the line outside
-    ``course`` that started the training) and return True: training stops there."""
+    """Append the minibatch loss E_k to ``step_losses``; if it is not finite, warn and return True: training
+    stops there. The warning points at the line that called the loop (``train``, or
+    ``course.fast.train_mlp``) that calls this; ``fit`` says it again at the line that called ``fit``."""
     step_losses.append(loss)
     if math.isfinite(loss):
         return False
-    frame, level = sys._getframe(), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_COURSE):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(f"the minibatch loss became {loss} at step k={len(step_losses) - 1} (epoch {epoch}): "
-                  "training stopped; the step size is probably too large", RuntimeWarning, stacklevel=level)
+    warnings.warn(_diverged(loss, len(step_losses) - 1, epoch), DivergedWarning, stacklevel=3)
     return True

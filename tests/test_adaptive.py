@@ -97,6 +97,19 @@ def test_adagrad_norm_converges_where_constant_steps_diverge():
         assert np.all(np.diff(taus) <= 0)            # c never decreases, so neither does 1/tau
 
 
+def test_constant_step_runs_are_the_recursion_written_out():
+    # the explorer's SGD half: R runs from theta(1) = 3 on the sanity check, indices drawn as the problem
+    # draws them (one Generator from the seed); theta(k+1) = theta(k) - tau (theta(k) - a_j), gap theta^2
+    runs, steps, tau = 7, 30, 0.3
+    j = np.random.default_rng(4).integers(0, 2, size=(steps, runs))
+    theta, gaps = np.full(runs, 3.0), [9.0]
+    for k in range(steps):
+        theta = theta - tau * (theta - np.where(j[k] == 0, 1.0, -1.0))
+        gaps.append(np.mean(theta ** 2))
+    got = adaptive.constant_step_runs("sanity check", tau, runs=runs, steps=steps, seed=4)
+    np.testing.assert_allclose(got, gaps, rtol=1e-12)
+
+
 def test_working_decades():
     etas = 10.0 ** np.arange(-3, 4)
     gaps = np.array([1.0, 0.01, 0.001, np.inf, 0.005, np.nan, 0.5])

@@ -164,18 +164,17 @@ def test_momentum_accumulates_velocity():
 
 # -- sgd on the sanity-check problem ----------------------------------------------------------------
 
-def test_sgd_iterates_agree_with_the_optimizer_loop():
-    """Second implementation: course.optim.sgd stepped by hand gives the same trajectory."""
+def test_sgd_iterates_are_the_lectures_recursion():
+    """Second implementation: theta(k+1) = theta(k) - tau(k) (theta(k) - a_j), written out, gives the same
+    trajectory to the last bit (sgd_iterates takes course.optim.sgd's steps)."""
     rng = np.random.default_rng(2)
     idx = sgd.sample_indices(2, 50, rng)
     schedule = schedules.inverse_power(0.8, 0.7)
     path = sgd.sgd_iterates(problems.sanity_check_sample_grad, 2.5, schedule, idx)
-    opt, theta = optim.sgd(schedule), 2.5
-    state = opt.init(theta)
+    theta = 2.5
     for k, j in enumerate(idx, start=1):
-        updates, state = opt.update(theta - problems.SANITY_CHECK_A[j], state)
-        theta = theta + updates
-        assert path[k] == pytest.approx(theta)
+        theta = theta - schedule(k) * (theta - (1.0 if j == 0 else -1.0))
+        assert path[k] == theta
 
 
 @pytest.mark.parametrize("schedule", [schedules.constant(0.3), schedules.inverse_power(1.0, 1.0),

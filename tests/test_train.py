@@ -137,6 +137,29 @@ def test_divergence_stops_with_a_warning():
     assert w[0].filename == __file__, "the warning points at the line that called train()"
 
 
+def test_fit_warns_once_at_its_callers_line_whatever_the_loop():
+    # fit says it itself (the loop's own warning would point into fit), once, with the loop's message;
+    # also for a loop of the user's own that stops without a warning
+    def blows_up(theta, X, y):
+        return (np.inf if theta[0] < -0.25 else 1.0), np.ones(1)
+
+    def quiet_loop(loss_and_grad, params, X, y, optimizer, batches, *, epochs, batch_size, rng, on_epoch):
+        on_epoch(1, params)
+        return params, [1.0, 1.0, np.nan]
+
+    kw = dict(epochs=5, batch_size=3, rng=np.random.default_rng(0))
+    with pytest.warns(RuntimeWarning) as w:
+        _, steps = train(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), **kw)
+    train_says = [str(r.message) for r in w]
+    with pytest.warns(RuntimeWarning) as w:
+        _, h = fit(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), **kw)
+    assert [str(r.message) for r in w] == train_says and len(train_says) == 1 and w[0].filename == __file__
+    assert "at step k=3 (epoch 1)" in train_says[0] and h["step_loss"] == steps
+    with pytest.warns(RuntimeWarning, match=r"loss became nan at step k=2 \(epoch 2\)") as w:
+        _, h = fit(blows_up, np.zeros(1), np.zeros((10, 1)), None, sgd(lambda k: 0.1), loop=quiet_loop, **kw)
+    assert len(w) == 1 and w[0].filename == __file__ and h["diverged_at_step"] == 2
+
+
 def test_train_errors():
     X, y, rng = np.zeros((6, 2)), np.zeros(6, int), np.random.default_rng(0)
     opt = sgd(lambda k: 0.1)
