@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from course.validate import check_returned
+from course.validate import check_close
 from course.validate import describe as _describe
 
 from .remote import Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
@@ -64,46 +64,18 @@ def fmt(x) -> str:
     return np.array2string(arr, precision=4, separator=", ", threshold=8).replace("\n", "")
 
 
-def _short(x, limit=6) -> str:
-    arr = np.asarray(x)
-    if arr.ndim == 0:
-        return repr(arr.item()) if arr.dtype != object else repr(x)
-    flat = arr.ravel()
-    text = np.array2string(flat[:limit], precision=6, separator=", ")
-    return text[:-1] + ", ...]" if flat.size > limit else text
-
-
 def assert_matches(got, expected, call: str, *, rtol=1e-9, atol=1e-12, hints=()):
     """Compare a student's result with the reference result exactly in kind and closely in value.
 
     - a Python/numpy scalar is expected as a real number (float or numpy floating), not an array;
-    - an ndarray must be an ndarray with the same shape and dtype
-      (both checks are ``course.validate.check_returned``, which the notebooks' visible tests call too);
+    - an ndarray must be an ndarray with the same shape and dtype;
     - values must agree to ``rtol``/``atol``.
     ``hints`` is a sequence of (alternative_expected, message): if the result matches an
-    alternative (a known mistake), that message is added to the failure.
+    alternative (a known mistake), that message is added to the failure. This is
+    ``course.validate.check_close``, which the notebooks' visible tests call too (one wording), raising
+    ``CheckFailed``.
     """
-    where = f"For {call}:"
-    check_returned(got, expected, call, error=CheckFailed, hint=lambda: _hint(got, hints, rtol, atol))
-    got_arr = np.asarray(got, dtype=np.float64)
-    exp_arr = np.asarray(expected, dtype=np.float64)
-    if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=False):
-        bad = np.argwhere(~np.isclose(got_arr, exp_arr, rtol=rtol, atol=atol)).tolist()
-        first = f" (first difference at index {tuple(bad[0])})" if bad and bad[0] else ""
-        raise CheckFailed(f"{where} expected {_short(exp_arr)}, got {_short(got_arr)}{first}."
-                          + _hint(got, hints, rtol, atol))
-
-
-def _hint(got, hints, rtol, atol) -> str:
-    for alternative, message in hints:
-        try:
-            alt = np.asarray(alternative, dtype=np.float64)
-            if np.shape(got) == alt.shape and np.allclose(np.asarray(got, dtype=np.float64), alt,
-                                                          rtol=rtol, atol=atol):
-                return f" Hint: {message}"
-        except (TypeError, ValueError):
-            continue
-    return ""
+    check_close(got, expected, call, rtol=rtol, atol=atol, hints=hints, error=CheckFailed)
 
 
 @contextmanager

@@ -123,6 +123,8 @@ MUTANTS = {
         "softmax over axis 0": [("scores.max(axis=1, keepdims=True)", "scores.max(axis=0, keepdims=True)"),
                                 ("np.exp(shifted).sum(axis=1, keepdims=True)", "np.exp(shifted).sum(axis=0, keepdims=True)")],
         "no max subtracted (overflows)": [("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores")],
+        "global max subtracted": [("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores - scores.max()")],
+        "max over axis 0 subtracted": [("scores.max(axis=1, keepdims=True)", "scores.max(axis=0, keepdims=True)")],
         "log of rounded probabilities": [("log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
                                           "log_probs = np.log(np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True))")],
         "dscores always float64": [("return loss, dscores", "return loss, dscores.astype(np.float64)")],
@@ -264,6 +266,21 @@ def test_every_mutant_is_caught(seeded, capsys):
     assert not survivors, f"mutants not caught: {survivors}"
 
 
+@pytest.mark.parametrize("mutant", ["global max subtracted", "max over axis 0 subtracted"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_shift_by_another_maximum_than_the_rows_is_caught_on_every_seed(mutant, monkeypatch):
+    """Issue 23.1: a softmax shifted by the global maximum passed the hidden tests on 200 seeds, since
+    no drawn batch had rows whose maxima lie far apart; it returns -inf for [[1000, 0], [0, 1]]."""
+    (wrong,) = _functions("check_softmax_cross_entropy",
+                          mutate(ANSWERS["softmax_cross_entropy"], MUTANTS["check_softmax_cross_entropy"][mutant]))
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(wrong(np.array([[1000.0, 0.0], [0.0, 1.0]]), np.array([0, 1]))[0])
+    for seed in range(200):
+        monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+        with pytest.raises(CheckFailed):
+            hidden.check_softmax_cross_entropy(wrong)
+
+
 @pytest.mark.parametrize("check, variant", [(c, v) for c, vs in CORRECT_VARIANTS.items() for v in vs])
 def test_other_correct_solutions_pass(check, variant, seeded):
     getattr(hidden, check)(*_functions(check, mutate(ANSWERS[CELL[check]], CORRECT_VARIANTS[check][variant])))
@@ -289,6 +306,7 @@ def test_every_graded_function_has_several_mutants():
     ("check_softmax_cross_entropy", "no one-hot subtracted", "subtract 1 at the true class"),
     ("check_softmax_cross_entropy", "off by one: one-hot of y + 1", "shifted by one class"),
     ("check_softmax_cross_entropy", "no max subtracted (overflows)", "subtract each row's maximum"),
+    ("check_softmax_cross_entropy", "global max subtracted", "not the global one"),
     ("check_softmax_cross_entropy", "softmax over axis 0", "axis=1"),
     ("check_softmax_cross_entropy", "calls the reference", "calls the reference implementation"),
     ("check_numerical_gradient", "forward difference", "forward difference"),
