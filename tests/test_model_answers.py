@@ -407,7 +407,8 @@ def test_gd_vs_sgd_timing_explained_by_what_the_student_sees(gd_vs_sgd):
     """Issue 23.9: no cache-effect number read off a multi-threaded run; the sizes stated are X's."""
     ns, _ = gd_vs_sgd
     text = _text("gd_vs_sgd", "86f0b2c2")
-    assert "230x" not in text and "one run printed 9x, 170x, 4x" in text and "Measured on one thread" in text
+    assert "230x" not in text and "one run on several threads printed 9x, 170x" in text and "times one thread" in text
+    assert "threadpool_limits(limits=1)" in _raw("gd_vs_sgd", "2394d1fe")
     X = ns["X_big"]
     assert "80 bytes per example" in text and X.itemsize * X.shape[1] == 80
     assert "80 MB at $N = 10^6$" in text and X[:10**6].nbytes == 80e6
