@@ -273,8 +273,9 @@ def test_a_shift_by_another_maximum_than_the_rows_is_caught_on_every_seed(mutant
     no drawn batch had rows whose maxima lie far apart; it returns -inf for [[1000, 0], [0, 1]]."""
     (wrong,) = _functions("check_softmax_cross_entropy",
                           mutate(ANSWERS["softmax_cross_entropy"], MUTANTS["check_softmax_cross_entropy"][mutant]))
-    with np.errstate(all="ignore"):
-        assert not np.isfinite(wrong(np.array([[1000.0, 0.0], [0.0, 1.0]]), np.array([0, 1]))[0])
+    if mutant == "global max subtracted":
+        with np.errstate(all="ignore"):
+            assert not np.isfinite(wrong(np.array([[1000.0, 0.0], [0.0, 1.0]]), np.array([0, 1]))[0])
     for seed in range(200):
         monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
         with pytest.raises(CheckFailed):
