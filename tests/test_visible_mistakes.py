@@ -108,7 +108,7 @@ MISTAKES = {
             ("spread around 0", [("G - G.mean(axis=0)", "G")], "test_minibatch_variance", None),
         ],
         "descent_fraction": [
-            (">= 0", [("> 0))", ">= 0))")], "test_descent_fraction", "not > 0"),
+            (">= 0", [("> 0))", ">= 0))")], "test_descent_fraction", "count > 0, not >= 0"),
             ("uphill counted", [("> 0))", "< 0))")], "test_descent_fraction", "points downhill"),
             ("the count, not the fraction", [("np.mean(G @ G.sum(axis=0) > 0)", "np.sum(G @ G.sum(axis=0) > 0)")],
              "test_descent_fraction", None),
@@ -118,10 +118,10 @@ MISTAKES = {
         "adagrad_norm": [
             ("tau before c is updated", [("c = c + np.sum(g ** 2, axis=-1)\n        tau = eta / np.sqrt(c)",
                                           "tau = eta / np.sqrt(c + 1e-300)\n        c = c + np.sum(g ** 2, axis=-1)")],
-             "test_adagrad_norm", "expected taus"),
-            ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_norm", "expected taus"),
+             "test_adagrad_norm", None),
+            ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_norm", None),
             ("one accumulator for all runs", [("np.sum(g ** 2, axis=-1)", "np.sum(g ** 2)")], "test_adagrad_norm", None),
-            ("c0 ignored", [("np.full(theta.shape[:-1], float(c0))", "np.zeros(theta.shape[:-1])")], "test_adagrad_norm", "c0 = 11"),
+            ("c0 ignored", [("np.full(theta.shape[:-1], float(c0))", "np.zeros(theta.shape[:-1])")], "test_adagrad_norm", "start the accumulator at c0"),
             ("|g|_1 instead of |g|^2", [("np.sum(g ** 2, axis=-1)", "np.sum(np.abs(g), axis=-1)")], "test_adagrad_norm", None),
         ],
         "working_decades": [
@@ -132,18 +132,18 @@ MISTAKES = {
             ("all etas", [("works.max() / works.min()", "etas.max() / etas.min()")], "test_working_decades", None),
         ],
         "tau_limit": [
-            ("no square root", [("eta / np.sqrt(sigma2)", "eta / sigma2")], "test_tau_limit", "B = 4"),
+            ("no square root", [("eta / np.sqrt(sigma2)", "eta / sigma2")], "test_tau_limit", "take the square root"),
             ("B divides", [("sigma2 = batch_size * np.mean(np.sum(G ** 2, axis=1))",
-                            "sigma2 = np.mean(np.sum(G ** 2, axis=1)) / batch_size")], "test_tau_limit", "B = 4"),
-            ("mean over entries", [("np.mean(np.sum(G ** 2, axis=1))", "np.mean(G ** 2)")], "test_tau_limit", "||G_j||^2 = 25"),
+                            "sigma2 = np.mean(np.sum(G ** 2, axis=1)) / batch_size")], "test_tau_limit", "not divided by B"),
+            ("mean over entries", [("np.mean(np.sum(G ** 2, axis=1))", "np.mean(G ** 2)")], "test_tau_limit", "square the norm of each row"),
             ("sum over examples", [("np.mean(np.sum(G ** 2, axis=1))", "np.sum(G ** 2)")], "test_tau_limit", None),
         ],
         "adagrad_diag": [
             ("one accumulator (AdaGrad-Norm)", [("c = c + g ** 2", "c = c + np.sum(g ** 2, axis=-1, keepdims=True)")],
              "test_adagrad_diag", None),
-            ("c0 ignored", [("np.full(theta.shape, float(c0))", "np.zeros(theta.shape)")], "test_adagrad_diag", "c0 = 7"),
+            ("c0 ignored", [("np.full(theta.shape, float(c0))", "np.zeros(theta.shape)")], "test_adagrad_diag", "start every accumulator at c0"),
             ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_diag", None),
-            ("eta ignored", [("tau = eta / np.sqrt(c)", "tau = 1 / np.sqrt(c)")], "test_adagrad_diag", "eta = 2"),
+            ("eta ignored", [("tau = eta / np.sqrt(c)", "tau = 1 / np.sqrt(c)")], "test_adagrad_diag", "multiply by eta"),
         ],
     },
     "mlp": {
@@ -225,7 +225,7 @@ MISTAKES = {
     },
     "nonsmooth": {
         "clarke_interval": [
-            ("one-sided samples", [(" + [grad(theta - d) for d in deltas]", "")], "test_clarke_interval", "expected [0, 1]"),
+            ("one-sided samples", [(" + [grad(theta - d) for d in deltas]", "")], "test_clarke_interval", "sample on both sides"),
             ("(hi, lo)", [("np.min(samples), np.max(samples)", "np.max(samples), np.min(samples)")], "test_clarke_interval", None),
             ("the mean twice", [("np.min(samples), np.max(samples)", "np.mean(samples), np.mean(samples)")],
              "test_clarke_interval", None),
