@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from course.validate import check_close
+from course.validate import CheckFailed, check_close
 from course.validate import describe as _describe
 
 from .remote import Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
@@ -27,10 +27,6 @@ REFERENCE_STUB = "the course library's solution is not available while grading"
 
 SEED_VARIABLE = "SGD_COURSE_GRADING_SEED"
 """Environment variable with the seed of the current grading run (set by ``autograder.grading``)."""
-
-
-class CheckFailed(AssertionError):
-    """A hidden or visible check failed; the message is written for the student."""
 
 
 def run_seed() -> int:

@@ -127,9 +127,10 @@ def check_returned(got, expected, call: str, *, error: type[Exception] = Returne
     return got
 
 
-class WrongValueError(AssertionError):
-    """A function returned the right kind of value with the wrong numbers; the message is the one grading
-    gives (the call, what was expected, what came back, a hint for a known mistake)."""
+class CheckFailed(AssertionError):
+    """A hidden or visible check failed; the message is written for the student (the call, what was
+    expected, what came back, a hint for a known mistake). Grading's hidden tests raise it too
+    (``autograder.checks`` uses this class), so a failing visible test reads as grading's."""
 
 
 def short(x, limit: int = 6) -> str:
@@ -163,7 +164,7 @@ def check_close(got, expected, call: str, *, rtol: float = 1e-9, atol: float = 1
 
     ``hints`` is a sequence of (alternative, message): when ``got`` matches an alternative (what a known
     mistake returns), the message is added to the failure. A failure raises ``error`` (grading passes
-    its ``CheckFailed``; by default ``ReturnedValueError`` for a wrong kind, ``WrongValueError`` for
+    ``CheckFailed`` for both; by default ``ReturnedValueError`` for a wrong kind, ``CheckFailed`` for
     wrong values) with a message "For {call}: expected ..., got ... . Hint: ...".
     """
     hint = lambda: known_mistake(got, hints, rtol, atol)   # noqa: E731  (only built when a check fails)
@@ -173,6 +174,6 @@ def check_close(got, expected, call: str, *, rtol: float = 1e-9, atol: float = 1
     if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=False):
         bad = np.argwhere(~np.isclose(got_arr, exp_arr, rtol=rtol, atol=atol)).tolist()
         first = f" (first difference at index {tuple(bad[0])})" if bad and bad[0] else ""
-        raise (error or WrongValueError)(f"For {call}: expected {short(exp_arr)}, got {short(got_arr)}{first}."
-                                         + hint())
+        raise (error or CheckFailed)(f"For {call}: expected {short(exp_arr)}, got {short(got_arr)}{first}."
+                                     + hint())
     return got
