@@ -215,7 +215,12 @@ MISTAKES = {
              "test_train", None),
             ("optimizer state not carried", [("updates, state = optimizer.update(grads, state, params)",
                                               "updates, _ = optimizer.update(grads, state, params)")], "test_train", "init the optimizer once"),
-            ("gradient ascent", [("params[key] + updates[key]", "params[key] - updates[key]")], "test_train", None),
+            ("gradient ascent", [("params[key] + updates[key]", "params[key] - updates[key]")], "test_train", "params + updates"),
+            ("loss recorded after the step", [("            step_losses.append(float(loss))\n", ""),
+                                              ("            params = {key: params[key] + updates[key] for key in params}\n",
+                                               "            params = {key: params[key] + updates[key] for key in params}\n"
+                                               "            step_losses.append(float(loss_and_grad(params, X[idx], y[idx])[0]))\n")],
+             "test_train", "BEFORE the step"),
             ("on_epoch counts from 0", [("on_epoch(epoch, params)", "on_epoch(epoch - 1, params)")], "test_train", "epochs from 1"),
             ("params changed in place", [("            params = {key: params[key] + updates[key] for key in params}\n",
                                           "            for key in params:\n                params[key] += updates[key]\n")],
