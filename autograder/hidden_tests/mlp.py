@@ -74,10 +74,12 @@ def _finite(got, call, hint):
 # ---------------------------------------------------------------------------------------- linear layer
 
 def _linear_cases(rng):
-    """(x, W, b): a float64 case, a square one (d_in = d_out: transposes keep their shape), float32."""
+    """(x, W, b): a float64 case, a square one (d_in = d_out: transposes keep their shape), float32, and a
+    batch of one example (B = 1: a squeeze or a sum over the wrong axis shows)."""
     cases = []
-    for dtype, square in ((np.float64, False), (np.float64, True), (np.float32, False)):
-        B, d_in = int(rng.integers(3, 8)), int(rng.integers(2, 7))
+    for dtype, square, single in ((np.float64, False, False), (np.float64, True, False), (np.float32, False, False),
+                                  (np.float64, False, True)):
+        B, d_in = 1 if single else int(rng.integers(3, 8)), int(rng.integers(2, 7))
         d_out = d_in if square else int(rng.choice([d for d in range(2, 8) if d not in (d_in, B)]))
         x, W, b = (rng.normal(size=s).astype(dtype) for s in ((B, d_in), (d_in, d_out), (d_out,)))
         cases.append((x, W, b))
@@ -85,7 +87,7 @@ def _linear_cases(rng):
 
 
 def check_linear_forward(linear_forward):
-    """out = x W + b and cache = (x, W)."""
+    """out = x W + b and cache = (x, W), on the inputs of ``_linear_cases``."""
     rng = grading_rng("linear_forward")
     for x, W, b in _linear_cases(rng):
         call = f"linear_forward(x={_desc(x)}, W={_desc(W)}, b={_desc(b)})"
