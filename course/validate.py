@@ -125,3 +125,55 @@ def check_returned(got, expected, call: str, *, error: type[Exception] = Returne
             and not (isinstance(got, np.ndarray) and got.ndim == 0):
         raise error(f"{where} expected a number ({float(expected)!r}), got {describe(got)}.")
     return got
+
+
+class CheckFailed(AssertionError):
+    """A hidden or visible check failed; the message is written for the student (the call, what was
+    expected, what came back, a hint for a known mistake). Grading's hidden tests raise it too
+    (``autograder.checks`` uses this class), so a failing visible test reads as grading's."""
+
+
+def short(x, limit: int = 6) -> str:
+    """A value as a failure message shows it: a number as its repr, an array's first ``limit`` entries."""
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        return repr(arr.item()) if arr.dtype != object else repr(x)
+    flat = arr.ravel()
+    text = np.array2string(flat[:limit], precision=6, separator=", ")
+    return text[:-1] + ", ...]" if flat.size > limit else text
+
+
+def known_mistake(got, hints, rtol: float, atol: float) -> str:
+    """" Hint: ..." for the first (alternative, message) of ``hints`` whose alternative ``got`` matches
+    (the result of a known mistake), else ""."""
+    for alternative, message in hints:
+        try:
+            alt = np.asarray(alternative, dtype=np.float64)
+            if np.shape(got) == alt.shape and np.allclose(np.asarray(got, dtype=np.float64), alt,
+                                                          rtol=rtol, atol=atol):
+                return f" Hint: {message}"
+        except (TypeError, ValueError):
+            continue
+    return ""
+
+
+def check_close(got, expected, call: str, *, rtol: float = 1e-9, atol: float = 1e-12, hints=(),
+                error: type[Exception] | None = None):
+    """Check ``got`` as grading does: the kind, shape and dtype of ``expected`` (``check_returned``), then
+    the values within ``rtol``/``atol``; return ``got``.
+
+    ``hints`` is a sequence of (alternative, message): when ``got`` matches an alternative (what a known
+    mistake returns), the message is added to the failure. A failure raises ``error`` (grading passes
+    ``CheckFailed`` for both; by default ``ReturnedValueError`` for a wrong kind, ``CheckFailed`` for
+    wrong values) with a message "For {call}: expected ..., got ... . Hint: ...".
+    """
+    hint = lambda: known_mistake(got, hints, rtol, atol)   # noqa: E731  (only built when a check fails)
+    check_returned(got, expected, call, error=error or ReturnedValueError, hint=hint)
+    got_arr = np.asarray(got, dtype=np.float64)
+    exp_arr = np.asarray(expected, dtype=np.float64)
+    if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=False):
+        bad = np.argwhere(~np.isclose(got_arr, exp_arr, rtol=rtol, atol=atol)).tolist()
+        first = f" (first difference at index {tuple(bad[0])})" if bad and bad[0] else ""
+        raise (error or CheckFailed)(f"For {call}: expected {short(exp_arr)}, got {short(got_arr)}{first}."
+                                     + hint())
+    return got

@@ -77,6 +77,8 @@ MUTANTS = {
         "natural log": [("np.log10(", "np.log(")],
         "min over max": [("works.max() / works.min()", "works.min() / works.max()")],
         "strict <": [("gaps <= tol", "gaps < tol")],
+        "assumes sorted etas": [("works.max() / works.min()", "works[-1] / works[0]")],
+        "a nan gap works": [("etas[gaps <= tol]", "etas[~(gaps > tol)]")],
         "ignores the gaps": [("etas[gaps <= tol]", "etas")],
         "counts scales": [("float(np.log10(works.max() / works.min()))", "float(len(works))")],
         "no case for nothing working": [("if len(works) == 0:\n        return 0.0\n    ", "")],

@@ -47,6 +47,8 @@ MUTANTS = {
         "always rescaled": [("g * (len(y) / len(idx)) if unbiased else g", "g * (len(y) / len(idx))")],
         "never rescaled": [("g * (len(y) / len(idx)) if unbiased else g", "g")],
         "mean instead of sum": [("if unbiased else g", "if unbiased else g / len(idx)")],
+        "unbiased: N // |I|": [("len(y) / len(idx)", "len(y) // len(idx)")],
+        "unbiased: N times the sum": [("g * (len(y) / len(idx))", "g * len(y)")],
         "duplicates dropped": [("X[idx], y[idx]", "X[np.unique(idx)], y[np.unique(idx)]")],
         "duplicates dropped, also in N/|I|": [("Xb, yb = X[idx], y[idx]", "idx = np.unique(idx)\n    Xb, yb = X[idx], y[idx]")],
         "ignores the minibatch": [("Xb, yb = X[idx], y[idx]", "Xb, yb = X, y")],

@@ -103,6 +103,7 @@ MUTANTS = {
         "axes swapped": _loglog(lambda k, v: float(np.polyfit(np.log(v), np.log(k), 1)[0])),
         "two-point slope": _loglog(lambda k, v: float((np.log(v[-1]) - np.log(v[0])) / (np.log(k[-1]) - np.log(k[0])))),
         "sign flipped": _loglog(lambda k, v: -float(np.polyfit(np.log(k), np.log(v), 1)[0])),
+        "assumes a falling curve": _loglog(lambda k, v: -abs(float(np.polyfit(np.log(k), np.log(v), 1)[0]))),
         "calls the reference": lambda k, v: ref_sgd.loglog_slope(k, v),
     },
 }

@@ -79,3 +79,18 @@ def test_student_version_runs_with_only_not_implemented_errors(built_course, ass
     stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"
               and not re.search(r"\w*Warning\b", o.text)]
     assert not stderr, stderr
+
+
+def test_the_hidden_inputs_of_every_check_are_written_down():
+    """Issue 23.1: for every exercise, what its hidden inputs cover: in the check's docstring and in the
+    table of notebooks/README.md."""
+    import importlib
+    import inspect
+
+    table = (REPO_SOURCE.parent / "README.md").read_text().split("## What the hidden tests draw")[1]
+    for assignment in ASSIGNMENTS:
+        module = importlib.import_module(f"autograder.hidden_tests.{assignment}")
+        for name, check in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("check_") and check.__module__ == module.__name__:
+                assert check.__doc__ and len(check.__doc__) > 30, f"{assignment}.{name}: say what its inputs cover"
+                assert f"`{name}`" in table, f"{assignment}.{name} is missing from the table of hidden inputs"

@@ -1,11 +1,12 @@
 """The visible tests check what a function returns as grading does (issue 14, point 6).
 
-Every exercise's visible test cell runs what it returns through ``course.validate.check_returned``,
-the kind/shape/dtype check of grading's ``assert_matches``. Here each visible test cell runs (the
+Every exercise's visible test cell runs what it returns through ``course.validate.check_returned``
+(the kind/shape/dtype check) or ``check_close`` (that and the values: grading's ``assert_matches``). Here each visible test cell runs (the
 cell, not the notebook) with the reference answers, and with one answer wrapped so that it returns
 the right values in the wrong kind: a list for a number or an array, a wrong shape, a wrong dtype
 where grading checks it. The reference passes; every wrong kind fails the visible test with grading's
 message (a ``ReturnedValueError``, which only ``check_returned`` raises, so its text is grading's).
+A wrong value is ``tests/test_visible_mistakes.py``'s.
 """
 
 import ast
@@ -104,7 +105,7 @@ MUTANTS = {
         ],
         "test_relu": [
             ("relu_forward", "out as a list", "(r[0].tolist(), r[1])", "the output out: " + NDARRAY + " of shape (2, 3)"),
-            ("relu_backward", "float32", "r.astype(np.float32)", "relu_backward(dout, x): " + DTYPE + " float64"),
+            ("relu_backward", "float32", "r.astype(np.float32)", "relu_backward(dout=<all 5>, x): " + DTYPE + " float64"),
         ],
         "test_softmax_cross_entropy": [
             ("softmax_cross_entropy", "the loss per example", "(np.full(2, r[0]), r[1])", "the loss: " + NUMBER),
@@ -205,7 +206,7 @@ def test_every_graded_function_is_checked_and_the_import_cell_imports_the_check(
              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
     assert set(tests) - {"test_epoch_minibatches"} == set(MUTANTS[assignment])
     for test_cell in MUTANTS[assignment]:
-        assert "check_returned(" in tests[test_cell], test_cell
+        assert "check_returned(" in tests[test_cell] or "check_close(" in tests[test_cell], test_cell
         checked = {f.rpartition(":")[2] for f, *_ in MUTANTS[assignment][test_cell]}
         called = {n.func.id for n in ast.walk(ast.parse(tests[test_cell]))
                   if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}

@@ -108,17 +108,20 @@ def _check_run(student_fn, reference, name, diagonal):
 
 
 def check_adagrad_norm(adagrad_norm):
-    """One run and several runs (each with its own c), least squares and the sanity check, c0 = 0 and > 0."""
+    """One run and 2-4 runs (each with its own c), least squares (N = 8-19, d = 2-3, batches of 1-3) and the
+    sanity check, 4-8 steps, eta from 0.03 to 30 (scale-free mistakes such as a missing eta show), c0 from
+    0.1 to 2 and c0 = 0 (the first step's length is then exactly eta)."""
     _check_run(adagrad_norm, ref.adagrad_norm_run, "adagrad_norm", diagonal=False)
 
 
 def check_adagrad_diag(adagrad_diag):
-    """As for AdaGrad-Norm, with one c_i per coordinate."""
+    """As for AdaGrad-Norm (the same inputs), with one c_i per coordinate."""
     _check_run(adagrad_diag, ref.adagrad_diag_run, "adagrad_diag", diagonal=True)
 
 
 def check_tau_limit(tau_limit):
-    """Per-sample gradients at a minimiser (rows summing to zero), several batch sizes."""
+    """Per-sample gradients at a minimiser (rows summing to zero) of N = 5-29 examples in d = 1-3, of scale
+    0.2-3, eta from 0.1 to 10, batch sizes 2-8 (never 1, where sqrt(B) and B agree)."""
     rng = grading_rng("tau_limit")
     for _ in range(3):
         n, d = int(rng.integers(5, 30)), int(rng.integers(1, 4))
@@ -140,7 +143,9 @@ def check_tau_limit(tau_limit):
 
 
 def check_working_decades(working_decades):
-    """Grids with diverged runs (inf, nan), a gap exactly at the tolerance, and none or one that works."""
+    """A grid of 12-24 etas over 4-7 decades, tol from 1e-4 to 0.1: gaps with diverged runs (inf, nan), the
+    smallest working eta's gap exactly at tol (so the boundary decides the answer), none or one that works,
+    and the first scan shuffled (the etas need not be sorted)."""
     rng = grading_rng("working_decades")
     lo = float(rng.uniform(-4, -1))
     etas = 10 ** np.linspace(lo, lo + float(rng.uniform(4, 7)), int(rng.integers(12, 25)))
@@ -153,15 +158,22 @@ def check_working_decades(working_decades):
     few = np.full(etas.size, 10 * tol)
     one = few.copy()
     one[int(rng.integers(etas.size))] = tol / 2
-    for label, g in [("a scan with diverged runs", gaps), ("nothing works", few), ("one scale works", one)]:
-        call = f"working_decades(etas=<{etas.size} scales from {etas[0]:.3g} to {etas[-1]:.3g}>, gaps=<{label}>, tol={tol:.3g})"
-        got = student_call(working_decades, etas, g, tol, call=call, forbidden=FORBIDDEN)
-        expected = ref.working_decades(etas, g, tol)
+    order = rng.permutation(etas.size)
+    for label, e, g in [("a scan with diverged runs", etas, gaps), ("nothing works", etas, few),
+                        ("one scale works", etas, one), ("the first scan, shuffled", etas[order], gaps[order])]:
+        call = (f"working_decades(etas=<{e.size} scales from {e.min():.3g} to {e.max():.3g}"
+                f"{', unsorted' if e is not etas else ''}>, gaps=<{label}>, tol={tol:.3g})")
+        got = student_call(working_decades, e, g, tol, call=call, forbidden=FORBIDDEN)
+        expected = ref.working_decades(e, g, tol)
         ok = np.isfinite(g) & (g <= tol)
-        strict = etas[np.isfinite(g) & (g < tol)]
+        strict = e[np.isfinite(g) & (g < tol)]
         hints = [(expected * np.log(10), "count decades: use log10, not the natural log."),
                  (-expected, "eta_max / eta_min, not the other way round."),
                  (float(np.log10(etas[-1] / etas[0])), "count only the step scales whose gap is <= tol.")]
+        if ok.any():
+            works = e[ok]
+            hints.append((float(np.log10(works[-1] / works[0])), "the etas need not be sorted: divide the "
+                                                                 "largest working eta by the smallest."))
         if strict.size:
             hints.append((float(np.log10(strict.max() / strict.min())), "a gap equal to tol works (<=, not <)."))
         if ok.any():

@@ -60,7 +60,9 @@ def check_full_gradient(full_gradient):
 # -------------------------------------------------------------------------------- minibatch gradient
 
 def check_minibatch_gradient(minibatch_gradient):
-    """The lecture's sum over I(k) and the unbiased N/|I| rescaling, with repeated and single indices."""
+    """The lecture's sum over I(k) and the unbiased N/|I| rescaling, on N = 12-39 examples: distinct
+    indices (default and unbiased=False), a batch with an index drawn twice (unbiased), a single example
+    (unbiased), and a batch whose size does not divide N (unbiased), so that N // |I| and N * sum show."""
     rng = grading_rng("minibatch_gradient")
     theta, X, y = _problem(rng, n=int(rng.integers(12, 40)))
     n = X.shape[0]
@@ -72,6 +74,7 @@ def check_minibatch_gradient(minibatch_gradient):
         (repeated, True),                                  # with replacement, unbiased
         (rng.permutation(n)[:batch + 2], False),
         (np.array([int(rng.integers(n))]), True),          # a single example
+        (rng.permutation(n)[:_non_divisor(rng, n)], True),  # N / |I| not an integer: N // |I| shows
     ]
     for idx, unbiased in cases:
         kwargs = {} if unbiased is None else {"unbiased": unbiased}
@@ -100,6 +103,11 @@ def check_minibatch_gradient(minibatch_gradient):
                               "an index that occurs twice in I(k) (sampling with replacement) counts twice, "
                               "in the sum and in |I(k)|: do not drop repeated indices (np.unique)."))
         assert_matches(got, expected, call, hints=hints)
+
+
+def _non_divisor(rng, n):
+    """A batch size from 2 to n - 1 that does not divide n (n >= 5)."""
+    return int(rng.choice([b for b in range(2, n) if n % b]))
 
 
 # -------------------------------------------------------------------------------- descent loop

@@ -74,10 +74,12 @@ def _finite(got, call, hint):
 # ---------------------------------------------------------------------------------------- linear layer
 
 def _linear_cases(rng):
-    """(x, W, b): a float64 case, a square one (d_in = d_out: transposes keep their shape), float32."""
+    """(x, W, b): a float64 case, a square one (d_in = d_out: transposes keep their shape), float32, and a
+    batch of one example (B = 1: a squeeze or a sum over the wrong axis shows)."""
     cases = []
-    for dtype, square in ((np.float64, False), (np.float64, True), (np.float32, False)):
-        B, d_in = int(rng.integers(3, 8)), int(rng.integers(2, 7))
+    for dtype, square, single in ((np.float64, False, False), (np.float64, True, False), (np.float32, False, False),
+                                  (np.float64, False, True)):
+        B, d_in = 1 if single else int(rng.integers(3, 8)), int(rng.integers(2, 7))
         d_out = d_in if square else int(rng.choice([d for d in range(2, 8) if d not in (d_in, B)]))
         x, W, b = (rng.normal(size=s).astype(dtype) for s in ((B, d_in), (d_in, d_out), (d_out,)))
         cases.append((x, W, b))
@@ -85,7 +87,7 @@ def _linear_cases(rng):
 
 
 def check_linear_forward(linear_forward):
-    """out = x W + b and cache = (x, W)."""
+    """out = x W + b and cache = (x, W), on the inputs of ``_linear_cases``."""
     rng = grading_rng("linear_forward")
     for x, W, b in _linear_cases(rng):
         call = f"linear_forward(x={_desc(x)}, W={_desc(W)}, b={_desc(b)})"
@@ -172,7 +174,14 @@ def _softmax_rows(s, axis=1):
 
 
 def check_softmax_cross_entropy(softmax_cross_entropy):
-    """Mean cross-entropy over the batch and dscores = (softmax - one_hot) / B, stable for huge scores."""
+    """Mean cross-entropy over the batch and dscores = (softmax - one_hot) / B, stable for huge scores.
+
+    Inputs: float64 and float32 scores of 3-8 rows (and one of a single row) of 3-10 classes (never as
+    many classes as rows, so a transposed softmax shows); scores around 1000 whose exp overflows, with a
+    true class so far below its row's maximum that its probability rounds to 0; and, in float64 and
+    float32, rows whose maxima lie far apart (row offsets spread over 2000 resp. 400), so that a shift by
+    the global maximum instead of each row's underflows a whole row to exp = 0 (a -inf loss).
+    """
     rng = grading_rng("softmax_cross_entropy")
     cases = []
     for dtype, B, scale, offset in ((np.float64, int(rng.integers(3, 9)), 3.0, 0.0),
@@ -186,6 +195,8 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
             others = np.delete(scores[0], y[0])   # that its probability rounds to 0
             scores[0, y[0]] = others.max() - rng.uniform(800, 1000)
         cases.append((scores, y))
+    for dtype, spread in ((np.float64, 2000.0), (np.float32, 400.0)):
+        cases.append(_far_apart_rows(rng, dtype, spread))
     for scores, y in cases:
         B, C = scores.shape
         big = f", scores up to {np.abs(scores).max():.0f}" if np.abs(scores).max() > 100 else ""
@@ -193,8 +204,9 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
         loss, dscores = course.nn.softmax_cross_entropy(scores, y)
         result = student_call(softmax_cross_entropy, scores.copy(), y.copy(), call=call, forbidden=[course.nn])
         got_loss, got_d = _tuple(result, call, ("loss", "dscores"))
-        stable = ("exp overflows for large scores, and the log of a probability that rounds to 0 is -inf: "
-                  "subtract each row's maximum before exp, and take log p = shifted - log(sum(exp(shifted))) "
+        stable = ("exp overflows for large scores, exp of a row far below the global maximum underflows to 0, "
+                  "and the log of a probability that rounds to 0 is -inf: subtract each row's maximum "
+                  "(max(axis=1, keepdims=True), not the global one) before exp, and take log p = shifted - log(sum(exp(shifted))) "
                   "(log-sum-exp) instead of the log of p.")
         _finite(got_loss, call + ", the loss", stable)
         _finite(got_d, call + ", dscores", stable)
@@ -216,6 +228,16 @@ def check_softmax_cross_entropy(softmax_cross_entropy):
             ((p0 - onehot) / B, "softmax normalises each row (one example) over the classes: axis=1."),
             ((p64 - np.roll(onehot, 1, axis=1)) / B, "the one-hot of y is shifted by one class: labels are 0..C-1."),
         ])
+
+
+def _far_apart_rows(rng, dtype, spread):
+    """Scores whose rows' maxima lie ``spread`` apart (lowest and highest row, the others between), and
+    labels: each row alone is tame, but exp(row - global max) underflows to 0 in a whole row."""
+    B = int(rng.integers(3, 9))
+    C = int(rng.choice([c for c in range(3, 11) if c != B]))
+    offsets = rng.permutation(np.linspace(-spread / 2, spread / 2, B) + rng.uniform(-5, 5, size=B))
+    scores = (offsets[:, None] + 3.0 * rng.normal(size=(B, C))).astype(dtype)
+    return scores, rng.integers(0, C, size=B)
 
 
 # ---------------------------------------------------------------------------------------- gradient check

@@ -22,7 +22,8 @@ SIGN_ERROR = "the sign looks flipped: the gradient of 1/2 (theta - a_j)^2 is the
 
 
 def check_stochastic_gradient(stochastic_gradient):
-    """theta - a_j for scalar and array theta, j in {0, 1}."""
+    """theta - a_j for three scalar theta (normal, scale 3, either sign) with j in {0, 1}, and an array
+    theta of 3-7 entries with an array j of the same shape."""
     rng = grading_rng("stochastic_gradient")
     for _ in range(3):
         theta, j = float(rng.normal(scale=3.0)), int(rng.integers(2))
@@ -45,12 +46,14 @@ def _check_sg(fn, theta, j):
 
 
 def check_constant(constant):
+    """tau from 1e-3 to 1, at k = 1, a k from 2 to 59, a vector 1..K and an integer (2, 3) matrix of k."""
     rng = grading_rng("constant")
     tau = float(10 ** rng.uniform(-3, 0))
     _check_schedule(constant, (tau,), f"constant(tau={tau:.6g})", ref_constant(tau), None, rng)
 
 
 def check_geometric(geometric):
+    """tau0 from 0.01 to 3, q from 0.1 to 0.9 (so tau0 and q^k show), at the k of ``check_constant``."""
     rng = grading_rng("geometric")
     tau0, q = float(10 ** rng.uniform(-2, 0.5)), float(rng.uniform(0.1, 0.9))
     _check_schedule(geometric, (tau0, q), f"geometric(tau0={tau0:.6g}, q={q:.6g})",
@@ -58,6 +61,7 @@ def check_geometric(geometric):
 
 
 def check_inverse_power(inverse_power):
+    """tau0 from 0.01 to 3, alpha from 0.3 to 1, at the k of ``check_constant``."""
     rng = grading_rng("inverse_power")
     tau0, alpha = float(10 ** rng.uniform(-2, 0.5)), float(rng.uniform(0.3, 1.0))
     _check_schedule(inverse_power, (tau0, alpha), f"inverse_power(tau0={tau0:.6g}, alpha={alpha:.6g})",
@@ -93,7 +97,8 @@ def _check_schedule(factory, args, made, reference, formula, rng):
 
 
 def check_sgd(sgd):
-    """The iterates theta(1..K+1) for the reference gradient and schedules, one and many runs."""
+    """The iterates theta(1..K+1) for the reference gradient and a constant, inverse-power and geometric
+    schedule, 5-29 steps, one run (scalar theta) and 2-5 runs (an array of indices per step)."""
     rng = grading_rng("sgd")
     cases = [
         (Fixture(fixtures.schedule, "constant", float(rng.uniform(0.05, 0.9))), "constant"),
@@ -126,10 +131,12 @@ def _check_sgd_case(sgd, theta1, schedule, name, indices):
 
 
 def check_loglog_slope(loglog_slope):
+    """Power laws c k^p with noise: two falling (p in [-1.5, -0.2]), one rising (p in [0.2, 2]), so that a
+    sign taken for granted shows; c from 0.1 to 10, k from 1 to 100-10^4, unevenly spaced."""
     rng = grading_rng("loglog_slope")
-    for _ in range(3):
+    for low, high in ((-1.5, -0.2), (0.2, 2.0), (-1.5, -0.2)):
         k = np.unique(np.round(np.logspace(0, rng.uniform(2, 4), int(rng.integers(10, 40))))).astype(np.int64)
-        p, c = float(rng.uniform(-1.5, -0.2)), float(10 ** rng.uniform(-1, 1))
+        p, c = float(rng.uniform(low, high)), float(10 ** rng.uniform(-1, 1))
         values = c * k ** p * np.exp(rng.normal(scale=0.05, size=k.shape))
         call = f"loglog_slope(k=<{k.size} steps from 1 to {k[-1]}>, values=<about {c:.3g} * k^{p:.3g}>)"
         got = student_call(loglog_slope, k, values, call=call, forbidden=[course.sgd])
