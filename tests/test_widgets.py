@@ -55,12 +55,27 @@ def adagrad_norm(grad, theta1, indices, eta=1.0, c0=0.0):
 
 # -- step sizes ----------------------------------------------------------------------------------
 
+STEP_SIZES = {"sgd_iterates": sgd_iterates, "sample_grad": problems.sanity_check_sample_grad,
+              "constant": schedules.constant, "geometric": schedules.geometric,
+              "inverse_power": schedules.inverse_power}   # the step_sizes notebook's answers, by the reference
+
+
+def sanity_check_runs(tau, runs=200, steps=300):
+    """theta(k) of ``runs`` SGD runs on the sanity check from theta(1) = 3, step sizes ``tau(k)``, written
+    out: theta(k+1) = theta(k) - tau(k) (theta(k) - a_j) with a_0 = 1, a_1 = -1 and the explorer's draws."""
+    indices = np.random.default_rng(0).integers(0, 2, size=(steps, runs))
+    thetas = [np.full(runs, 3.0)]
+    for k in range(1, steps + 1):
+        thetas.append(thetas[-1] - tau(k) * (thetas[-1] - np.array([1.0, -1.0])[indices[k - 1]]))
+    return np.stack(thetas)
+
+
 def test_step_size_explorer_shows_the_runs_of_the_chosen_schedule():
-    ui = widgets.step_size_explorer()
+    ui = widgets.step_size_explorer(**STEP_SIZES)
     median, *_ = assert_moved_in_place(ui, "tau0", 0.1)
     assert_moved_in_place(ui, "kind", "constant: tau0")
-    iterates = widgets.step_size_runs("constant: tau0", 0.1, 1.0, runs=200)
-    np.testing.assert_array_equal(median.get_ydata(), np.median(iterates, axis=1))
+    iterates = sanity_check_runs(lambda k: 0.1)
+    np.testing.assert_allclose(median.get_ydata(), np.median(iterates, axis=1), rtol=1e-12)
     band = ui.figure.axes[0].collections[0]
     lo = np.quantile(iterates, 0.1, axis=1)
     assert np.isclose(band.get_paths()[0].vertices[:, 1].min(), lo.min())
@@ -71,7 +86,7 @@ def test_step_size_explorer_shows_the_runs_of_the_chosen_schedule():
 
 
 def test_step_size_explorer_caches_each_setting():
-    ui = widgets.step_size_explorer()
+    ui = widgets.step_size_explorer(**STEP_SIZES)
     first = ui.figure.axes[0].lines[0].get_ydata().copy()
     ui.controls["runs"].value = 50
     assert len(ui.figure.axes[0].lines[0].get_ydata()) == len(first)
@@ -82,15 +97,25 @@ def test_step_size_explorer_caches_each_setting():
     np.testing.assert_array_equal(ui.figure.axes[0].lines[0].get_ydata(), first)   # ... identical
 
 
-def test_step_size_explorer_uses_the_given_sgd():
+def test_step_size_explorer_runs_only_the_given_functions():
+    """The notebook's own sgd, gradient and schedules: the explorer calls no solution of the course."""
     calls = []
 
-    def my_sgd(grad, theta1, schedule, indices):
-        calls.append(len(indices))
-        return sgd_iterates(grad, theta1, schedule, indices)
+    def counted(name, f):
+        def wrapper(*args):
+            calls.append(name)
+            return f(*args)
+        return wrapper
 
-    widgets.step_size_explorer(sgd_fn=my_sgd).controls["p"].value = 0.5
-    assert calls == [300, 300]
+    ui = widgets.step_size_explorer(**{name: counted(name, f) for name, f in STEP_SIZES.items()})
+    ui.controls["p"].value = 0.5                          # 1/k^0.5
+    ui.controls["kind"].value = "geometric: tau0 * q^k"
+    made = [name for name in calls if name in ("constant", "geometric", "inverse_power")]
+    assert made == ["inverse_power", "inverse_power", "geometric"]
+    assert calls.count("sgd_iterates") == 3
+    s = ui.compute("geometric: tau0 * q^k", 0.5, 0.5, 200)
+    np.testing.assert_allclose(s["median"], np.median(sanity_check_runs(lambda k: 0.5 * 0.5 ** k), axis=1),
+                               rtol=1e-12)
 
 
 # -- gradient descent vs SGD -----------------------------------------------------------------------
@@ -144,7 +169,7 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
         calls.append(args[3:])
         return adagrad_norm(*args)
 
-    ui = widgets.adagrad_explorer(counted, X, y)
+    ui = widgets.adagrad_explorer(counted, X, y, tau_limit=adaptive.tau_limit)
     assert_moved_in_place(ui, "eta", 10.0)               # constant tau = 10 diverges on the sanity check
     ax_gap, ax_tau = ui.figure.axes
     gap_a, gap_s, taus, limit = adaptive.adagrad_runs("sanity check", adagrad_norm, 10.0, 1e-6)
@@ -164,6 +189,25 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
     ui.controls["c0"].value = 1.0
     ui.controls["c0"].value = 1e-6                        # seen before: no new run
     assert calls == [(1.0, 1e-6), (10.0, 1e-6), (10.0, 1e-6), (10.0, 1.0)]
+
+
+def test_adagrad_explorer_draws_the_limit_of_the_given_tau_limit(least_squares_3d):
+    """The notebook's own tau_limit(eta, G, batch_size) gives the dashed limit, with the problem's G."""
+    X, y = least_squares_3d
+    seen = []
+
+    def my_limit(eta, G, batch_size):
+        seen.append((eta, G.copy(), batch_size))
+        return 0.125 * eta
+
+    ui = widgets.adagrad_explorer(adagrad_norm, X, y, tau_limit=my_limit)
+    assert ui.figure.axes[1].lines[1].get_ydata()[0] == pytest.approx(0.125)
+    ui.controls["problem"].value = "least squares"
+    star = np.linalg.lstsq(X, y, rcond=None)[0]
+    eta, G, batch_size = seen[-1]
+    np.testing.assert_allclose(G, (X @ star - y)[:, None] * X, atol=1e-12)   # per-sample gradients at theta*
+    assert (eta, batch_size) == (1.0, 1)
+    np.testing.assert_array_equal(seen[0][1], [[-1.0], [1.0]])
 
 
 def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
@@ -293,7 +337,7 @@ def test_relu_prime_explorer_computes_each_setting_of_its_own_runs_fn_once():
 
 def test_plots_functions_still_draw_new_figures():
     """The notebooks' own figures (``course.plots``) keep their behaviour next to the helpers added."""
-    iterates = widgets.step_size_runs("constant: tau0", 0.1, 1.0, runs=20, steps=30)
+    iterates = sanity_check_runs(lambda k: 0.1, runs=20, steps=30)
     fig = plots.regimes({"constant": iterates})
     _, _, mid, _ = plots.band_stats(iterates)
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), mid)
