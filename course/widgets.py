@@ -26,7 +26,6 @@ import functools
 import io
 import warnings
 
-import matplotlib
 import numpy as np
 import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -35,7 +34,6 @@ from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
 from matplotlib.layout_engine import TightLayoutEngine
 
 from . import adaptive, minibatch, nonsmooth, plots, problems, sgd
@@ -82,22 +80,25 @@ class LiveFigure:
         self.show()
 
     def moving(self):
-        """The artists a move may change, in drawing order: every line, text, legend and collection
-        (a band) of the axes but contours, then the figure's texts (the suptitle)."""
+        """The artists a move may change, in drawing order: every line, legend, text (but the axes' titles)
+        and collection (a band) of the axes but contours, then the figure's texts (the suptitle, which says
+        what changes with every move; the axes' titles rarely change, and are part of the background)."""
         found = []
         for ax in self.figure.axes:
             children = [a for a in ax.get_children()
-                        if isinstance(a, (Line2D, Text, Legend)) or
+                        if isinstance(a, (Line2D, Legend)) or a in ax.texts or
                         (isinstance(a, Collection) and not isinstance(a, ContourSet))]
             found += sorted(children, key=lambda a: a.get_zorder())
         return found + list(self.figure.texts)
 
     def _background_key(self):
-        """What the background's pixels depend on (besides the artists' data, which ``moving`` covers)."""
+        """What the background's pixels depend on (besides the artists ``moving`` draws on top): the axes'
+        limits, scales, labels, titles and the visibility of the axes and of their contours."""
         key = []
         for ax in self.figure.axes:
             key.append((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(),
-                        ax.get_ylabel(), ax.get_visible(),
+                        ax.get_ylabel(), tuple(ax.get_title(loc) for loc in ("left", "center", "right")),
+                        ax.get_visible(),
                         tuple(a.get_visible() for a in ax.get_children() if isinstance(a, ContourSet))))
         return tuple(key)
 
@@ -155,8 +156,7 @@ def round_limits(ax):
                 continue
             new = 10.0 ** np.floor(np.log10(lo) + 1e-9), 10.0 ** np.ceil(np.log10(hi) - 1e-9)
         elif auto:
-            with matplotlib.rc_context({"axes.autolimit_mode": "round_numbers"}):
-                new = tuple(axis.get_major_locator().view_limits(lo, hi))
+            new = plots.round_numbers(axis, lo, hi)
         else:
             continue
         if new != (lo, hi):
@@ -305,8 +305,8 @@ def gd_vs_sgd_explorer(X, y, descent_fn, grad_fn):
         _clear(out)
         with out:
             batch, step, start = c["batch"].value, c["step"].value, c["start"].value
-            live.update(compute(batch, step, start), start,
-                   f"tau = {step / lip:.3g} (= {step:.3g} / L), start {start}", f"SGD, B = {batch}")
+            live.update(compute(batch, step, start), start, f"SGD, B = {batch}",
+                        title=f"tau = {step / lip:.3g} (= {step:.3g} / L), start {start}")
 
     _observe(controls, redraw)
     redraw()
@@ -361,11 +361,26 @@ def adagrad_explorer(adagrad_fn, X, y, tau_limit):
 
 # -- a fully connected network (notebooks/source/mlp) ------------------------------------------------
 
+def first_epochs(history, trained, epochs):
+    """The part of ``history``, of a run of ``trained`` epochs, that covers its first ``epochs``: the
+    "step_loss" of their steps and the first ``epochs`` + 1 entries of every per-epoch list (epoch 0 to
+    ``epochs``). For the notebook's ``fit`` this is the history of a run of ``epochs``: both start from the
+    same network and draw the same minibatches, and the longer run just goes on."""
+    steps = len(history["step_loss"]) * epochs // trained
+    return {key: values[:steps] if key == "step_loss" else
+            values[:epochs + 1] if isinstance(values, list) and len(values) == trained + 1 else values
+            for key, values in history.items()}
+
+
 def learning_curve_explorer(fit):
-    """Sliders for the batch size, AdaGrad's scale eta, the sampler and the number of epochs; each
-    change trains a fresh network with ``fit(batch_size=, eta=, sampler=, epochs=) -> (params, history)``
-    (once per setting: going back to a setting redraws its remembered curves) and draws its learning
-    curves next to those of the previous setting (dashed)."""
+    """Sliders for the batch size, AdaGrad's scale eta, the sampler and the number of epochs; draws the
+    learning curves of ``fit(batch_size=, eta=, sampler=, epochs=) -> (params, history)`` next to those
+    of the previous setting (dashed).
+
+    Each setting of batch size, eta and sampler is trained once, for the most epochs asked so far: fewer
+    epochs are the first epochs of that run (``first_epochs``); more epochs train the setting again, for
+    at least twice as many epochs as before (up to the slider's end), so that moving the epochs slider up
+    step by step trains only now and then."""
     import ipywidgets as w
 
     style = {"description_width": "initial"}
@@ -378,10 +393,16 @@ def learning_curve_explorer(fit):
         "epochs": w.IntSlider(value=8, min=1, max=30, description="epochs", continuous_update=False, style=style),
     }
     c = controls
+    runs = {}                       # (batch size, eta, sampler) -> (epochs, history) of the longest run
 
     @_cached
     def compute(batch_size, eta, sampler, epochs):
-        return fit(batch_size=batch_size, eta=eta, sampler=sampler, epochs=epochs)[1]
+        trained, history = runs.get((batch_size, eta, sampler), (0, None))
+        if trained < epochs:
+            trained = epochs if history is None else min(max(epochs, 2 * trained), c["epochs"].max)
+            history = fit(batch_size=batch_size, eta=eta, sampler=sampler, epochs=trained)[1]
+            runs[batch_size, eta, sampler] = trained, history
+        return first_epochs(history, trained, epochs)
 
     live = LiveFigure(functools.partial(plots.learning_curves_figure, styles=("-", "--")), (11, 3.8))
     status = w.Label()

@@ -230,14 +230,15 @@ def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
 # -- a fully connected network ---------------------------------------------------------------------
 
 def fake_fit(calls):
-    """A stand-in for the notebook's fit: histories that depend on every argument, counted in ``calls``."""
+    """A stand-in for the notebook's fit: histories that depend on every argument, counted in ``calls``;
+    like fit's, the first epochs of a longer run are the shorter run (7 steps per epoch)."""
     def fit(batch_size, eta, sampler, epochs):
         calls.append((batch_size, eta, sampler, epochs))
         e = np.arange(epochs + 1)
         scale = eta / batch_size * (2.0 if sampler == "replacement" else 1.0)
         history = {"epoch": list(e), "train_loss": list(1.0 / (1 + scale * e)),
                    "train_acc": list(1 - 0.2 / (1 + e)), "test_acc": list(0.99 - 0.2 / (1 + scale * e)),
-                   "step_loss": list(np.linspace(2.0, 0.1, 7 * epochs))}
+                   "step_loss": list(2.0 / (1 + scale * np.arange(1, 7 * epochs + 1) / 7))}
         return None, history
     return fit
 
@@ -265,10 +266,47 @@ def test_learning_curve_explorer_draws_now_and_the_previous_setting():
     assert_moved_in_place(ui, "epochs", 12)   # the same setting, longer: no "previous" curves
     _, longer = fake_fit([])(64, 2.0, "shuffle", 12)
     np.testing.assert_array_equal(solid.get_ydata(), plots.learning_curve_data(longer)[2])
+    np.testing.assert_array_equal(thin.get_ydata(), plots.learning_curve_data(longer)[1])
     assert not dashed.get_visible() and len(ax_loss.get_legend().get_texts()) == 1
 
     ui.controls["epochs"].value = E                       # trained before: comes from the cache
-    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", 12)]
+    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", 2 * E)]
+
+
+def test_learning_curve_explorer_trains_a_setting_again_only_for_more_epochs_than_trained():
+    """Fewer epochs are the first epochs of the run trained; more train at least twice as many."""
+    calls = []
+    ui = widgets.learning_curve_explorer(fake_fit(calls))
+    for epochs in (3, 5, 8, 9, 14, 16, 17, 2, 30, 1):
+        ui.controls["epochs"].value = epochs
+        _, direct = fake_fit([])(25, 2.0, "shuffle", epochs)
+        assert ui.compute(25, 2.0, "shuffle", epochs) == direct, epochs
+    assert [c[3] for c in calls] == [8, 16, 30]
+    ui.controls["batch"].value = 64                        # a new setting: the epochs asked for
+    assert calls[-1] == (64, 2.0, "shuffle", 1)
+
+
+def test_first_epochs_of_the_notebooks_fit_are_its_shorter_run():
+    """What the explorer relies on, for the mlp notebook's own fit (run here with its model answers)."""
+    import nbformat
+    from threadpoolctl import threadpool_limits
+
+    from autograder.grading import REPO_SOURCE
+
+    nb = nbformat.read(REPO_SOURCE / "mlp" / "mlp.ipynb", as_version=4)
+    namespace = {}
+    with threadpool_limits(limits=None):                  # the notebook limits BLAS to one thread: undone
+        for cell in nb.cells:
+            if cell.cell_type == "code" and ("def fit(" in cell.source or "import" in cell.source.split("\n")[0]
+                                             or cell.metadata.get("nbgrader", {}).get("solution")
+                                             or cell.source.startswith("def network_forward")):
+                exec(cell.source, namespace)
+    data = namespace["load_digits"]()
+    namespace.update(zip(("X_train", "y_train", "X_test", "y_test"), (d[:300] for d in data)))
+    for sampler in ("shuffle", "replacement"):
+        _, longer = namespace["fit"](epochs=5, batch_size=32, sampler=sampler)
+        _, shorter = namespace["fit"](epochs=2, batch_size=32, sampler=sampler)
+        assert widgets.first_epochs(longer, 5, 2) == shorter
 
 
 def test_learning_curve_explorer_hides_the_previous_curves_at_first():
@@ -356,14 +394,24 @@ def _pixels(data):
     return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
 
 
-def test_a_move_shows_what_a_full_drawing_of_the_figure_shows():
+def _gd_vs_sgd_ui():
+    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0) % 5
+    return widgets.gd_vs_sgd_explorer(X, y, descent_fn=minibatch.descent,
+                                      grad_fn=lambda th, idx: minibatch.minibatch_gradient(th, X, y, idx, unbiased=True))
+
+
+@pytest.mark.parametrize("make, moves", [
+    (_gd_vs_sgd_ui, (("step", 0.05), ("start", "close"), ("batch", 5), ("start", "far"), ("step", 0.02))),
+    (lambda: widgets.learning_curve_explorer(fake_fit([])),
+     (("epochs", 9), ("epochs", 12), ("batch", 4), ("epochs", 5), ("sampler", "replacement"))),
+    (lambda: widgets.step_size_explorer(**STEP_SIZES), (("tau0", 0.05), ("kind", "constant: tau0"), ("runs", 30))),
+], ids=["gd_vs_sgd", "learning_curves", "step_sizes"])
+def test_a_move_shows_what_a_full_drawing_of_the_figure_shows(make, moves):
     """The explorer draws only the curves, texts and legends on top of a kept background; the picture
     must be the one a full drawing of the figure gives, also after the view (and background) changed."""
     import io
-    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0) % 5
-    ui = widgets.gd_vs_sgd_explorer(X, y, descent_fn=minibatch.descent,
-                                    grad_fn=lambda th, idx: minibatch.minibatch_gradient(th, X, y, idx, unbiased=True))
-    for control, value in (("step", 0.05), ("start", "close"), ("batch", 5), ("start", "far"), ("step", 0.02)):
+    ui = make()
+    for control, value in moves:
         ui.controls[control].value = value
         shown = _pixels(png(ui))
         animated = [a for a in ui.figure.findobj() if a.get_animated()]
