@@ -2,18 +2,24 @@
 
 Each explorer answers a slider move within about a tenth of a second. How:
 
-- its figure is drawn once (``LiveFigure``); a move only gives the lines already there new data
-  (``Line2D.set_data`` and friends) and new limits and labels: no new axes, no new layout;
-- what a move does not change is not drawn again: the axes, ticks, tick labels and contours are
+- its figure is drawn once (``LiveFigure``, one for every explorer, built by a figure builder of
+  ``course.plots``); a move only gives the lines already there new data (``Line2D.set_data`` and
+  friends) and new limits and labels: no new axes, no new layout;
+- what a move does not change is not drawn again: the axes, ticks, tick labels, titles and contours are
   rendered once per set of axis limits and kept as pixels (matplotlib's blitting), and a move draws only
-  the curves, titles and legends on top (ticks and labels are most of a figure's drawing time); log
-  axes end at whole decades and autoscaled linear axes at round numbers, so the limits, and with them
-  the kept pixels, rarely change from one move to the next;
+  the curves, legends and the figure's title on top (ticks and labels are most of a figure's drawing
+  time); log axes end at whole decades and linear axes fitted to the data at round numbers, and the
+  limits shown stay while the new ones fit inside and fill at least half of them (``keep_limits``), so
+  the limits, and with them the kept pixels, rarely change from one move to the next;
 - the figure is shown as PNG bytes in an ``ipywidgets.Image``, at a modest resolution and with a fast
   PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
   each cost a whole extra rendering per move);
 - every setting is computed once (``functools.lru_cache``): going back to a setting only redraws,
-  and what does not depend on a control is not recomputed when it moves.
+  and what does not depend on a control is not recomputed when it moves (the learning curves of fewer
+  epochs are the first epochs of a longer run);
+- every computation is the notebook's own: an explorer takes the student's functions as arguments
+  and calls no solution of the course library (an assignment's notebook runs with a student edition in
+  which its own solutions are stubs).
 
 Each explorer returns its widget box with three extra attributes, for the curious and for the tests:
 ``controls`` (name -> widget), ``figure`` (the matplotlib figure it updates) and ``compute`` (the cached
@@ -69,6 +75,7 @@ class LiveFigure:
         self.image = w.Image(format="png")
         self._laid_out = False
         self._backgrounds = {}
+        self._shown_limits = None     # the axes' limits shown last, for keep_limits
 
     def update(self, *args, title=None):
         """``draw(*args)``, the figure's title ``title`` (None: none), and show the result."""
@@ -127,9 +134,12 @@ class LiveFigure:
 
     def show(self):
         """Render the figure into the image widget (laying it out the first time only)."""
-        for ax in self.axes:
+        for ax, shown in zip(self.axes, self._shown_limits or [None] * len(self.axes)):
             round_limits(ax)
+            if shown is not None:
+                keep_limits(ax, *shown)
             plots.thin_log_ticks(ax)
+        self._shown_limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.axes]
         if not self._laid_out:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")          # "tight_layout not applied": keep the defaults
@@ -139,6 +149,21 @@ class LiveFigure:
                     pass
             self._laid_out = True
         self.image.value = self.png()
+
+
+def keep_limits(ax, xlim, ylim, fill=0.5):
+    """Go back to the limits ``xlim``, ``ylim`` shown before on an axis of ``ax`` whose new limits lie
+    within them and span at least ``fill`` of them (in decades on a log axis): the axes, and with them
+    the kept background, stay as they were while the curves move inside them."""
+    for axis, get, set_, auto, (lo0, hi0) in ((ax.xaxis, ax.get_xlim, ax.set_xlim, ax.get_autoscalex_on(), xlim),
+                                              (ax.yaxis, ax.get_ylim, ax.set_ylim, ax.get_autoscaley_on(), ylim)):
+        lo, hi = get()
+        span = np.log10 if axis.get_scale() == "log" else (lambda v: v)
+        with np.errstate(all="ignore"):
+            inside = min(lo0, hi0) <= min(lo, hi) and max(lo, hi) <= max(lo0, hi0)
+            if inside and (lo < hi) == (lo0 < hi0) and \
+                    abs(span(hi) - span(lo)) >= fill * abs(span(hi0) - span(lo0)):
+                set_(lo0, hi0, auto=auto)
 
 
 def round_limits(ax):

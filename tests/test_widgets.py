@@ -438,3 +438,21 @@ def test_round_limits_end_log_axes_at_decades_and_keep_fixed_limits():
         assert lo <= data_lo and hi >= data_hi and hi / lo <= 1000 * data_hi / data_lo
         assert np.log10([lo, hi]) == pytest.approx(np.round(np.log10([lo, hi])))    # whole decades
     assert ax_fixed.get_xlim() == pytest.approx((-0.37, 1.21))     # set by the explorer: kept
+
+
+def test_keep_limits_keeps_the_shown_limits_while_the_new_ones_fill_at_least_half_of_them():
+    from matplotlib.figure import Figure
+    ax = Figure().subplots()
+    ax.set_yscale("log")
+    shown = ((0.0, 10.0), (1e-4, 1e2))                       # x: 10 wide; y: 6 decades
+    for (xlim, ylim), kept in [
+            (((1.0, 9.0), (1e-3, 1e1)), (True, True)),       # inside: 8 of 10, 4 of 6 decades
+            (((2.0, 6.0), (1e-1, 1e0)), (False, False)),     # inside, but 4 of 10, 1 of 6 decades
+            (((-1.0, 9.0), (1e-5, 1e1)), (False, False)),    # not inside
+            (((0.0, 5.0), (1e-4, 1e-1)), (True, True))]:     # exactly half
+        ax.set_xlim(xlim)
+        ax.set_ylim(ylim)
+        widgets.keep_limits(ax, *shown)
+        assert (ax.get_xlim() == pytest.approx(shown[0]), ax.get_ylim() == pytest.approx(shown[1])) == kept
+        for got, new, keep in ((ax.get_xlim(), xlim, kept[0]), (ax.get_ylim(), ylim, kept[1])):
+            assert keep or got == pytest.approx(new)
