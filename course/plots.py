@@ -416,7 +416,7 @@ def learning_curves_figure(axes, styles=("-",)):
             if i < len(histories):
                 draw(lines, histories[i][1])
         ax_loss.legend([c["train_loss"] for c in curves[:len(histories)]], [label for label, _ in histories],
-                       fontsize=8)
+                       fontsize=8, loc="upper right")   # not "best": it searches the curves at every drawing
         autoscale(ax_loss)
         # up to the next multiple of 5 epochs: an explorer's runs of 6 to 10 epochs share the axes
         last = max([history["epoch"][-1] for _, history in histories] + [1])

@@ -47,6 +47,8 @@ from . import adaptive, minibatch, nonsmooth, plots, problems, sgd
 DPI = 80                  # pixels per inch of the PNG an explorer shows (an 11-inch figure: 880 pixels)
 PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}   # fast zlib level: the PNG only goes to the browser
 CACHE_SIZE = 256          # settings remembered per explorer
+LEGEND_LOCATIONS = {(v, h): "center" if v == h == "center" else f"{v} {h}"    # matplotlib's names
+                    for v in ("upper", "center", "lower") for h in ("left", "center", "right")}
 
 
 class LiveFigure:
@@ -76,6 +78,7 @@ class LiveFigure:
         self._laid_out = False
         self._backgrounds = {}
         self._shown_limits = None     # the axes' limits shown last, for keep_limits
+        self._fixed_legends = set()
 
     def update(self, *args, title=None):
         """``draw(*args)``, the figure's title ``title`` (None: none), and show the result."""
@@ -148,7 +151,23 @@ class LiveFigure:
                 except ValueError:                       # e.g. a log axis with nothing on it yet
                     pass
             self._laid_out = True
+        self._fix_legends()
         self.image.value = self.png()
+
+    def _fix_legends(self):
+        """Fix each new legend at the named location nearest to where it is: a legend at the default
+        location "best" searches the curves for a free place at every drawing (the most expensive part of
+        a move)."""
+        renderer = self.canvas.get_renderer()
+        for ax in self.figure.axes:
+            legend = ax.get_legend()
+            if legend is None or legend in self._fixed_legends:
+                continue
+            box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+            x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+            legend.set_loc(LEGEND_LOCATIONS["upper" if y > 2 / 3 else "lower" if y < 1 / 3 else "center",
+                                            "right" if x > 2 / 3 else "left" if x < 1 / 3 else "center"])
+            self._fixed_legends.add(legend)
 
 
 def keep_limits(ax, xlim, ylim, fill=0.5):
@@ -415,7 +434,8 @@ def learning_curve_explorer(fit):
         "eta": w.FloatLogSlider(value=2.0, base=10, min=-2, max=1.5, step=0.1, description="AdaGrad eta",
                                 continuous_update=False, style=style),
         "sampler": w.ToggleButtons(options=["shuffle", "replacement"], value="shuffle", description="minibatches"),
-        "epochs": w.IntSlider(value=8, min=1, max=30, description="epochs", continuous_update=False, style=style),
+        # 5 epochs at first: every new setting trains them, and a move should answer within 0.1 s
+        "epochs": w.IntSlider(value=5, min=1, max=30, description="epochs", continuous_update=False, style=style),
     }
     c = controls
     runs = {}                       # (batch size, eta, sampler) -> (epochs, history) of the longest run

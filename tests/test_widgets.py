@@ -270,18 +270,19 @@ def test_learning_curve_explorer_draws_now_and_the_previous_setting():
     assert not dashed.get_visible() and len(ax_loss.get_legend().get_texts()) == 1
 
     ui.controls["epochs"].value = E                       # trained before: comes from the cache
-    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", 2 * E)]
+    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", max(12, 2 * E))]
 
 
 def test_learning_curve_explorer_trains_a_setting_again_only_for_more_epochs_than_trained():
     """Fewer epochs are the first epochs of the run trained; more train at least twice as many."""
     calls = []
     ui = widgets.learning_curve_explorer(fake_fit(calls))
+    assert ui.controls["epochs"].value == 5
     for epochs in (3, 5, 8, 9, 14, 16, 17, 2, 30, 1):
         ui.controls["epochs"].value = epochs
         _, direct = fake_fit([])(25, 2.0, "shuffle", epochs)
         assert ui.compute(25, 2.0, "shuffle", epochs) == direct, epochs
-    assert [c[3] for c in calls] == [8, 16, 30]
+    assert [c[3] for c in calls] == [5, 10, 20, 30]
     ui.controls["batch"].value = 64                        # a new setting: the epochs asked for
     assert calls[-1] == (64, 2.0, "shuffle", 1)
 
