@@ -59,9 +59,9 @@ class LiveFigure:
     empty figure on the subplots (one row of ``ncols``) and returns its ``draw(*args)``, which gives the
     artists new data. ``update(*args, title=...)`` draws, sets the figure's title (if ``title`` is given)
     and shows the result: the first time it lays the figure out (``tight_layout``), every time it renders
-    the PNG. The curves, texts, legends and bands (``moving``) are drawn on every update; everything else
-    (axes, ticks, labels, contours: the background) only when it has changed, which ``png`` tells by the
-    axes' limits, scales, labels and the visibility of what they hold.
+    the PNG. The curves, legends, bands and the figure's title (``moving``) are drawn on every update;
+    everything else (axes, ticks, labels, titles, contours: the background) only when it has changed, which
+    ``png`` tells by the axes' limits, scales, labels, titles and the visibility of what they hold.
     """
 
     BACKGROUNDS = 8       # backgrounds kept (e.g. both views of an explorer that toggles between two)
