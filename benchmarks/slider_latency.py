@@ -1,6 +1,6 @@
 """How long each widget explorer takes to redraw after a slider move (target: median <= 100 ms).
 
-    python benchmarks/slider_latency.py [--moves 5] [NOTEBOOK ...]
+    python benchmarks/slider_latency.py [--moves 5] [--rounds 5] [NOTEBOOK ...]
 
 Runs each source notebook (default: every notebooks/source/*/*.ipynb) in a fresh kernel, as a student
 does, and for every explorer it shows (a cell whose output is a widget) moves each control in the
@@ -16,8 +16,10 @@ clock: what the student waits), the median of the kernel's CPU time per move (th
 processes compete for the cores; then it tells what the explorer itself costs) and the median time
 spent rendering figures (drawing and PNG encoding: every ``FigureCanvasBase.print_figure``, which both
 ``plt.show()`` and ``savefig`` call, and ``course.widgets.LiveFigure.png``, the explorers' own); a last line per explorer gives the medians over all its moves,
-and the target applies to its wall-clock median. Not part of the test suite: timings depend on the
-machine and on what else runs on it.
+and the target applies to its wall-clock median. With ``--rounds N`` every notebook runs N times, each
+in a fresh kernel, and a last table gives each explorer's median over the rounds of its per-round
+medians (wall clock and CPU): on a machine shared with other work, the CPU column tells what the
+explorer costs. Not part of the test suite: timings depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -172,35 +174,56 @@ def _print_table(rows):
               f"  {render:9.0f}{ok}")
 
 
+def _print_rounds(rounds):
+    """Per explorer, the medians of its rounds' medians (wall clock, CPU) and each round's wall median."""
+    width = max(len(name) for name in rounds)
+    print(f"\n{'explorer':<{width}}  rounds  median ms  cpu ms  per round (wall ms)")
+    for name, medians in rounds.items():
+        wall, cpu = statistics.median(m[0] for m in medians), statistics.median(m[1] for m in medians)
+        ok = "  ok" if wall <= TARGET_MS else f"  SLOW (> {TARGET_MS:.0f} ms)"
+        print(f"{name:<{width}}  {len(medians):>6}  {wall:9.0f}  {cpu:6.0f}  "
+              + " ".join(f"{m[0]:.0f}" for m in medians) + ok)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="source notebooks (default: all)")
     parser.add_argument("--moves", type=int, default=5, help="moves per control (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of each notebook, each in a fresh kernel (default: %(default)s)")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(SOURCE.glob("*/*.ipynb"))
-    rows, slow = [], []
-    for path in paths:
-        started = time.perf_counter()
-        print(f"running {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ...", file=sys.stderr, flush=True)
-        for number, first, controls in explorers_of(path.resolve(), args.moves):
-            name = f"{path.stem} [{number}] {first[:38]}"
-            wall, cpu, render = [], [], []
-            for c in controls:
-                ms = [1000 * t for t in c["times"]]
-                if ms:
-                    rows.append(_row(name, f"{c['control']} ({c['kind']})", ms, c["cpus"], c["renders"]))
-                wall += ms
-                cpu += c["cpus"]
-                render += c["renders"]
-            if wall:
-                rows.append(_row(name, "== all moves", wall, cpu, render))
-                if statistics.median(wall) > TARGET_MS:
-                    slow.append((name, statistics.median(wall)))
-        print(f"  {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    rows, slow, rounds = [], [], {}
+    for round_ in range(1, args.rounds + 1):
+        for path in paths:
+            started = time.perf_counter()
+            shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            print(f"running {shown} (round {round_} of {args.rounds}) ...", file=sys.stderr, flush=True)
+            for number, first, controls in explorers_of(path.resolve(), args.moves):
+                name = f"{path.stem} [{number}] {first[:38]}"
+                wall, cpu, render = [], [], []
+                for c in controls:
+                    ms = [1000 * t for t in c["times"]]
+                    if ms and round_ == args.rounds:
+                        rows.append(_row(name, f"{c['control']} ({c['kind']})", ms, c["cpus"], c["renders"]))
+                    wall += ms
+                    cpu += c["cpus"]
+                    render += c["renders"]
+                if wall:
+                    rounds.setdefault(name, []).append((statistics.median(wall), 1000 * statistics.median(cpu)))
+                    if round_ == args.rounds:
+                        rows.append(_row(name, "== all moves", wall, cpu, render))
+                        if statistics.median(wall) > TARGET_MS:
+                            slow.append((name, statistics.median(wall)))
+            print(f"  {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    if args.rounds > 1:
+        print(f"the last of {args.rounds} rounds:")
     _print_table(rows)
     if slow:
         print(f"\n{len(slow)} explorer(s) above the {TARGET_MS:.0f} ms median target: "
               + ", ".join(f"{n} ({m:.0f} ms)" for n, m in slow))
+    if args.rounds > 1:
+        _print_rounds(rounds)
     return 0
 
 

@@ -155,12 +155,13 @@ def adagrad_runs(problem, adagrad_fn, eta, c0, *, X=None, y=None, runs=100, step
 
 
 def adagrad_only_runs(problem, adagrad_fn, eta, c0, *, X=None, y=None, runs=100, steps=2000, batch_size=1,
-                      seed=0):
-    """The AdaGrad-Norm half of ``adagrad_runs``: (gap_adagrad, taus, limit)."""
+                      seed=0, limit_fn=tau_limit):
+    """The AdaGrad-Norm half of ``adagrad_runs``: (gap_adagrad, taus, limit), the limit computed by
+    ``limit_fn(eta, G, batch_size)`` (the adagrad notebook passes its own ``tau_limit``)."""
     grad, theta1, indices, gap, G = _adagrad_problem(problem, runs, steps, batch_size, seed, X, y)
     with np.errstate(all="ignore"):
         thetas, taus = adagrad_fn(grad, theta1, indices, eta, c0)
-        return gap(thetas), np.asarray(taus), tau_limit(eta, G, batch_size)
+        return gap(thetas), np.asarray(taus), limit_fn(eta, G, batch_size)
 
 
 def constant_step_runs(problem, tau, *, X=None, y=None, runs=100, steps=2000, batch_size=1, seed=0):

@@ -9,6 +9,7 @@ and return them (or the figure).
 
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import LogLocator, NullLocator
@@ -47,8 +48,9 @@ def set_fill_between(fill, x, lo, hi):
 
 def fit_ylim(ax, *values, log=False, margin=0.05):
     """Set the y-limits of ``ax`` to cover the finite ``values`` (only the positive ones on a log axis),
-    with a ``margin`` (a fraction of the range, or of the decades on a log axis). Nothing finite: the
-    limits stay as they are. For what ``relim`` does not see, such as a ``fill_between`` band."""
+    with a ``margin`` (a fraction of the range, or of the decades on a log axis), widened to round numbers
+    on a linear axis. Nothing finite: the limits stay as they are. For what ``relim`` does not see, such
+    as a ``fill_between`` band."""
     v = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in values])
     v = v[np.isfinite(v) & (np.abs(v) < 1e100) & ((v > 0) if log else True)]
     if not v.size:
@@ -56,7 +58,14 @@ def fit_ylim(ax, *values, log=False, margin=0.05):
     lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
     pad = margin * (hi - lo) if hi > lo else (0.5 if log else max(abs(hi), 1.0) * 0.1)
     lo, hi = lo - pad, hi + pad
-    ax.set_ylim((10 ** lo, 10 ** hi) if log else (lo, hi))
+    ax.set_ylim((10 ** lo, 10 ** hi) if log else round_numbers(ax.yaxis, lo, hi))
+
+
+def round_numbers(axis, lo, hi):
+    """(lo, hi) widened to round numbers of the linear ``axis`` (its tick locator's): limits that nearby
+    data share (an explorer then draws the axes again only when the data change much)."""
+    with matplotlib.rc_context({"axes.autolimit_mode": "round_numbers"}):
+        return tuple(float(v) for v in axis.get_major_locator().view_limits(lo, hi))
 
 
 def autoscale(ax):
@@ -220,7 +229,7 @@ def gd_vs_sgd_figure(axes, loss, star, radii, runs=5):
     """The gradient-descent-vs-SGD explorer's figure on ``axes``: left, level sets of ``loss`` around the
     minimiser ``star`` for every view in ``radii`` (name -> half-width; drawn once, one shown at a time),
     the paths of GD and ``runs`` SGD runs; right, the gap against the work. Returns
-    update(curves, view, title, sgd_label), curves {"GD": (path, epochs, gap), "SGD": [(path, epochs, gap), ...]}."""
+    update(curves, view, sgd_label), curves {"GD": (path, epochs, gap), "SGD": [(path, epochs, gap), ...]}."""
     ax_p, ax_w = axes
     levels = {view: level_sets(ax_p, loss, star, radius) for view, radius in radii.items()}
     sgd_paths = [ax_p.plot([], [], ".-", ms=2.5, lw=0.8, alpha=0.8, color="C0")[0] for _ in range(runs)]
@@ -235,11 +244,11 @@ def gd_vs_sgd_figure(axes, loss, star, radii, runs=5):
              ylabel=r"$E(\theta) - \min E$", title="progress per unit of work")
     legend_w = ax_w.legend([sgd_gaps[0], gd_gap], ["SGD", "GD"], fontsize=8)
 
-    def update(curves, view, title, sgd_label):
+    def update(curves, view, sgd_label):
         for name, contours in levels.items():
             contours.set_visible(name == view)
         radius = radii[view]
-        ax_p.set(xlim=(star[0] - radius, star[0] + radius), ylim=(star[1] - radius, star[1] + radius), title=title)
+        ax_p.set(xlim=(star[0] - radius, star[0] + radius), ylim=(star[1] - radius, star[1] + radius))
         for line, gap_line, (path, epochs, gap) in zip(sgd_paths, sgd_gaps, curves["SGD"]):
             line.set_data(path[:, 0], path[:, 1])
             gap_line.set_data(epochs, gap)
@@ -370,6 +379,9 @@ def digits(images, labels, predicted=None, ncols=10, title=None):
     return fig
 
 
+EPOCH_GRID = 5     # the learning curves' epoch axis ends at a multiple of this
+
+
 def learning_curves_figure(axes, styles=("-",)):
     """``learning_curves`` on ``axes`` (loss, accuracy) with one set of empty curves per line style in
     ``styles`` (colours C0, C1, ...); returns update(histories), histories a list of (label, history) for
@@ -404,9 +416,12 @@ def learning_curves_figure(axes, styles=("-",)):
             if i < len(histories):
                 draw(lines, histories[i][1])
         ax_loss.legend([c["train_loss"] for c in curves[:len(histories)]], [label for label, _ in histories],
-                       fontsize=8)
+                       fontsize=8, loc="upper right")   # not "best": it searches the curves at every drawing
         autoscale(ax_loss)
-        ax_acc.set_xlim(ax_loss.get_xlim())
+        # up to the next multiple of 5 epochs: an explorer's runs of 6 to 10 epochs share the axes
+        last = max([history["epoch"][-1] for _, history in histories] + [1])
+        for ax in axes:
+            ax.set_xlim(-0.5, EPOCH_GRID * np.ceil(last / EPOCH_GRID) + 0.5)
 
     return update
 
@@ -530,7 +545,7 @@ def relu_prime_drift_figure(axes, count=1):
             drifts.append(drift)
         ax_drift.set_xlim(0, steps + 1)
         ax_count.set_xlim(0, steps + 1)
-        ax_count.set_ylim(-0.05 * most, 1.05 * most)
+        fit_ylim(ax_count, 0, most)
         fit_ylim(ax_drift, *drifts, log=True)
 
     return update

@@ -2,18 +2,24 @@
 
 Each explorer answers a slider move within about a tenth of a second. How:
 
-- its figure is drawn once (``LiveFigure``); a move only gives the lines already there new data
-  (``Line2D.set_data`` and friends) and new limits and labels: no new axes, no new layout;
-- what a move does not change is not drawn again: the axes, ticks, tick labels and contours are
+- its figure is drawn once (``LiveFigure``, one for every explorer, built by a figure builder of
+  ``course.plots``); a move only gives the lines already there new data (``Line2D.set_data`` and
+  friends) and new limits and labels: no new axes, no new layout;
+- what a move does not change is not drawn again: the axes, ticks, tick labels, titles and contours are
   rendered once per set of axis limits and kept as pixels (matplotlib's blitting), and a move draws only
-  the curves, titles and legends on top (ticks and labels are most of a figure's drawing time); log
-  axes end at whole decades and autoscaled linear axes at round numbers, so the limits, and with them
-  the kept pixels, rarely change from one move to the next;
+  the curves, legends and the figure's title on top (ticks and labels are most of a figure's drawing
+  time); log axes end at whole decades and linear axes fitted to the data at round numbers, and the
+  limits shown stay while the new ones fit inside and fill at least half of them (``keep_limits``), so
+  the limits, and with them the kept pixels, rarely change from one move to the next;
 - the figure is shown as PNG bytes in an ``ipywidgets.Image``, at a modest resolution and with a fast
   PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
   each cost a whole extra rendering per move);
 - every setting is computed once (``functools.lru_cache``): going back to a setting only redraws,
-  and what does not depend on a control is not recomputed when it moves.
+  and what does not depend on a control is not recomputed when it moves (the learning curves of fewer
+  epochs are the first epochs of a longer run);
+- every computation is the notebook's own: an explorer takes the student's functions as arguments
+  and calls no solution of the course library (an assignment's notebook runs with a student edition in
+  which its own solutions are stubs).
 
 Each explorer returns its widget box with three extra attributes, for the curious and for the tests:
 ``controls`` (name -> widget), ``figure`` (the matplotlib figure it updates) and ``compute`` (the cached
@@ -26,7 +32,6 @@ import functools
 import io
 import warnings
 
-import matplotlib
 import numpy as np
 import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -35,55 +40,75 @@ from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
 from matplotlib.layout_engine import TightLayoutEngine
 
-from . import adaptive, minibatch, nonsmooth, plots, problems, schedules, sgd
+from . import adaptive, minibatch, nonsmooth, plots, problems, sgd
 
 DPI = 80                  # pixels per inch of the PNG an explorer shows (an 11-inch figure: 880 pixels)
 PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}   # fast zlib level: the PNG only goes to the browser
 CACHE_SIZE = 256          # settings remembered per explorer
+LEGEND_LOCATIONS = {(v, h): "center" if v == h == "center" else f"{v} {h}"    # matplotlib's names
+                    for v in ("upper", "center", "lower") for h in ("left", "center", "right")}
 
 
 class LiveFigure:
-    """A matplotlib figure drawn once and then updated in place, shown as a PNG in an ipywidgets.Image.
+    """A matplotlib figure drawn once and then updated in place, shown as a PNG in an ipywidgets.Image:
+    the one live figure of every explorer.
 
-    ``axes`` are the figure's subplots (one row of ``ncols``). After changing the artists' data, call
-    ``show()``: the first call lays the figure out (``tight_layout``), every call renders the PNG.
-    The curves, texts, legends and bands (``moving``) are drawn on every call; everything else (axes,
-    ticks, labels, contours: the background) only when it has changed, which ``show`` tells by the
-    axes' limits, scales, labels and the visibility of what they hold.
+    ``build(axes)`` is one of ``course.plots``' figure builders (``regimes_figure``, ...): it draws the
+    empty figure on the subplots (one row of ``ncols``) and returns its ``draw(*args)``, which gives the
+    artists new data. ``update(*args, title=...)`` draws, sets the figure's title (if ``title`` is given)
+    and shows the result: the first time it lays the figure out (``tight_layout``), every time it renders
+    the PNG. The curves, legends, bands and the figure's title (``moving``) are drawn on every update;
+    everything else (axes, ticks, labels, titles, contours: the background) only when it has changed, which
+    ``png`` tells by the axes' limits, scales, labels, titles and the visibility of what they hold.
     """
 
     BACKGROUNDS = 8       # backgrounds kept (e.g. both views of an explorer that toggles between two)
 
-    def __init__(self, ncols=2, figsize=(11, 3.8), dpi=DPI):
+    def __init__(self, build, figsize=(11, 3.8), ncols=2, dpi=DPI):
         import ipywidgets as w
 
         self.figure = Figure(figsize=figsize, dpi=dpi)   # not pyplot's: the inline backend leaves it alone
         self.canvas = FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(1, ncols)
+        self.draw = build(self.axes)
+        self.title = None
         self.image = w.Image(format="png")
         self._laid_out = False
         self._backgrounds = {}
+        self._shown_limits = None     # the axes' limits shown last, for keep_limits
+        self._fixed_legends = set()
+
+    def update(self, *args, title=None):
+        """``draw(*args)``, the figure's title ``title`` (None: none), and show the result."""
+        self.draw(*args)
+        if title is not None:
+            if self.title is None:
+                self.title = self.figure.suptitle(title, fontsize=10)
+            self.title.set_text(title)
+        self.show()
 
     def moving(self):
-        """The artists a move may change, in drawing order: every line, text, legend and collection
-        (a band) of the axes but contours, then the figure's texts (the suptitle)."""
+        """The artists a move may change, in drawing order: every line, legend, text (but the axes' titles)
+        and collection (a band) of the axes but contours, then the figure's texts (the suptitle, which says
+        what changes with every move; the axes' titles rarely change, and are part of the background)."""
         found = []
         for ax in self.figure.axes:
             children = [a for a in ax.get_children()
-                        if isinstance(a, (Line2D, Text, Legend)) or
+                        if isinstance(a, (Line2D, Legend)) or a in ax.texts or
                         (isinstance(a, Collection) and not isinstance(a, ContourSet))]
             found += sorted(children, key=lambda a: a.get_zorder())
         return found + list(self.figure.texts)
 
     def _background_key(self):
-        """What the background's pixels depend on (besides the artists' data, which ``moving`` covers)."""
+        """What the background's pixels depend on (besides the artists ``moving`` draws on top): the axes'
+        limits, scales, labels, titles and the visibility of the axes and of their contours."""
         key = []
         for ax in self.figure.axes:
             key.append((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(),
-                        ax.get_ylabel(), ax.get_visible(),
+                        ax.get_ylabel(), tuple(ax.get_title(loc) for loc in ("left", "center", "right")),
+                        ax.get_visible(),
                         tuple(a.get_visible() for a in ax.get_children() if isinstance(a, ContourSet))))
         return tuple(key)
 
@@ -112,9 +137,12 @@ class LiveFigure:
 
     def show(self):
         """Render the figure into the image widget (laying it out the first time only)."""
-        for ax in self.axes:
+        for ax, shown in zip(self.axes, self._shown_limits or [None] * len(self.axes)):
             round_limits(ax)
+            if shown is not None:
+                keep_limits(ax, *shown)
             plots.thin_log_ticks(ax)
+        self._shown_limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.axes]
         if not self._laid_out:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")          # "tight_layout not applied": keep the defaults
@@ -123,7 +151,38 @@ class LiveFigure:
                 except ValueError:                       # e.g. a log axis with nothing on it yet
                     pass
             self._laid_out = True
+        self._fix_legends()
         self.image.value = self.png()
+
+    def _fix_legends(self):
+        """Fix each new legend at the named location nearest to where it is: a legend at the default
+        location "best" searches the curves for a free place at every drawing (the most expensive part of
+        a move)."""
+        renderer = self.canvas.get_renderer()
+        for ax in self.figure.axes:
+            legend = ax.get_legend()
+            if legend is None or legend in self._fixed_legends:
+                continue
+            box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+            x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+            legend.set_loc(LEGEND_LOCATIONS["upper" if y > 2 / 3 else "lower" if y < 1 / 3 else "center",
+                                            "right" if x > 2 / 3 else "left" if x < 1 / 3 else "center"])
+            self._fixed_legends.add(legend)
+
+
+def keep_limits(ax, xlim, ylim, fill=0.5):
+    """Go back to the limits ``xlim``, ``ylim`` shown before on an axis of ``ax`` whose new limits lie
+    within them and span at least ``fill`` of them (in decades on a log axis): the axes, and with them
+    the kept background, stay as they were while the curves move inside them."""
+    for axis, get, set_, auto, (lo0, hi0) in ((ax.xaxis, ax.get_xlim, ax.set_xlim, ax.get_autoscalex_on(), xlim),
+                                              (ax.yaxis, ax.get_ylim, ax.set_ylim, ax.get_autoscaley_on(), ylim)):
+        lo, hi = get()
+        span = np.log10 if axis.get_scale() == "log" else (lambda v: v)
+        with np.errstate(all="ignore"):
+            inside = min(lo0, hi0) <= min(lo, hi) and max(lo, hi) <= max(lo0, hi0)
+            if inside and (lo < hi) == (lo0 < hi0) and \
+                    abs(span(hi) - span(lo)) >= fill * abs(span(hi0) - span(lo0)):
+                set_(lo0, hi0, auto=auto)
 
 
 def round_limits(ax):
@@ -141,8 +200,7 @@ def round_limits(ax):
                 continue
             new = 10.0 ** np.floor(np.log10(lo) + 1e-9), 10.0 ** np.ceil(np.log10(hi) - 1e-9)
         elif auto:
-            with matplotlib.rc_context({"axes.autolimit_mode": "round_numbers"}):
-                new = tuple(axis.get_major_locator().view_limits(lo, hi))
+            new = plots.round_numbers(axis, lo, hi)
         else:
             continue
         if new != (lo, hi):
@@ -175,67 +233,63 @@ def _cached(function):
 
 # -- step sizes (notebooks/source/step_sizes) --------------------------------------------------------
 
-SCHEDULES = {
-    "constant: tau0": lambda tau0, p: schedules.constant(tau0),
-    "geometric: tau0 * q^k": lambda tau0, p: schedules.geometric(tau0, min(p, 0.99)),
-    "inverse power: tau0 / k^alpha": lambda tau0, p: schedules.inverse_power(tau0, p),
-}
+SCHEDULE_KINDS = ("constant: tau0", "geometric: tau0 * q^k", "inverse power: tau0 / k^alpha")
 
 
-def step_size_runs(kind, tau0, p, runs=200, steps=300, theta1=3.0, seed=0, sgd_fn=None):
-    """Iterates (steps+1, runs) of SGD on the sanity-check problem for one schedule of ``SCHEDULES``.
+def step_size_schedules(constant, geometric, inverse_power):
+    """The explorer's schedules, kind of ``SCHEDULE_KINDS`` -> (tau0, p) -> schedule, made with the given
+    schedule factories (the step_sizes notebook's ``constant(tau)``, ``geometric(tau0, q)`` and
+    ``inverse_power(tau0, alpha)``); p is q (at most 0.99) or alpha."""
+    return dict(zip(SCHEDULE_KINDS, (lambda tau0, p: constant(tau0), lambda tau0, p: geometric(tau0, min(p, 0.99)),
+                                     lambda tau0, p: inverse_power(tau0, p))))
 
-    ``sgd_fn(grad, theta1, schedule, indices)`` defaults to the reference ``course.sgd.sgd_iterates``.
-    """
-    run = sgd_fn or sgd.sgd_iterates
+
+def step_size_runs(schedule, sgd_iterates, sample_grad, runs=200, steps=300, theta1=3.0, seed=0):
+    """Iterates (steps+1, runs) of SGD on the sanity-check problem: ``sgd_iterates(sample_grad, theta1,
+    schedule, indices)`` with ``sample_grad(theta, j)`` the gradient of its summand j."""
     indices = sgd.sample_indices(2, steps, np.random.default_rng(seed), runs=runs)
-    schedule = SCHEDULES[kind](tau0, p)
-    return run(problems.sanity_check_sample_grad, np.full(runs, theta1), schedule, indices)
+    return sgd_iterates(sample_grad, np.full(runs, theta1), schedule, indices)
 
 
-def step_size_summary(kind, tau0, p, runs=200, sgd_fn=None):
-    """What the step-size explorer draws for one setting: k, the 10%, 50% and 90% quantiles of theta(k)
-    over the runs, the mean gap E(theta(k)) - min E = mean theta(k)^2, and the final mean and std."""
-    iterates = step_size_runs(kind, tau0, p, runs=runs, sgd_fn=sgd_fn)
+def step_size_summary(iterates):
+    """What the step-size explorer draws for the runs ``iterates`` (steps+1, runs): k, the 10%, 50% and
+    90% quantiles of theta(k) over the runs, the mean gap E(theta(k)) - min E = mean theta(k)^2, and the
+    final mean and std."""
     final = iterates[-1]
     return {**plots.regime_stats(iterates), "mean": float(final.mean()), "std": float(final.std())}
 
 
-def _step_size_figure():
-    """``plots.regimes`` for one schedule, live; returns (live, update)."""
-    live = LiveFigure(2, (11, 3.8))
-    draw = plots.regimes_figure(live.axes)
-    title = live.figure.suptitle(" ", fontsize=10)
+def step_size_explorer(*, sgd_iterates, sample_grad, constant, geometric, inverse_power):
+    """Sliders for the schedule, tau0 and q/alpha; shows many SGD runs on the sanity check as a band.
 
-    def update(s, label):
-        draw({label: s})
-        title.set_text(f"after {len(s['k']) - 1} steps: mean theta = {s['mean']:+.3f}, "
-                       f"spread (std) = {s['std']:.3f}")
-        live.show()
-
-    return live, update
-
-
-def step_size_explorer(sgd_fn=None):
-    """Sliders for the schedule, tau0 and q/alpha; shows many SGD runs on the sanity check as a band."""
+    Every run is the notebook's own: ``sgd_iterates(grad, theta1, schedule, indices)`` with the sanity
+    check's ``sample_grad(theta, j)`` and the schedules ``constant``, ``geometric``, ``inverse_power``."""
     import ipywidgets as w
 
     controls = {
-        "kind": w.Dropdown(options=list(SCHEDULES), value="inverse power: tau0 / k^alpha", description="schedule"),
+        "kind": w.Dropdown(options=SCHEDULE_KINDS, value="inverse power: tau0 / k^alpha", description="schedule"),
         "tau0": w.FloatLogSlider(value=0.5, base=10, min=-2, max=0.3, step=0.05, description="tau0"),
         "p": w.FloatSlider(value=1.0, min=0.1, max=1.0, step=0.05, description="q or alpha"),
         "runs": w.IntSlider(value=200, min=10, max=1000, step=10, description="runs"),
     }
     c = controls
-    compute = _cached(functools.partial(step_size_summary, sgd_fn=sgd_fn))
-    live, update = _step_size_figure()
+    schedules_by_kind = step_size_schedules(constant, geometric, inverse_power)
+
+    @_cached
+    def compute(kind, tau0, p, runs):
+        return step_size_summary(step_size_runs(schedules_by_kind[kind](tau0, p), sgd_iterates, sample_grad,
+                                                runs=runs))
+
+    live = LiveFigure(plots.regimes_figure, (11, 3.8))
     out = w.Output()
 
     def redraw(*_):
         _clear(out)
         with out:
-            summary = compute(c["kind"].value, c["tau0"].value, c["p"].value, c["runs"].value)
-            update(summary, f"{c['kind'].value.split(':')[0]}, tau0={c['tau0'].value:.3g}")
+            s = compute(c["kind"].value, c["tau0"].value, c["p"].value, c["runs"].value)
+            live.update({f"{c['kind'].value.split(':')[0]}, tau0={c['tau0'].value:.3g}": s},
+                        title=f"after {len(s['k']) - 1} steps: mean theta = {s['mean']:+.3f}, "
+                              f"spread (std) = {s['std']:.3f}")
 
     _observe(controls, redraw)
     redraw()
@@ -251,18 +305,6 @@ GD_VS_SGD_RADIUS = {"far": 6.0, "close": 0.6}   # half-width of the view around 
 def gd_vs_sgd_start(star, start):
     """theta(1) of the explorer: ``start`` "far" from or "close" to the minimiser ``star``."""
     return np.asarray(star) + GD_VS_SGD_RADIUS[start] * 0.8 * np.array([0.8, 0.6])
-
-
-def _gd_vs_sgd_figure(loss, star, runs=5):
-    """``plots.gd_vs_sgd_figure`` with both views of GD_VS_SGD_RADIUS, live; returns (live, update)."""
-    live = LiveFigure(2, (11, 4.3))
-    draw = plots.gd_vs_sgd_figure(live.axes, loss, star, GD_VS_SGD_RADIUS, runs)
-
-    def update(*args):
-        draw(*args)
-        live.show()
-
-    return live, update
 
 
 def gd_vs_sgd_explorer(X, y, descent_fn, grad_fn):
@@ -300,15 +342,15 @@ def gd_vs_sgd_explorer(X, y, descent_fn, grad_fn):
     }
     c = controls
     compute = _cached(summary)
-    live, update = _gd_vs_sgd_figure(loss, star)
+    live = LiveFigure(lambda axes: plots.gd_vs_sgd_figure(axes, loss, star, GD_VS_SGD_RADIUS, runs=5), (11, 4.3))
     out = w.Output()
 
     def redraw(*_):
         _clear(out)
         with out:
             batch, step, start = c["batch"].value, c["step"].value, c["start"].value
-            update(compute(batch, step, start), start,
-                   f"tau = {step / lip:.3g} (= {step:.3g} / L), start {start}", f"SGD, B = {batch}")
+            live.update(compute(batch, step, start), start, f"SGD, B = {batch}",
+                        title=f"tau = {step / lip:.3g} (= {step:.3g} / L), start {start}")
 
     _observe(controls, redraw)
     redraw()
@@ -320,23 +362,12 @@ def gd_vs_sgd_explorer(X, y, descent_fn, grad_fn):
 ADAGRAD_RUNS = {"sanity check": 100, "least squares": 10}   # runs the explorer averages over
 
 
-def _adagrad_figure():
-    """``plots.adagrad_figure``, live; returns (live, update)."""
-    live = LiveFigure(2, (11, 4))
-    draw = plots.adagrad_figure(live.axes)
-    title = live.figure.suptitle(" ", fontsize=10)
-
-    def update(s, problem, eta, c0):
-        draw(s, problem, eta)
-        title.set_text(f"c(0) = {c0:.3g}: first step tau(1) = eta / sqrt(c(0) + ||g_1||^2)")
-        live.show()
-
-    return live, update
-
-
-def adagrad_explorer(adagrad_fn, X, y):
+def adagrad_explorer(adagrad_fn, X, y, tau_limit):
     """Sliders over eta and c(0) (and the problem): AdaGrad-Norm against constant-step SGD with tau = eta.
-    Left: the mean optimality gap over the runs. Right: tau(k) sqrt(k) and its predicted limit."""
+    Left: the mean optimality gap over the runs. Right: tau(k) sqrt(k) and its predicted limit.
+
+    The notebook's own ``adagrad_fn(grad, theta1, indices, eta, c0) -> (thetas, taus)`` and
+    ``tau_limit(eta, G, batch_size)`` make the AdaGrad-Norm curves and the limit."""
     import ipywidgets as w
 
     @_cached
@@ -345,7 +376,7 @@ def adagrad_explorer(adagrad_fn, X, y):
 
     def summary(problem, eta, c0):
         gap_a, taus, limit = adaptive.adagrad_only_runs(problem, adagrad_fn, eta, c0, X=X, y=y,
-                                                        runs=ADAGRAD_RUNS[problem])
+                                                        runs=ADAGRAD_RUNS[problem], limit_fn=tau_limit)
         k = np.arange(1, len(taus) + 1)
         return {"gap_adagrad": gap_a, "gap_sgd": sgd_gap(problem, eta), "limit": limit,
                 "tau_sqrt_k": np.mean(taus.reshape(len(k), -1), axis=1) * np.sqrt(k)}
@@ -357,14 +388,15 @@ def adagrad_explorer(adagrad_fn, X, y):
     }
     c = controls
     compute = _cached(summary)
-    live, update = _adagrad_figure()
+    live = LiveFigure(plots.adagrad_figure, (11, 4))
     out = w.Output()
 
     def redraw(*_):
         _clear(out)
         with out:
-            update(compute(c["problem"].value, c["eta"].value, c["c0"].value), c["problem"].value, c["eta"].value,
-                   c["c0"].value)
+            problem, eta, c0 = c["problem"].value, c["eta"].value, c["c0"].value
+            live.update(compute(problem, eta, c0), problem, eta,
+                        title=f"c(0) = {c0:.3g}: first step tau(1) = eta / sqrt(c(0) + ||g_1||^2)")
 
     _observe(controls, redraw)
     redraw()
@@ -373,26 +405,26 @@ def adagrad_explorer(adagrad_fn, X, y):
 
 # -- a fully connected network (notebooks/source/mlp) ------------------------------------------------
 
-def _learning_curve_figure():
-    """``plots.learning_curves`` for two runs (now: solid, previous: dashed), live. Returns (live, update)."""
-    live = LiveFigure(2, (11, 3.8))
-    draw = plots.learning_curves_figure(live.axes, styles=("-", "--"))
-    title = live.figure.suptitle(" ")
-
-    def update(histories, text):
-        """``histories``: [(label, history)] for now and, if any, the previous setting."""
-        draw(histories)
-        title.set_text(text)
-        live.show()
-
-    return live, update
+def first_epochs(history, trained, epochs):
+    """The part of ``history``, of a run of ``trained`` epochs, that covers its first ``epochs``: the
+    "step_loss" of their steps and the first ``epochs`` + 1 entries of every per-epoch list (epoch 0 to
+    ``epochs``). For the notebook's ``fit`` this is the history of a run of ``epochs``: both start from the
+    same network and draw the same minibatches, and the longer run just goes on."""
+    steps = len(history["step_loss"]) * epochs // trained
+    return {key: values[:steps] if key == "step_loss" else
+            values[:epochs + 1] if isinstance(values, list) and len(values) == trained + 1 else values
+            for key, values in history.items()}
 
 
 def learning_curve_explorer(fit):
-    """Sliders for the batch size, AdaGrad's scale eta, the sampler and the number of epochs; each
-    change trains a fresh network with ``fit(batch_size=, eta=, sampler=, epochs=) -> (params, history)``
-    (once per setting: going back to a setting redraws its remembered curves) and draws its learning
-    curves next to those of the previous setting (dashed)."""
+    """Sliders for the batch size, AdaGrad's scale eta, the sampler and the number of epochs; draws the
+    learning curves of ``fit(batch_size=, eta=, sampler=, epochs=) -> (params, history)`` next to those
+    of the previous setting (dashed).
+
+    Each setting of batch size, eta and sampler is trained once, for the most epochs asked so far: fewer
+    epochs are the first epochs of that run (``first_epochs``); more epochs train the setting again, for
+    at least twice as many epochs as before (up to the slider's end), so that moving the epochs slider up
+    step by step trains only now and then."""
     import ipywidgets as w
 
     style = {"description_width": "initial"}
@@ -402,15 +434,22 @@ def learning_curve_explorer(fit):
         "eta": w.FloatLogSlider(value=2.0, base=10, min=-2, max=1.5, step=0.1, description="AdaGrad eta",
                                 continuous_update=False, style=style),
         "sampler": w.ToggleButtons(options=["shuffle", "replacement"], value="shuffle", description="minibatches"),
-        "epochs": w.IntSlider(value=8, min=1, max=30, description="epochs", continuous_update=False, style=style),
+        # 5 epochs at first: every new setting trains them, and a move should answer within 0.1 s
+        "epochs": w.IntSlider(value=5, min=1, max=30, description="epochs", continuous_update=False, style=style),
     }
     c = controls
+    runs = {}                       # (batch size, eta, sampler) -> (epochs, history) of the longest run
 
     @_cached
     def compute(batch_size, eta, sampler, epochs):
-        return fit(batch_size=batch_size, eta=eta, sampler=sampler, epochs=epochs)[1]
+        trained, history = runs.get((batch_size, eta, sampler), (0, None))
+        if trained < epochs:
+            trained = epochs if history is None else min(max(epochs, 2 * trained), c["epochs"].max)
+            history = fit(batch_size=batch_size, eta=eta, sampler=sampler, epochs=trained)[1]
+            runs[batch_size, eta, sampler] = trained, history
+        return first_epochs(history, trained, epochs)
 
-    live, update = _learning_curve_figure()
+    live = LiveFigure(functools.partial(plots.learning_curves_figure, styles=("-", "--")), (11, 3.8))
     status = w.Label()
     out = w.Output()
     previous = {}
@@ -425,7 +464,7 @@ def learning_curve_explorer(fit):
             finally:
                 status.value = ""
             histories = [(setting, history)] + [(f"previous: {k}", v) for k, v in previous.items() if k != setting]
-            update(histories, f"{setting}: test accuracy {history['test_acc'][-1]:.3f}")
+            live.update(histories, title=f"{setting}: test accuracy {history['test_acc'][-1]:.3f}")
             # inside the block: the Output widget shows and swallows an error of fit (an unanswered
             # exercise), and then there is no history to remember
             previous.clear()
@@ -438,22 +477,6 @@ def learning_curve_explorer(fit):
 
 
 # -- nonsmooth training (notebooks/source/nonsmooth) -------------------------------------------------
-
-def _relu_prime_figure():
-    """``plots.relu_prime_drift`` for one run pair, live. Returns (live, update)."""
-    live = LiveFigure(2, (11, 3.6))
-    draw = plots.relu_prime_drift_figure(live.axes)
-    title = live.figure.suptitle(" ", fontsize=10)
-
-    def update(res, name):
-        draw({name: res})
-        title.set_text(f"backprop differed at {int(res['differs'].sum())} of {len(res['differs'])} steps "
-                       f"({int(res['zeros'].sum())} exact zeros); test accuracy A {res['test_accuracy'][0]:.3f}, "
-                       f"B {res['test_accuracy'][1]:.3f}")
-        live.show()
-
-    return live, update
-
 
 def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
     """Choose the precision and ReLU'(0) of run B; see how far it drifts from run A (ReLU'(0) = 0).
@@ -482,14 +505,17 @@ def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
                                    style={"description_width": "initial"}),
     }
     c = controls
-    live, update = _relu_prime_figure()
+    live = LiveFigure(plots.relu_prime_drift_figure, (11, 3.6))
     out = w.Output()
 
     def redraw(*_):
         _clear(out)
         with out:
-            update(compute(c["precision"].value, float(c["prime"].value)),
-                   f"{c['precision'].value}, ReLU'(0) = 0 vs {c['prime'].value:g}")
+            res = compute(c["precision"].value, float(c["prime"].value))
+            live.update({f"{c['precision'].value}, ReLU'(0) = 0 vs {c['prime'].value:g}": res},
+                        title=f"backprop differed at {int(res['differs'].sum())} of {len(res['differs'])} steps "
+                              f"({int(res['zeros'].sum())} exact zeros); test accuracy A "
+                              f"{res['test_accuracy'][0]:.3f}, B {res['test_accuracy'][1]:.3f}")
 
     _observe(controls, redraw)
     redraw()

@@ -55,12 +55,27 @@ def adagrad_norm(grad, theta1, indices, eta=1.0, c0=0.0):
 
 # -- step sizes ----------------------------------------------------------------------------------
 
+STEP_SIZES = {"sgd_iterates": sgd_iterates, "sample_grad": problems.sanity_check_sample_grad,
+              "constant": schedules.constant, "geometric": schedules.geometric,
+              "inverse_power": schedules.inverse_power}   # the step_sizes notebook's answers, by the reference
+
+
+def sanity_check_runs(tau, runs=200, steps=300):
+    """theta(k) of ``runs`` SGD runs on the sanity check from theta(1) = 3, step sizes ``tau(k)``, written
+    out: theta(k+1) = theta(k) - tau(k) (theta(k) - a_j) with a_0 = 1, a_1 = -1 and the explorer's draws."""
+    indices = np.random.default_rng(0).integers(0, 2, size=(steps, runs))
+    thetas = [np.full(runs, 3.0)]
+    for k in range(1, steps + 1):
+        thetas.append(thetas[-1] - tau(k) * (thetas[-1] - np.array([1.0, -1.0])[indices[k - 1]]))
+    return np.stack(thetas)
+
+
 def test_step_size_explorer_shows_the_runs_of_the_chosen_schedule():
-    ui = widgets.step_size_explorer()
+    ui = widgets.step_size_explorer(**STEP_SIZES)
     median, *_ = assert_moved_in_place(ui, "tau0", 0.1)
     assert_moved_in_place(ui, "kind", "constant: tau0")
-    iterates = widgets.step_size_runs("constant: tau0", 0.1, 1.0, runs=200)
-    np.testing.assert_array_equal(median.get_ydata(), np.median(iterates, axis=1))
+    iterates = sanity_check_runs(lambda k: 0.1)
+    np.testing.assert_allclose(median.get_ydata(), np.median(iterates, axis=1), rtol=1e-12)
     band = ui.figure.axes[0].collections[0]
     lo = np.quantile(iterates, 0.1, axis=1)
     assert np.isclose(band.get_paths()[0].vertices[:, 1].min(), lo.min())
@@ -71,7 +86,7 @@ def test_step_size_explorer_shows_the_runs_of_the_chosen_schedule():
 
 
 def test_step_size_explorer_caches_each_setting():
-    ui = widgets.step_size_explorer()
+    ui = widgets.step_size_explorer(**STEP_SIZES)
     first = ui.figure.axes[0].lines[0].get_ydata().copy()
     ui.controls["runs"].value = 50
     assert len(ui.figure.axes[0].lines[0].get_ydata()) == len(first)
@@ -82,15 +97,25 @@ def test_step_size_explorer_caches_each_setting():
     np.testing.assert_array_equal(ui.figure.axes[0].lines[0].get_ydata(), first)   # ... identical
 
 
-def test_step_size_explorer_uses_the_given_sgd():
+def test_step_size_explorer_runs_only_the_given_functions():
+    """The notebook's own sgd, gradient and schedules: the explorer calls no solution of the course."""
     calls = []
 
-    def my_sgd(grad, theta1, schedule, indices):
-        calls.append(len(indices))
-        return sgd_iterates(grad, theta1, schedule, indices)
+    def counted(name, f):
+        def wrapper(*args):
+            calls.append(name)
+            return f(*args)
+        return wrapper
 
-    widgets.step_size_explorer(sgd_fn=my_sgd).controls["p"].value = 0.5
-    assert calls == [300, 300]
+    ui = widgets.step_size_explorer(**{name: counted(name, f) for name, f in STEP_SIZES.items()})
+    ui.controls["p"].value = 0.5                          # 1/k^0.5
+    ui.controls["kind"].value = "geometric: tau0 * q^k"
+    made = [name for name in calls if name in ("constant", "geometric", "inverse_power")]
+    assert made == ["inverse_power", "inverse_power", "geometric"]
+    assert calls.count("sgd_iterates") == 3
+    s = ui.compute("geometric: tau0 * q^k", 0.5, 0.5, 200)
+    np.testing.assert_allclose(s["median"], np.median(sanity_check_runs(lambda k: 0.5 * 0.5 ** k), axis=1),
+                               rtol=1e-12)
 
 
 # -- gradient descent vs SGD -----------------------------------------------------------------------
@@ -144,7 +169,7 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
         calls.append(args[3:])
         return adagrad_norm(*args)
 
-    ui = widgets.adagrad_explorer(counted, X, y)
+    ui = widgets.adagrad_explorer(counted, X, y, tau_limit=adaptive.tau_limit)
     assert_moved_in_place(ui, "eta", 10.0)               # constant tau = 10 diverges on the sanity check
     ax_gap, ax_tau = ui.figure.axes
     gap_a, gap_s, taus, limit = adaptive.adagrad_runs("sanity check", adagrad_norm, 10.0, 1e-6)
@@ -164,6 +189,25 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
     ui.controls["c0"].value = 1.0
     ui.controls["c0"].value = 1e-6                        # seen before: no new run
     assert calls == [(1.0, 1e-6), (10.0, 1e-6), (10.0, 1e-6), (10.0, 1.0)]
+
+
+def test_adagrad_explorer_draws_the_limit_of_the_given_tau_limit(least_squares_3d):
+    """The notebook's own tau_limit(eta, G, batch_size) gives the dashed limit, with the problem's G."""
+    X, y = least_squares_3d
+    seen = []
+
+    def my_limit(eta, G, batch_size):
+        seen.append((eta, G.copy(), batch_size))
+        return 0.125 * eta
+
+    ui = widgets.adagrad_explorer(adagrad_norm, X, y, tau_limit=my_limit)
+    assert ui.figure.axes[1].lines[1].get_ydata()[0] == pytest.approx(0.125)
+    ui.controls["problem"].value = "least squares"
+    star = np.linalg.lstsq(X, y, rcond=None)[0]
+    eta, G, batch_size = seen[-1]
+    np.testing.assert_allclose(G, (X @ star - y)[:, None] * X, atol=1e-12)   # per-sample gradients at theta*
+    assert (eta, batch_size) == (1.0, 1)
+    np.testing.assert_array_equal(seen[0][1], [[-1.0], [1.0]])
 
 
 def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
@@ -186,14 +230,15 @@ def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
 # -- a fully connected network ---------------------------------------------------------------------
 
 def fake_fit(calls):
-    """A stand-in for the notebook's fit: histories that depend on every argument, counted in ``calls``."""
+    """A stand-in for the notebook's fit: histories that depend on every argument, counted in ``calls``;
+    like fit's, the first epochs of a longer run are the shorter run (7 steps per epoch)."""
     def fit(batch_size, eta, sampler, epochs):
         calls.append((batch_size, eta, sampler, epochs))
         e = np.arange(epochs + 1)
         scale = eta / batch_size * (2.0 if sampler == "replacement" else 1.0)
         history = {"epoch": list(e), "train_loss": list(1.0 / (1 + scale * e)),
                    "train_acc": list(1 - 0.2 / (1 + e)), "test_acc": list(0.99 - 0.2 / (1 + scale * e)),
-                   "step_loss": list(np.linspace(2.0, 0.1, 7 * epochs))}
+                   "step_loss": list(2.0 / (1 + scale * np.arange(1, 7 * epochs + 1) / 7))}
         return None, history
     return fit
 
@@ -221,10 +266,48 @@ def test_learning_curve_explorer_draws_now_and_the_previous_setting():
     assert_moved_in_place(ui, "epochs", 12)   # the same setting, longer: no "previous" curves
     _, longer = fake_fit([])(64, 2.0, "shuffle", 12)
     np.testing.assert_array_equal(solid.get_ydata(), plots.learning_curve_data(longer)[2])
+    np.testing.assert_array_equal(thin.get_ydata(), plots.learning_curve_data(longer)[1])
     assert not dashed.get_visible() and len(ax_loss.get_legend().get_texts()) == 1
 
     ui.controls["epochs"].value = E                       # trained before: comes from the cache
-    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", 12)]
+    assert calls == [(25, 2.0, "shuffle", E), (64, 2.0, "shuffle", E), (64, 2.0, "shuffle", max(12, 2 * E))]
+
+
+def test_learning_curve_explorer_trains_a_setting_again_only_for_more_epochs_than_trained():
+    """Fewer epochs are the first epochs of the run trained; more train at least twice as many."""
+    calls = []
+    ui = widgets.learning_curve_explorer(fake_fit(calls))
+    assert ui.controls["epochs"].value == 5
+    for epochs in (3, 5, 8, 9, 14, 16, 17, 2, 30, 1):
+        ui.controls["epochs"].value = epochs
+        _, direct = fake_fit([])(25, 2.0, "shuffle", epochs)
+        assert ui.compute(25, 2.0, "shuffle", epochs) == direct, epochs
+    assert [c[3] for c in calls] == [5, 10, 20, 30]
+    ui.controls["batch"].value = 64                        # a new setting: the epochs asked for
+    assert calls[-1] == (64, 2.0, "shuffle", 1)
+
+
+def test_first_epochs_of_the_notebooks_fit_are_its_shorter_run():
+    """What the explorer relies on, for the mlp notebook's own fit (run here with its model answers)."""
+    import nbformat
+    from threadpoolctl import threadpool_limits
+
+    from autograder.grading import REPO_SOURCE
+
+    nb = nbformat.read(REPO_SOURCE / "mlp" / "mlp.ipynb", as_version=4)
+    namespace = {}
+    with threadpool_limits(limits=None):                  # the notebook limits BLAS to one thread: undone
+        for cell in nb.cells:
+            if cell.cell_type == "code" and ("def fit(" in cell.source or "import" in cell.source.split("\n")[0]
+                                             or cell.metadata.get("nbgrader", {}).get("solution")
+                                             or cell.source.startswith("def network_forward")):
+                exec(cell.source, namespace)
+    data = namespace["load_digits"]()
+    namespace.update(zip(("X_train", "y_train", "X_test", "y_test"), (d[:300] for d in data)))
+    for sampler in ("shuffle", "replacement"):
+        _, longer = namespace["fit"](epochs=5, batch_size=32, sampler=sampler)
+        _, shorter = namespace["fit"](epochs=2, batch_size=32, sampler=sampler)
+        assert widgets.first_epochs(longer, 5, 2) == shorter
 
 
 def test_learning_curve_explorer_hides_the_previous_curves_at_first():
@@ -293,7 +376,7 @@ def test_relu_prime_explorer_computes_each_setting_of_its_own_runs_fn_once():
 
 def test_plots_functions_still_draw_new_figures():
     """The notebooks' own figures (``course.plots``) keep their behaviour next to the helpers added."""
-    iterates = widgets.step_size_runs("constant: tau0", 0.1, 1.0, runs=20, steps=30)
+    iterates = sanity_check_runs(lambda k: 0.1, runs=20, steps=30)
     fig = plots.regimes({"constant": iterates})
     _, _, mid, _ = plots.band_stats(iterates)
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), mid)
@@ -312,14 +395,24 @@ def _pixels(data):
     return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
 
 
-def test_a_move_shows_what_a_full_drawing_of_the_figure_shows():
+def _gd_vs_sgd_ui():
+    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0) % 5
+    return widgets.gd_vs_sgd_explorer(X, y, descent_fn=minibatch.descent,
+                                      grad_fn=lambda th, idx: minibatch.minibatch_gradient(th, X, y, idx, unbiased=True))
+
+
+@pytest.mark.parametrize("make, moves", [
+    (_gd_vs_sgd_ui, (("step", 0.05), ("start", "close"), ("batch", 5), ("start", "far"), ("step", 0.02))),
+    (lambda: widgets.learning_curve_explorer(fake_fit([])),
+     (("epochs", 9), ("epochs", 12), ("batch", 4), ("epochs", 5), ("sampler", "replacement"))),
+    (lambda: widgets.step_size_explorer(**STEP_SIZES), (("tau0", 0.05), ("kind", "constant: tau0"), ("runs", 30))),
+], ids=["gd_vs_sgd", "learning_curves", "step_sizes"])
+def test_a_move_shows_what_a_full_drawing_of_the_figure_shows(make, moves):
     """The explorer draws only the curves, texts and legends on top of a kept background; the picture
     must be the one a full drawing of the figure gives, also after the view (and background) changed."""
     import io
-    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0) % 5
-    ui = widgets.gd_vs_sgd_explorer(X, y, descent_fn=minibatch.descent,
-                                    grad_fn=lambda th, idx: minibatch.minibatch_gradient(th, X, y, idx, unbiased=True))
-    for control, value in (("step", 0.05), ("start", "close"), ("batch", 5), ("start", "far"), ("step", 0.02)):
+    ui = make()
+    for control, value in moves:
         ui.controls[control].value = value
         shown = _pixels(png(ui))
         animated = [a for a in ui.figure.findobj() if a.get_animated()]
@@ -346,3 +439,21 @@ def test_round_limits_end_log_axes_at_decades_and_keep_fixed_limits():
         assert lo <= data_lo and hi >= data_hi and hi / lo <= 1000 * data_hi / data_lo
         assert np.log10([lo, hi]) == pytest.approx(np.round(np.log10([lo, hi])))    # whole decades
     assert ax_fixed.get_xlim() == pytest.approx((-0.37, 1.21))     # set by the explorer: kept
+
+
+def test_keep_limits_keeps_the_shown_limits_while_the_new_ones_fill_at_least_half_of_them():
+    from matplotlib.figure import Figure
+    ax = Figure().subplots()
+    ax.set_yscale("log")
+    shown = ((0.0, 10.0), (1e-4, 1e2))                       # x: 10 wide; y: 6 decades
+    for (xlim, ylim), kept in [
+            (((1.0, 9.0), (1e-3, 1e1)), (True, True)),       # inside: 8 of 10, 4 of 6 decades
+            (((2.0, 6.0), (1e-1, 1e0)), (False, False)),     # inside, but 4 of 10, 1 of 6 decades
+            (((-1.0, 9.0), (1e-5, 1e1)), (False, False)),    # not inside
+            (((0.0, 5.0), (1e-4, 1e-1)), (True, True))]:     # exactly half
+        ax.set_xlim(xlim)
+        ax.set_ylim(ylim)
+        widgets.keep_limits(ax, *shown)
+        assert (ax.get_xlim() == pytest.approx(shown[0]), ax.get_ylim() == pytest.approx(shown[1])) == kept
+        for got, new, keep in ((ax.get_xlim(), xlim, kept[0]), (ax.get_ylim(), ylim, kept[1])):
+            assert keep or got == pytest.approx(new)
