@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import inspect
 import json
 import marshal
 import os
@@ -96,11 +95,6 @@ def venv(tmp_path_factory, editions):
     env = Venv(root / "venv", cwd)
     env.install(editions[()][0], deps=True)
     return env
-
-
-def installed(venv: Venv, released) -> Venv:
-    """``venv`` with the edition releasing ``released``."""
-    return venv
 
 
 # -- independent truths: what a solution's lines are ------------------------------------------------------
@@ -432,13 +426,15 @@ def test_out_holding_other_files_is_refused_and_kept(tmp_path, capsys):
 
 def test_a_second_build_replaces_only_what_the_first_wrote_and_gives_the_same_bytes(editions, tmp_path):
     wheel, archive = editions[()]
-    first = {p.name: p.read_bytes() for p in wheel.parent.iterdir()}
-    again = edition.build(wheel.parent, (), source=REPO_SOURCE.parent)
-    assert {p.name: p.read_bytes() for p in wheel.parent.iterdir()} == first
-    assert again == (wheel, archive)
-    other = edition.build(wheel.parent, ("step_sizes",), source=REPO_SOURCE.parent)
-    assert sorted(p.name for p in wheel.parent.iterdir()) == sorted([edition.MANIFEST, other[0].name, other[1].name])
-    edition.build(wheel.parent, (), source=REPO_SOURCE.parent)   # as the other tests expect it
+    out = tmp_path / "out"
+    shutil.copytree(wheel.parent, out)
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(first) == sorted([edition.MANIFEST, wheel.name, archive.name])
+    again = edition.build(out, (), source=REPO_SOURCE.parent)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first, "the same sources give the same bytes"
+    assert again == (out / wheel.name, out / archive.name)
+    other = edition.build(out, ("step_sizes",), source=REPO_SOURCE.parent)
+    assert sorted(p.name for p in out.iterdir()) == sorted([edition.MANIFEST, other[0].name, other[1].name])
 
 
 def test_the_replay_data_ships_once_check_can_replay(editions):
