@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, edition
+from autograder import cli, demo, edition
 from autograder.grading import REPO_SOURCE
 from autograder.solutions import ORDER, SOLUTIONS, released_before
 
@@ -497,20 +497,6 @@ print("ran", len(nb.cells), "cells")
 """
 
 
-def answered(release: Path, source: Path):
-    """The release notebook with the model answers: each solution code cell as in the source, without
-    its solution marks (the hidden tests are not in the release notebook)."""
-    nb = nbformat.read(release, 4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, 4).cells
-               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and grade_id in answers:
-            cell.source = "\n".join(line for line in answers[grade_id].splitlines()
-                                    if line.strip() not in SOLUTION_MARKS)
-    return nb
-
-
 @pytest.mark.parametrize("assignment", ORDER)
 def test_each_release_notebook_with_its_answers_runs_against_the_edition_before_it(editions, venv, tmp_path,
                                                                                    assignment):
@@ -518,9 +504,41 @@ def test_each_release_notebook_with_its_answers_runs_against_the_edition_before_
     with zipfile.ZipFile(editions[released_before(assignment)][1]) as z:
         z.extractall(tmp_path)
     for release in sorted((tmp_path / "release" / assignment).glob("*.ipynb")):
-        nb = answered(release, REPO_SOURCE / assignment / release.name)
         path = tmp_path / f"answered-{release.name}"
-        nbformat.write(nb, path)
+        path.write_text(demo.fill_in(release, demo.reference_answers(REPO_SOURCE / assignment / release.name)))
         result = venv.py(RUN_NOTEBOOK, path, tmp_path, timeout=1800)
         errors = [line for line in result.stderr.splitlines() if "Error" in line][-3:]
         assert result.returncode == 0, f"{assignment}: " + " | ".join(errors or result.stderr.splitlines()[-3:])
+
+
+def test_a_release_notebook_runs_in_jupyterlab_from_the_edition_and_a_slider_moves(editions, venv, tmp_path):
+    """As a student of the first week: the edition releasing nothing, the first notebook fetched and
+    answered, run in JupyterLab (the venv's) in Chromium, and a slider of its explorer moved."""
+    import browser_helpers as bh
+    from playwright.sync_api import sync_playwright
+    venv.install(editions[()][0])
+    assert venv.run(venv.path / "bin" / "sgd-course", "fetch", "step_sizes", cwd=tmp_path).returncode == 0
+    path = tmp_path / "work" / "step_sizes" / "step_sizes.ipynb"
+    path.write_text(demo.fill_in(path, demo.reference_answers(REPO_SOURCE / "step_sizes" / "step_sizes.ipynb")))
+    server = bh.LabServer(tmp_path / "work", tmp_path / "lab-state", python=str(venv.python))
+    try:
+        with sync_playwright() as playwright:
+            context = bh.launch_browser(playwright, tmp_path / "chromium-profile")
+            try:
+                page = context.new_page()
+                page.set_default_timeout(60_000)
+                nb = bh.Notebook(page, server, "step_sizes/step_sizes.ipynb")
+                cells = nb.run_all()
+                errors = [f"cell {c['index'] + 1}: {t.strip().splitlines()[-1]}" for c in cells
+                          for t in c["stderr"] if bh.is_error(t)]
+                assert not errors, errors
+                explorer = next(c["index"] for c in cells if c["controls"])
+                slider = next(n for n, c in enumerate(nb.controls(explorer)) if c["kind"] == "slider")
+                before = nb.snapshot(explorer)
+                old, new = nb.move(explorer, slider)
+                assert old != new, "the slider did not move"
+                nb.wait_changed(explorer, before, what=f"slider moved from {old} to {new}")
+            finally:
+                context.close()
+    finally:
+        server.stop()
