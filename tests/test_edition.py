@@ -269,6 +269,19 @@ def test_no_line_of_an_open_solution_in_any_installed_file(editions, venv, relea
     shutil.rmtree(unpacked)
 
 
+def test_the_search_finds_every_open_solution_in_the_full_package():
+    """The truth bites: searched the same way, the full package's course/ and source notebooks hold a
+    line of every stripped function and of every assignment's notebook solutions."""
+    secrets_ = secret_lines(())
+    found = leaks(sorted((ROOT / "course").glob("*.py")) + sorted(REPO_SOURCE.glob("*/*.ipynb")), secrets_)
+    where = {line.rsplit("(", 1)[1].rstrip(")") for line in found}
+    for assignment in ORDER:
+        assert any(w.startswith(f"{assignment}:") for w in where), assignment
+        for module, names in SOLUTIONS[assignment].items():
+            missing = [n for n in names if f"course.{module}.{n}" not in where]
+            assert not missing, f"no line of course.{module}.{missing} is searched for"
+
+
 def test_bytecode_is_compiled_from_the_installed_sources_only(editions, venv):
     venv.install(editions[()][0])
     site = venv.site()
@@ -281,69 +294,63 @@ def test_bytecode_is_compiled_from_the_installed_sources_only(editions, venv):
         assert marshal.loads(pyc.read_bytes()[16:]) == compiled, f"{pyc} is not {source} compiled"
 
 
-CALL_STUBS = """
-import importlib, inspect, json, sys
-out = {}
+INSPECT = """
+import importlib, inspect, json, sys, textwrap
+import course
+out = {"file": course.__file__, "functions": {}}
 for module, names in json.loads(sys.argv[1]).items():
     mod = importlib.import_module("course." + module)
     for name in names:
         owner, attr = (getattr(mod, name.split(".")[0]), name.split(".")[1]) if "." in name else (mod, name)
         fn = getattr(owner, attr)
-        params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required = [p for p in inspect.signature(fn).parameters.values() if p.default is p.empty]
+        args = [None for p in required if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        kwargs = {p.name: None for p in required if p.kind == p.KEYWORD_ONLY}
         try:
-            fn(*[None] * len(params))
-            out[module + "." + name] = "returned"
+            fn(*args, **kwargs)
+            called = "returned"
         except NotImplementedError as error:
-            out[module + "." + name] = str(error)
+            called = "NotImplementedError: " + str(error)
         except Exception as error:
-            out[module + "." + name] = "raised " + type(error).__name__
+            called = "raised " + type(error).__name__
+        out["functions"][module + "." + name] = {"called": called,
+                                                 "source": textwrap.dedent(inspect.getsource(fn))}
 print(json.dumps(out))
 """
+"""Run in the venv: each named course function's source and what calling it with None arguments does."""
+
+
+def inspected(venv: Venv, assignments) -> dict:
+    names = {}
+    for assignment in assignments:
+        for module, fns in SOLUTIONS[assignment].items():
+            names.setdefault(module, []).extend(fns)
+    result = json.loads(venv.py(INSPECT, json.dumps(names), check=True).stdout)
+    assert Path(result["file"]).is_relative_to(venv.path), "course must come from the venv, not a clone"
+    return result["functions"]
 
 
 def test_each_open_solution_raises_naming_its_assignment(editions, venv):
     released = ("step_sizes",)
     venv.install(editions[released][0])
-    open_ = {a: mods for a, mods in SOLUTIONS.items() if a not in released}
-    names = {}
-    for mods in open_.values():
-        for module, fns in mods.items():
-            names.setdefault(module, []).extend(fns)
-    result = json.loads(venv.py(CALL_STUBS, json.dumps(names), check=True).stdout)
-    for assignment, mods in open_.items():
-        for module, fns in mods.items():
+    open_ = [a for a in ORDER if a not in released]
+    functions_ = inspected(venv, open_)
+    for assignment in open_:
+        for module, fns in SOLUTIONS[assignment].items():
             for name in fns:
-                message = result[f"{module}.{name}"]
-                assert assignment in message and "write your own" in message, (module, name, message)
-
-
-RELEASED_SOURCES = """
-import importlib, inspect, json, sys, textwrap
-out = {}
-for module, names in json.loads(sys.argv[1]).items():
-    mod = importlib.import_module("course." + module)
-    for name in names:
-        owner, attr = (getattr(mod, name.split(".")[0]), name.split(".")[1]) if "." in name else (mod, name)
-        out[module + "." + name] = textwrap.dedent(inspect.getsource(getattr(owner, attr)))
-import course
-print(json.dumps({"file": course.__file__, "sources": out}))
-"""
+                called = functions_[f"{module}.{name}"]["called"]
+                assert called.startswith("NotImplementedError") and assignment in called \
+                    and "write your own" in called, (module, name, called)
 
 
 def test_released_solutions_are_the_full_packages_and_work(editions, venv):
     released = ("step_sizes", "gd_vs_sgd")
     venv.install(editions[released][0])
-    names = {}
-    for assignment in released:
-        for module, fns in SOLUTIONS[assignment].items():
-            names.setdefault(module, []).extend(fns)
-    result = json.loads(venv.py(RELEASED_SOURCES, json.dumps(names), check=True).stdout)
-    assert Path(result["file"]).is_relative_to(venv.path), "course must come from the venv, not a clone"
-    for key, text in result["sources"].items():
+    for key, seen in inspected(venv, released).items():
         module, name = key.split(".", 1)
-        full = functions(module)[name]
-        assert ast.dump(ast.parse(text).body[0]) == ast.dump(full), f"course.{key} differs from the full package's"
+        assert ast.dump(ast.parse(seen["source"]).body[0]) == ast.dump(functions(module)[name]), \
+            f"course.{key} differs from the full package's"
+        assert not seen["called"].startswith("NotImplementedError"), key
     # and they compute: the step sizes of the lecture's schedules, checked against their formulas
     taus = venv.py("from course import schedules as s; print(s.constant(0.3)(5), s.geometric(1.0, 0.5)(3), "
                    "s.inverse_power(2.0, 0.5)(16))", check=True).stdout.split()
