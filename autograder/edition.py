@@ -58,8 +58,6 @@ PACKAGE_DATA = ("templates", "jupyter")
 """Folders of ``autograder`` shipped as package data (pyproject.toml's package-data)."""
 INSTRUCTOR_COMMANDS = ("build", "grade", "demo", "export")
 NEEDS_HIDDEN_TESTS = ("grade", "demo")
-SEEDS = (0, 1, 2)
-"""Build-time seeds of the calls ``check`` replays (grading draws fresh ones)."""
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -212,7 +210,7 @@ def release_notebooks(source: Path, tmp: Path) -> Path:
     return course.root / "release"
 
 
-def replay_files(source: Path, tmp: Path, seeds: Sequence[int]) -> dict[str, bytes]:
+def replay_files(source: Path, tmp: Path) -> dict[str, bytes]:
     """What ``autograder.replay.bundle`` writes for ``check`` (nothing while there is no such function)."""
     try:
         replay = importlib.import_module("autograder.replay")
@@ -222,7 +220,7 @@ def replay_files(source: Path, tmp: Path, seeds: Sequence[int]) -> dict[str, byt
     if bundle is None:
         return {}
     out = tmp / REPLAY_DATA
-    bundle(source, out, seeds=tuple(seeds))
+    bundle(source, out)   # with its own build-time seeds
     return folder_files(out, f"autograder/{REPLAY_DATA}")
 
 
@@ -293,14 +291,13 @@ def student_readme(version_: str, released: Sequence[str], wheel: str) -> str:
     return STUDENT_README.format(version=version_, released=what, wheel=wheel)
 
 
-def edition_files(source: Path, release: Path, released: Sequence[str], tmp: Path,
-                  seeds: Sequence[int]) -> dict[str, bytes]:
+def edition_files(source: Path, release: Path, released: Sequence[str], tmp: Path) -> dict[str, bytes]:
     """Every file of the edition's wheel (path in the wheel -> content); ``release``: the release notebooks."""
     import course as course_package
     files = course_files(Path(course_package.__file__).resolve().parent, released)
     files.update(autograder_files(Path(__file__).resolve().parent))
     files.update(folder_files(release, f"autograder/{RELEASE}"))
-    files.update(replay_files(source, tmp, seeds))
+    files.update(replay_files(source, tmp))
     files[f"autograder/{MARK}"] = (json.dumps({"released": list(released)}) + "\n").encode()
     return files
 
@@ -322,7 +319,7 @@ def check_out(out: Path) -> list[str]:
     return ours
 
 
-def build(out, released: Iterable[str] = (), *, source, seeds: Sequence[int] = SEEDS) -> tuple[Path, Path]:
+def build(out, released: Iterable[str] = (), *, source) -> tuple[Path, Path]:
     """Write the edition releasing ``released`` into ``out`` from the course directory ``source`` (the folder
     holding source/<assignment>/): returns (wheel, zip). ValueError names an unknown assignment;
     EditionRefused leaves ``out`` as it was."""
@@ -335,7 +332,7 @@ def build(out, released: Iterable[str] = (), *, source, seeds: Sequence[int] = S
         staged = tmp / "out"
         staged.mkdir()
         release = release_notebooks(source, tmp)
-        files = edition_files(source, release, released, tmp, seeds)
+        files = edition_files(source, release, released, tmp)
         wheel = write_wheel(staged, files, version_)
         bundle = {wheel.name: wheel.read_bytes(),
                   "README.txt": student_readme(version_, released, wheel.name).encode()}

@@ -222,6 +222,17 @@ def constants(code) -> list[str]:
     return out
 
 
+def strings(data) -> list[str]:
+    """Every string in JSON data (keys too)."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for k, v in data.items() for s in strings(k) + strings(v)]
+    if isinstance(data, list):
+        return [s for item in data for s in strings(item)]
+    return []
+
+
 def installed_files(venv: Venv) -> list[Path]:
     site = venv.site()
     files = [p for name in ("course", "autograder") for p in (site / name).rglob("*") if p.is_file()]
@@ -238,6 +249,8 @@ def leaks(files, secrets_: dict[str, str]) -> list[str]:
                      for line in const.splitlines()]
         elif path.suffix == ".ipynb":
             texts = [line for cell in nbformat.read(path, 4).cells for line in cell.source.splitlines()]
+        elif path.suffix == ".json":
+            texts = [line for text in strings(json.loads(path.read_text())) for line in text.splitlines()]
         else:
             texts = path.read_bytes().decode("utf-8", "replace").splitlines()
         for line in texts:
