@@ -310,13 +310,13 @@ def check_out(out: Path) -> list[str]:
     if not out.is_dir():
         return []
     manifest = out / MANIFEST
-    ours = manifest.read_text().split("\n") if manifest.is_file() else []
-    ours = [name for name in ours if name]
-    others = sorted(p.name for p in out.iterdir() if p.name != MANIFEST and p.name not in ours)
+    listed = set(manifest.read_text().splitlines()) if manifest.is_file() else set()
+    entries = [p for p in out.iterdir() if p.name != MANIFEST]
+    others = sorted(p.name for p in entries if p.name not in listed or not p.is_file())
     if others:
         raise EditionRefused(f"{out} holds files an edition build did not write ({', '.join(others)}); "
                              "give a new or empty folder (nothing was written)")
-    return ours
+    return sorted(p.name for p in entries)
 
 
 def build(out, released: Iterable[str] = (), *, source) -> tuple[Path, Path]:
@@ -340,10 +340,8 @@ def build(out, released: Iterable[str] = (), *, source) -> tuple[Path, Path]:
         archive = staged / f"sgd-course-student-edition-{local_label(released)}.zip"
         _write_zip(archive, bundle)
         out.mkdir(parents=True, exist_ok=True)
-        for name in previous:
-            path = out / name
-            if path.is_file():
-                path.unlink()
+        for name in previous:   # files of this folder the manifest names, nothing else
+            (out / name).unlink()
         for path in (wheel, archive):
             shutil.move(path, out / path.name)
         (out / MANIFEST).write_text(f"{wheel.name}\n{archive.name}\n")

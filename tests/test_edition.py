@@ -444,6 +444,23 @@ def test_out_holding_other_files_is_refused_and_kept(tmp_path, capsys):
     assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
 
 
+def test_only_files_of_out_that_the_manifest_names_are_replaced(tmp_path):
+    """The manifest is a file in a folder someone else may write into: it never reaches outside it."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / edition.MANIFEST).write_text(f"../victim.txt\n{victim}\nold.whl\n")
+    assert edition.check_out(out) == []
+    (out / "old.whl").write_bytes(b"an earlier edition")
+    assert edition.check_out(out) == ["old.whl"]
+    (out / "old.whl").unlink()
+    (out / "old.whl").mkdir()   # a folder where the manifest names a file: not ours
+    with pytest.raises(edition.EditionRefused, match="old.whl"):
+        edition.check_out(out)
+    assert victim.read_text() == "mine"
+
+
 def test_a_second_build_replaces_only_what_the_first_wrote_and_gives_the_same_bytes(editions, tmp_path):
     wheel, archive = editions[()]
     out = tmp_path / "out"
