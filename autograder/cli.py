@@ -2,6 +2,7 @@
 
     sgd-course demo                      build every assignment, grade the demo class, print the grades
     sgd-course build [ASSIGNMENT ...]    generate the student versions (release/); --force to overwrite
+    sgd-course build --student-edition OUT [--released A,B]   the student edition: a wheel and a zip to hand out
     sgd-course fetch ASSIGNMENT          a student's own copy to work in (work/<assignment>/)
     sgd-course lab [--instructor]        JupyterLab for students (or with the formgrader, for instructors)
     sgd-course check NOTEBOOK            a student's self-check

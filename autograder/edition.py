@@ -127,15 +127,17 @@ def edition_version(released: Sequence[str]) -> str:
 
 def solution_of(released: Iterable[str]) -> dict[str, dict[str, str]]:
     """Module -> {qualified function name -> the (first open) assignment it is the solution of}, for the
-    functions ``solutions.stripped(released)`` names."""
-    strip = stripped(released)
-    out: dict[str, dict[str, str]] = {}
-    for assignment in ORDER:
-        for module, names in SOLUTIONS.get(assignment, {}).items():
-            for name in names:
-                if name in strip.get(module, ()):
-                    out.setdefault(module, {}).setdefault(name, assignment)
-    return out
+    functions ``solutions.stripped(released)`` names (each of them: one named by no assignment of
+    ``SOLUTIONS`` is given the first open one)."""
+    released = tuple(released)
+    first_open = next((a for a in ORDER if a not in set(released)), ORDER[-1])
+    owner = {}
+    for assignment in reversed(ORDER):   # the first assignment naming a function wins
+        if assignment not in released:
+            owner.update({(module, name): assignment for module, names in SOLUTIONS.get(assignment, {}).items()
+                          for name in names})
+    return {module: {name: owner.get((module, name), first_open) for name in sorted(names)}
+            for module, names in stripped(released).items()}
 
 
 def stub_message(module: str, name: str, assignment: str) -> str:

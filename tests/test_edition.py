@@ -29,7 +29,7 @@ import pytest
 
 from autograder import cli, demo, edition
 from autograder.grading import REPO_SOURCE
-from autograder.solutions import ORDER, SOLUTIONS, released_before
+from autograder.solutions import ORDER, SOLUTIONS, released_before, stripped
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -295,6 +295,28 @@ def test_the_search_finds_every_open_solution_in_the_full_package():
             assert not missing, f"no line of course.{module}.{missing} is searched for"
 
 
+def test_every_function_the_list_strips_keeps_its_signature_and_only_raises(monkeypatch):
+    """In process, on the edition's sources: each function of ``solutions.stripped`` (one named by no
+    assignment too) keeps its signature and decorators; its body is a note and a raise, nothing else."""
+    strip = {module: set(names) for module, names in stripped(()).items()}
+    strip["schedules"].add("partial_sums")   # as an allow-list might strip a tool: stripped all the same
+    monkeypatch.setattr(edition, "stripped", lambda released=(): strip)
+    files = edition.course_files(ROOT / "course", ())
+    for module, names in strip.items():
+        edited = {}
+        tree = ast.parse(files[f"course/{module}.py"])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                edited.update({f"{node.name}.{n.name}": n for n in node.body if isinstance(n, ast.FunctionDef)})
+        edited.update({n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)})
+        for name in names:
+            full, stub = functions(module)[name], edited[name]
+            assert ast.dump(stub.args) == ast.dump(full.args), f"course.{module}.{name}: signature changed"
+            assert [ast.dump(d) for d in stub.decorator_list] == [ast.dump(d) for d in full.decorator_list]
+            assert len(stub.body) == 2 and isinstance(stub.body[1], ast.Raise), f"course.{module}.{name}"
+            assert "not in this edition" in stub.body[0].value.value
+
+
 def test_bytecode_is_compiled_from_the_installed_sources_only(editions, venv):
     venv.install(editions[()][0])
     site = venv.site()
@@ -333,11 +355,9 @@ print(json.dumps(out))
 """Run in the venv: each named course function's source and what calling it with None arguments does."""
 
 
-def inspected(venv: Venv, assignments) -> dict:
-    names = {}
-    for assignment in assignments:
-        for module, fns in SOLUTIONS[assignment].items():
-            names.setdefault(module, []).extend(fns)
+def inspected(venv: Venv, names: dict) -> dict:
+    """``INSPECT`` on ``names`` (module -> function names)."""
+    names = {module: sorted(fns) for module, fns in names.items()}
     result = json.loads(venv.py(INSPECT, json.dumps(names), check=True).stdout)
     assert Path(result["file"]).is_relative_to(venv.path), "course must come from the venv, not a clone"
     return result["functions"]
@@ -347,7 +367,8 @@ def test_each_open_solution_raises_naming_its_assignment(editions, venv):
     released = ("step_sizes",)
     venv.install(editions[released][0])
     open_ = [a for a in ORDER if a not in released]
-    functions_ = inspected(venv, open_)
+    functions_ = inspected(venv, stripped(released))
+    assert set(functions_) == {f"{m}.{n}" for m, names in stripped(released).items() for n in names}
     for assignment in open_:
         for module, fns in SOLUTIONS[assignment].items():
             for name in fns:
@@ -359,7 +380,11 @@ def test_each_open_solution_raises_naming_its_assignment(editions, venv):
 def test_released_solutions_are_the_full_packages_and_work(editions, venv):
     released = ("step_sizes", "gd_vs_sgd")
     venv.install(editions[released][0])
-    for key, seen in inspected(venv, released).items():
+    names = {}
+    for assignment in released:
+        for module, fns in SOLUTIONS[assignment].items():
+            names.setdefault(module, []).extend(fns)
+    for key, seen in inspected(venv, names).items():
         module, name = key.split(".", 1)
         assert ast.dump(ast.parse(seen["source"]).body[0]) == ast.dump(functions(module)[name]), \
             f"course.{key} differs from the full package's"
