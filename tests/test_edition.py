@@ -553,6 +553,12 @@ import sys, nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], 4)
 NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+# an explorer draws inside an Output widget: an error there is in the widget's state, not the cell's outputs
+state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+errors = [o for model in state.values() for o in model.get("state", {}).get("outputs", [])
+          if o.get("output_type") == "error"]
+if errors:
+    sys.exit("Error in an explorer's output: " + "; ".join(f"{e['ename']}: {e['evalue']}" for e in errors))
 print("ran", len(nb.cells), "cells")
 """
 
@@ -598,6 +604,9 @@ def test_a_release_notebook_runs_in_jupyterlab_from_the_edition_and_a_slider_mov
                 old, new = nb.move(explorer, slider)
                 assert old != new, "the slider did not move"
                 nb.wait_changed(explorer, before, what=f"slider moved from {old} to {new}")
+                errors = [f"cell {c['index'] + 1}: {t.strip().splitlines()[-1]}" for c in nb.cells()
+                          for t in c["stderr"] if bh.is_error(t)]
+                assert not errors, errors
             finally:
                 context.close()
     finally:
