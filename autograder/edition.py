@@ -283,7 +283,7 @@ sgd-course, student edition {version}
        sgd-course check work/step_sizes/step_sizes.ipynb
 
 The folder release/ holds the same notebooks as `sgd-course fetch` gives you. Each week your instructor
-hands out a new edition: install it the same way (pip install --force-reinstall ...); your work/ stays.
+hands out a new edition: pip install --force-reinstall --no-deps <its wheel>; your work/ stays.
 """
 
 
