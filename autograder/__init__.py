@@ -18,5 +18,6 @@
 - ``lms``           learning platforms: submission downloads (Moodle, Canvas), class lists, grade imports
 - ``selfcheck``     ``sgd-course check``: a student's notebook tests, with an exit status
 - ``demo``, ``bugs``  the embedded demo class that the main job grades
+- ``edition``       the student edition: a wheel without the open assignments' solutions, and its zip
 - ``cli``           the instructor's command, ``sgd-course`` (entry point: ``__main__``)
 """

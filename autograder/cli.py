@@ -2,6 +2,7 @@
 
     sgd-course demo                      build every assignment, grade the demo class, print the grades
     sgd-course build [ASSIGNMENT ...]    generate the student versions (release/); --force to overwrite
+    sgd-course build --student-edition OUT [--released A,B]   the student edition: a wheel and a zip to hand out
     sgd-course fetch ASSIGNMENT          a student's own copy to work in (work/<assignment>/)
     sgd-course lab [--instructor]        JupyterLab for students (or with the formgrader, for instructors)
     sgd-course check NOTEBOOK            a student's self-check
@@ -28,10 +29,9 @@ import threading
 import time
 import warnings
 import zipfile
-from importlib import metadata
 from pathlib import Path
 
-from . import demo, export, jail, lms, selfcheck
+from . import edition, export, jail, lms, selfcheck
 from .selfcheck import _positive
 from .feedback import write_not_graded
 from .sandbox import read_submission
@@ -68,6 +68,9 @@ def main(argv=None) -> int:
     # nbgrader 0.9.6 with SQLAlchemy 2 prints harmless autoflush notices while recording grades
     warnings.filterwarnings("ignore", message="Object of type .* not in session")
     try:
+        refused = edition.refusal(args.command, instructor=getattr(args, "instructor", False))
+        if refused:
+            raise UserError(refused)
         return args.run(args)
     except (UserError, UnknownAssignment, BuildRefused, SandboxUnavailable, ImportRefused) as error:
         print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)
@@ -95,17 +98,10 @@ def _resume_command(args) -> str:
     return shlex.join(words)
 
 
-def _version() -> str:
-    try:
-        return metadata.version("sgd-course")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgd-course", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {edition.version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     course_arg = dict(default=str(REPO_SOURCE.parent), help="nbgrader course directory, the folder holding "
@@ -124,11 +120,16 @@ def _parser() -> argparse.ArgumentParser:
                    "student code then runs with your rights, unsandboxed (every submission's notes say so)")
     p.set_defaults(run=_demo)
 
-    p = sub.add_parser("build", help="generate the student versions (release/)")
+    p = sub.add_parser("build", help="generate the student versions (release/), or the student edition")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignments to build (default: all)")
     p.add_argument("--course", **course_arg)
     p.add_argument("--force", action="store_true", help="overwrite student versions that differ from what "
                    "would be written (someone worked in them)")
+    p.add_argument("--student-edition", metavar="OUT", help="write the student edition into the folder OUT "
+                   "(new, or made by an earlier edition build): a wheel without the solutions of the "
+                   "assignments not released, and a zip with it, the student versions and a README")
+    p.add_argument("--released", default="", metavar="A,B,...", help="with --student-edition: the assignments "
+                   "whose solutions the edition holds (their deadline has passed; default: none)")
     p.set_defaults(run=_build)
 
     p = sub.add_parser("fetch", help="copy an assignment's student version into your own work folder "
@@ -295,8 +296,10 @@ def _course(args, *, timeout=None) -> Course:
     if root.is_file():
         raise UserError(f"--course {root} is a file; give the course directory (the folder holding source/)")
     if not root.is_dir():
+        where = (f"this clone's is {REPO_SOURCE.parent}" if REPO_SOURCE.is_dir() else
+                 "this installation has none: the notebooks are not in the package's wheel")
         raise UserError(f"no course directory at {root}; give the folder holding source/<assignment>/ "
-                        f"with --course (this clone's is {REPO_SOURCE.parent})")
+                        f"with --course ({where})")
     source = root / "source"
     if not source.is_dir() or not any(source.glob("*/*.ipynb")):
         raise UserError(f"{root} is not a course directory: it has no source/<assignment>/*.ipynb "
@@ -345,6 +348,7 @@ def _executor(args):
 # -- commands ---------------------------------------------------------------------------------------------
 
 def _demo(args) -> int:
+    from . import demo  # the demo bugs: not in the student edition, which refuses this command
     out = Path(args.out).resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder")
@@ -393,12 +397,32 @@ def _demo(args) -> int:
 
 
 def _build(args) -> int:
+    if args.student_edition is not None:
+        return _build_edition(args)
+    if args.released:
+        raise UserError("--released goes with --student-edition OUT")
     course = _course(args)
     for assignment in args.assignments:
         _assignment(course, assignment)
     course.build(args.assignments or None, force=args.force)
     for assignment in args.assignments or course.assignments:
         print(f"{assignment}: {course.root / 'release' / assignment}")
+    return 0
+
+
+def _build_edition(args) -> int:
+    if args.assignments or args.force:
+        raise UserError("--student-edition builds every assignment: give no ASSIGNMENT and no --force")
+    course = _course(args)
+    released = [name.strip() for name in args.released.split(",") if name.strip()]
+    try:
+        wheel, archive = edition.build(args.student_edition, released, source=course.root)
+    except ValueError as error:
+        raise UserError(f"--released: {error}") from None
+    except edition.EditionRefused as error:
+        raise BuildRefused(str(error)) from None
+    print(f"student edition {edition.edition_version(edition.released_names(released))}:\n"
+          f"  wheel: {wheel}\n  zip:   {archive} (the wheel, the student versions and a README for students)")
     return 0
 
 
@@ -411,13 +435,26 @@ c.merge(student_config())
 '''
 
 
-def _fetch(args) -> int:
-    """Copy release/<assignment>/ to <to>/<assignment>/: files that are there already are kept."""
+def _release(args) -> Path:
+    """The student version of ``args.assignment`` to fetch: the student edition's own, or the course's
+    (built when missing)."""
+    if edition.installed() is not None and args.course == str(REPO_SOURCE.parent):
+        shipped = edition.release_folder()
+        names = sorted(p.name for p in shipped.iterdir() if p.is_dir())
+        if args.assignment not in names:
+            raise UnknownAssignment(args.assignment, names)
+        return shipped / args.assignment
     course = _course(args)
     assignment = _assignment(course, args.assignment)
-    release = course.root / "release" / assignment
     if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
         course.build([assignment])
+    return course.root / "release" / assignment
+
+
+def _fetch(args) -> int:
+    """Copy release/<assignment>/ to <to>/<assignment>/: files that are there already are kept."""
+    assignment = args.assignment
+    release = _release(args)
     target = Path(args.to) / assignment
     kept, copied = [], []
     for path in sorted(release.rglob("*")):

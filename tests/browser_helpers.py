@@ -53,9 +53,10 @@ def free_port() -> int:
 class LabServer:
     """``jupyter lab`` on 127.0.0.1 serving ``root`` (also its working directory, so that nbgrader's
     Validate button and formgrader read ``root/nbgrader_config.py``), with a fresh random token and
-    its own config, settings, workspace and runtime folders under ``state``."""
+    its own config, settings, workspace and runtime folders under ``state``. ``python``: the Python
+    whose JupyterLab (and kernel) to run, by default this one (the student edition's tests give a venv's)."""
 
-    def __init__(self, root, state, *, timeout: float = 60):
+    def __init__(self, root, state, *, timeout: float = 60, python: str = sys.executable):
         self.root, self.state = Path(root), Path(state)
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -72,11 +73,13 @@ class LabServer:
         env.update(JUPYTER_CONFIG_DIR=str(self.state / "config"), JUPYTER_RUNTIME_DIR=str(self.state / "runtime"),
                    IPYTHONDIR=str(self.state / "ipython"), PYTHONUNBUFFERED="1")
         # this Python's bin/ first: the kernel, nbgrader and alembic come from the same environment
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        env["PATH"] = os.path.dirname(python) + os.pathsep + env.get("PATH", "")
+        if python != sys.executable:  # another environment: nothing of this one's module path
+            env.pop("PYTHONPATH", None)
         self.log_path = self.state / "jupyter-lab.log"
         self._log = open(self.log_path, "w")
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+            python, "-m", "jupyterlab", "--no-browser", "--allow-root",
             f"--port={self.port}", "--ip=127.0.0.1", "--port-retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
