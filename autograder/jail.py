@@ -16,8 +16,10 @@ which starts the kernel in a sandbox:
   kernel's sockets. Nothing else: no course folder, no ``autograder``, no other student's files;
 - a cleared environment (no grading seed, no grader's variables);
 - limits: address space (a memory bomb gets a MemoryError), file size, no core dumps, and at most
-  ``max_tasks`` processes and threads in its pids cgroup (a fork bomb stays small; everything the
-  submission started is killed with the cgroup when the kernel is done).
+  ``max_tasks`` processes and threads: ``RLIMIT_NPROC`` set inside the sandbox's user namespace
+  (``task_cap``; works without root), and, when the grader runs as root, a pids cgroup too (a fork bomb
+  stays small; everything the submission started is killed with the cgroup, and with the sandbox's pid
+  namespace, when the kernel is done).
 
 ``available()`` says whether bubblewrap works on this machine; the grader refuses to grade without it
 unless the instructor asks for ``--unsafe-no-sandbox`` (the kernel then runs as a plain process with
@@ -128,7 +130,20 @@ def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str
     argv += ["--bind", sockets, sockets, "--remount-ro", "/", "--chdir", home, "--clearenv"]
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
-    return argv + ["--", *command]
+    return argv + ["--", *task_cap(command, limits.max_tasks)]
+
+
+TASK_CAP = ("import os, resource, sys; n = int(sys.argv[1]); "
+            "resource.setrlimit(resource.RLIMIT_NPROC, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
+
+
+def task_cap(command: list[str], max_tasks: int) -> list[str]:
+    """``command`` run with at most ``max_tasks`` processes and threads of its uid, counted inside the
+    sandbox's own user namespace (``RLIMIT_NPROC``, set there before the command starts): the cap a
+    grader without root gets, where no pids cgroup is writable. (The kernel counts RLIMIT_NPROC per
+    user namespace, so the grader's own processes and other kernels do not count.)"""
+    python = command[0] if os.path.basename(command[0]).startswith("python") else sys.executable
+    return [python, "-I", "-S", "-c", TASK_CAP, str(max_tasks), *command]
 
 
 # -- the pids cgroup ---------------------------------------------------------------------------------
