@@ -1,0 +1,138 @@
+"""The one list of what counts as a solution (``autograder.solutions``), guarded against forgetting one.
+
+- Every function and method of ``course`` is classified: a tool (kept in every edition and view) or the
+  solution of exactly one assignment.
+- The guard of issue 20: every ``course`` function (and the simple adaptations a student would try:
+  keyword defaults, a bound optimizer, a rescaled gradient) is put in the student's place in every
+  hidden check of every assignment; one that passes a check must be a solution of that assignment or of
+  an earlier one (so it is stripped where the assignment is open, and the call rule catches it where it
+  is not). The truth is the hidden checks' own verdict, not a list of expectations.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import signal
+
+import numpy as np
+import pytest
+
+import autograder.checks
+from autograder import solutions
+from autograder.checks import CheckFailed
+
+CHECKS = {a: importlib.import_module(f"autograder.hidden_tests.{a}") for a in solutions.ORDER}
+
+
+def test_every_course_function_is_a_tool_or_the_solution_of_one_assignment():
+    listed = {(m, n) for m, names in solutions.TOOLS.items() for n in names}
+    owners = {}
+    for assignment, modules in solutions.SOLUTIONS.items():
+        for module, names in modules.items():
+            for name in names:
+                owners.setdefault((module, name), []).append(assignment)
+    defined = solutions.course_functions()
+    unclassified = sorted(f"{m}.{n}" for m, names in defined.items() for n in names
+                          if (m, n) not in listed and (m, n) not in owners)
+    assert not unclassified, (
+        f"not classified: {', '.join(unclassified)}: add each to autograder/solutions.py, to TOOLS (the "
+        "notebooks may use it) or to SOLUTIONS[<assignment>] (it computes a graded answer); until then "
+        "it is stripped everywhere")
+    both = sorted(f"{m}.{n}" for (m, n) in owners if (m, n) in listed)
+    twice = sorted(f"{m}.{n}: {', '.join(a)}" for (m, n), a in owners.items() if len(a) > 1)
+    gone = sorted(f"{m}.{n}" for (m, n) in listed | set(owners) if n not in defined.get(m, set()))
+    assert not both and not twice and not gone, (both, twice, gone)
+
+
+def test_stripped_is_everything_but_the_tools_and_the_released_solutions():
+    everything = solutions.course_functions()
+    assert solutions.stripped(solutions.ORDER) == {}
+    none = solutions.stripped(())
+    assert sum(map(len, none.values())) == sum(map(len, everything.values())) - sum(map(len, solutions.TOOLS.values()))
+    assert "least_squares_grad" in solutions.stripped(["step_sizes"])["problems"]
+    assert "least_squares_grad" not in solutions.stripped(["step_sizes", "gd_vs_sgd"]).get("problems", set())
+
+
+def _candidates():
+    """(label, function): every top-level course function, and the adaptations a student would try."""
+    import course.adaptive, course.nn, course.optim, course.problems  # noqa: E401
+    found = []
+    for module, names in solutions.course_functions().items():
+        mod = importlib.import_module(f"course.{module}")
+        for name in sorted(names):
+            if "." not in name and callable(getattr(mod, name, None)):
+                found.append((f"course.{module}.{name}", getattr(mod, name)))
+    found += [
+        ("leaky_relu_forward(alpha=0)", functools.partial(course.nn.leaky_relu_forward, alpha=0.0)),
+        ("leaky_relu_backward(alpha=0)", functools.partial(course.nn.leaky_relu_backward, alpha=0.0)),
+        ("huber_sum_sample_grad(delta=2**60) * 2**60",
+         lambda theta, j: course.problems.huber_sum_sample_grad(
+             theta, j, course.problems.SANITY_CHECK_A, delta=2.0 ** 60) * 2.0 ** 60),
+        ("adaptive._run with optim.sgd(schedule)",
+         lambda grad, theta1, schedule, indices: course.adaptive._run(
+             grad, theta1, course.optim.sgd(schedule), indices)),
+    ]
+    return found
+
+
+def _alarm(signum, frame):
+    raise TimeoutError
+
+
+def _passes(check, arguments) -> bool:
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(3)
+    try:
+        with np.errstate(all="ignore"):
+            check(*arguments)
+        return True
+    except (Exception, TimeoutError):
+        return False
+    finally:
+        signal.alarm(0)
+
+
+@pytest.mark.parametrize("assignment", solutions.ORDER)
+def test_every_course_function_that_passes_a_hidden_check_is_a_solution_by_then(assignment, monkeypatch):
+    monkeypatch.setattr(autograder.checks, "_no_reference", lambda call, calls: None)  # the call rule's job
+    monkeypatch.setenv(autograder.checks.SEED_VARIABLE, "12345")
+    allowed = {
+        (m, n) for a in (*solutions.released_before(assignment), assignment)
+        for m, names in solutions.SOLUTIONS[a].items() for n in names}
+    module = CHECKS[assignment]
+    references = _references(module)
+    wrong = []
+    for check_name, check in sorted(vars(module).items()):
+        if not check_name.startswith("check_") or not callable(check):
+            continue
+        slots = list(inspect.signature(check).parameters)
+        for label, candidate in _candidates():
+            for slot in range(len(slots)):
+                arguments = [candidate if i == slot else references.get(p) for i, p in enumerate(slots)]
+                if None in arguments or not _passes(check, arguments):
+                    continue
+                module_name, _, name = label.removeprefix("course.").partition(".")
+                if (module_name, name) not in allowed and _named(label) not in allowed:
+                    wrong.append(f"{label} passes {assignment}'s {check_name} (as {slots[slot]})")
+    assert not wrong, ("add each to SOLUTIONS of this or an earlier assignment in autograder/solutions.py: "
+                       + "; ".join(wrong))
+
+
+def _named(label):
+    """The course function an adaptation calls (module, name)."""
+    return {"leaky_relu_forward(alpha=0)": ("nn", "leaky_relu_forward"),
+            "leaky_relu_backward(alpha=0)": ("nn", "leaky_relu_backward"),
+            "huber_sum_sample_grad(delta=2**60) * 2**60": ("problems", "huber_sum_sample_grad"),
+            "adaptive._run with optim.sgd(schedule)": ("adaptive", "_run")}.get(label)
+
+
+def _references(module):
+    """The reference of each graded function a check takes (for the checks that take several)."""
+    import attacks
+    refs = {}
+    for assignment, table in attacks.REFS.items():
+        for graded, (mod, name, _) in table.items():
+            refs[graded] = getattr(importlib.import_module(mod), name)
+    return refs
