@@ -206,7 +206,7 @@ MAX_REPLY_BYTES = 5 * remote.MAX_RESULT_BYTES
 
 def _capped(sock):
     sock.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
-    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES.get(sock.socket_type, MAX_REPLY_BYTES))
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES.get(sock.type, MAX_REPLY_BYTES))
     return sock
 
 
