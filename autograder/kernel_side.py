@@ -121,7 +121,7 @@ def watch(folder, grader_codes):
                     if len(found) < 20:
                         found.append("course.%s.%s" % (os.path.basename(frame.f_code.co_filename)[:-3],
                                                        frame.f_code.co_qualname))
-        elif event == "c_call" and arg in guarded:
+        elif event == "c_call" and arg in guarded and state["on"]:
             module = "threading" if arg in (threading.setprofile, threading.settrace) else "sys"
             state["found"].append("%s.%s (which would stop the grader's watch on calls)" % (module, arg.__name__))
 
@@ -137,9 +137,9 @@ def watch(folder, grader_codes):
         sys.setprofile(profiler)
 
     def stop():
+        state["on"] = False
         sys.setprofile(None)
         threading.setprofile(None)
-        state["on"] = False
         found, state["found"] = state["found"], []
         return list(dict.fromkeys(found))
 

@@ -41,9 +41,9 @@ class CourseCalled(RemoteError):
     def __init__(self, label, names):
         self.names = names
         super().__init__(
-            f"{label.split('(')[0]} calls {', '.join(names)}: no credit is given for a graded function that "
-            "computes its answer through the course library (only course.validate may be called); write "
-            "the computation yourself")
+            f"{label.split('(')[0]} calls {', '.join(names)}: a graded function earns no credit when it "
+            "computes through the course library (only course.validate may be called) or stops the "
+            "grader's watch on its calls; write the computation yourself")
 
 
 class StudentError(Exception):
