@@ -199,3 +199,49 @@ def test_nothing_is_left_running(hostile_class, capsys):
     assert len(os.listdir("/proc")) < processes + 30, "processes of a submission survived grading"
     with capsys.disabled():
         print(f"\nhostile class: {len(results)} submissions graded in {elapsed:.1f} s (feedback off)")
+
+
+# -- what a kernel prints does not grow the grader (issue 21, 3) -------------------------------------------
+
+NOISY_CELL = "for _ in range(20):\n    print('x' * 32 * 2 ** 20)"
+NOISY_ANSWER = ("_quiet = stochastic_gradient\ndef stochastic_gradient(theta, j):\n    for _ in range(20):\n"
+                "        print('y' * 8 * 2 ** 20)\n    return _quiet(theta, j)\n")
+GRADE_AND_REPORT = """
+import sys
+from autograder.grading import Course
+course = Course(sys.argv[1], timeout=60)
+result = course.grade(sys.argv[2], seed=5, workers=1, feedback=False)[0]
+peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1]
+print('RESULT', result.status, result.auto_score, peak)
+"""
+
+
+def _peak_kb(tmp_path, name, notebook):
+    """Grade one submission in a grading process of its own; (status, score, that process's peak
+    resident memory in kB: VmHWM, the grader alone, not its kernels)."""
+    import subprocess
+    import sys
+    course = Course.from_sources(tmp_path / name)
+    course.build([A])
+    course.submit("student", A, {A: notebook(course)})
+    done = subprocess.run([sys.executable, "-c", GRADE_AND_REPORT, str(course.root), A], capture_output=True,
+                          text=True, timeout=900)
+    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+    assert line, done.stderr[-3000:]
+    _, status, score, peak = line[0].split(" ")
+    return status, float(score), int(peak)
+
+
+def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(tmp_path):
+    """A cell that prints 20 x 32 MB, and a graded function that prints 20 x 8 MB every time the grader
+    calls it: the grader's peak memory stays within a fixed margin of a quiet class's."""
+    status, score, quiet = _peak_kb(tmp_path, "quiet", build)
+    assert status == "graded" and score == FULL
+
+    def noisy(course):
+        nb = nbformat.reads(build(course, after=("stochastic_gradient", NOISY_ANSWER)), as_version=4)
+        nb.cells.insert(len(nb.cells) - 1, _cell(NOISY_CELL))
+        return nbformat.writes(nb)
+    status, score, loud = _peak_kb(tmp_path, "loud", noisy)
+    assert status == "graded" and score == FULL, "printing costs no points"
+    assert loud - quiet < 300 * 1024, f"the grader's peak grew from {quiet // 1024} MB to {loud // 1024} MB"

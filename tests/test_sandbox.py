@@ -234,3 +234,81 @@ def test_the_next_run_kills_what_a_killed_grader_left_running(tmp_path):
         survivor.kill()
         jail.kill_cgroup(name)
         jail.kill_cgroup(mine)
+
+
+FORK_BOMB = """
+import os
+started = 0
+try:
+    for _ in range(600):
+        pid = os.fork()
+        if pid == 0:
+            os.execv('/bin/sleep', ['sleep', '{marker}'])
+        started += 1
+except OSError as error:
+    print('fork refused after', started, type(error).__name__)
+else:
+    print('fork never refused:', started)
+"""
+AS_NOBODY = """
+import sys
+from autograder.grading import Course
+result = Course(sys.argv[1], timeout=30).grade(sys.argv[2], seed=3, workers=1, feedback=False)[0]
+print('RESULT', result.status, result.auto_score)
+"""
+
+
+def _tagged(marker):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_fork_bomb_is_capped_without_root(tmp_path):
+    """Graded by a normal user (uid 65534, no writable pids cgroup), a fork bomb gets at most the
+    sandbox's 256 processes and threads, the class finishes with full marks for the honest answers,
+    and nothing the bomb started outlives the run."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+
+    if os.getuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to become a normal user (setpriv), as CI runs the tests")
+    marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
+    root = Path(tempfile.mkdtemp(prefix="sgd-course-nobody-"))
+    try:
+        course = Course.from_sources(root / "course")
+        course.build([A])
+        nb = nbformat.reads(build(course), as_version=4)
+        nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
+        course.submit("bomber", A, {A: nbformat.writes(nb)})
+        (root / "home").mkdir()
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, jail.NOBODY, jail.NOBODY)
+        root.chmod(0o755)
+        env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(root / "home"),
+               "LANG": "C.UTF-8"}
+        done = subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups",
+                               "--", sys.executable, "-c", AS_NOBODY, str(course.root), A],
+                              capture_output=True, text=True, timeout=900, env=env, cwd=str(root))
+        line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+        assert line, done.stderr[-3000:]
+        assert line[0].split()[1:] == ["graded", str(float(FULL))], line
+        graded = nbformat.read(course.root / "autograded" / "bomber" / A / f"{A}.ipynb", as_version=4)
+        printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code"
+                          for o in c.get("outputs", []))
+        assert "fork refused after" in printed, printed[-2000:]
+        started = int(printed.split("fork refused after")[1].split()[0])
+        assert started < jail.Limits().max_tasks, started
+        assert not _tagged(marker), "a process of the fork bomb outlived the run"
+    finally:
+        for pid in _tagged(marker):
+            os.kill(pid, 9)
+        shutil.rmtree(root, ignore_errors=True)

@@ -57,7 +57,7 @@ def test_stripped_is_everything_but_the_tools_and_the_released_solutions():
 
 def _candidates():
     """(label, function): every top-level course function, and the adaptations a student would try."""
-    import course.adaptive, course.nn, course.optim, course.problems  # noqa: E401
+    import course.adaptive, course.nn, course.optim, course.problems, course.sgd  # noqa: E401
     found = []
     for module, names in solutions.course_functions().items():
         mod = importlib.import_module(f"course.{module}")
@@ -69,14 +69,44 @@ def _candidates():
         ("leaky_relu_forward(alpha=0) with leaky_relu_backward",
          {"relu_forward": functools.partial(course.nn.leaky_relu_forward, alpha=0.0),
           "relu_backward": course.nn.leaky_relu_backward}),
+        ("leaky_relu_forward(alpha=0), caching x, with leaky_relu_backward",
+         {"relu_forward": lambda x: (course.nn.leaky_relu_forward(x, alpha=0.0)[0], x),
+          "relu_backward": lambda dout, cache: course.nn.leaky_relu_backward(dout, (cache, 0.0))}),
+        ("least_squares_grad(theta, X, y, idx), rescaled when unbiased",
+         lambda theta, X, y, idx, unbiased=False: course.problems.least_squares_grad(theta, X, y, idx) * (
+             X.shape[0] / np.asarray(idx).size if unbiased else 1.0)),
+        ("sgd_iterates with the work counted",
+         lambda grad, theta1, schedule, batches: (course.sgd.sgd_iterates(grad, theta1, schedule, batches),
+                                                  np.cumsum([0] + [np.size(b) for b in batches], dtype=np.int64))),
+        ("least_squares_grad per sample",
+         lambda theta, X, y: float(np.mean(_per_sample(theta, X, y) @ _per_sample(theta, X, y).sum(axis=0) > 0))),
         ("huber_sum_sample_grad(delta=2**60) * 2**60",
          lambda theta, j: course.problems.huber_sum_sample_grad(
              theta, j, course.problems.SANITY_CHECK_A, delta=2.0 ** 60) * 2.0 ** 60),
-        ("adaptive._run with optim.sgd(schedule)",
-         lambda grad, theta1, schedule, indices: course.adaptive._run(
-             course.optim.sgd(schedule), lambda state: 0.0, grad, theta1, indices)[0]),
+        ("adaptive._run with optim.sgd(schedule)", _sgd_through_run),
     ]
     return found
+
+
+def _sgd_through_run(grad, theta1, schedule, indices):
+    """SGD's iterates through adagrad's ``_run`` and ``optim.sgd`` (a scalar start as a 1-vector)."""
+    import course.adaptive, course.optim  # noqa: E401
+    theta1 = np.asarray(theta1, dtype=float)
+    if theta1.ndim == 0:
+        thetas, _ = course.adaptive._run(course.optim.sgd(schedule), lambda state: 0.0,
+                                         lambda theta, j: np.atleast_1d(grad(theta[0], j)), theta1.reshape(1), indices)
+        return thetas[:, 0]
+    if theta1.ndim == 1 and np.ndim(indices) == 2:  # R runs of a scalar problem: the runs as rows
+        thetas, _ = course.adaptive._run(course.optim.sgd(schedule), lambda state: 0.0,
+                                         lambda theta, j: np.atleast_1d(grad(theta[0], j)), theta1.reshape(-1, 1),
+                                         [np.asarray(i) for i in np.asarray(indices)])
+        return thetas[..., 0]
+    return course.adaptive._run(course.optim.sgd(schedule), lambda state: 0.0, grad, theta1, indices)[0]
+
+
+def _per_sample(theta, X, y):
+    import course.problems
+    return np.stack([course.problems.least_squares_grad(theta, X, y, [i]) for i in range(X.shape[0])])
 
 
 def _alarm(signum, frame):
@@ -128,6 +158,10 @@ def _named(label):
     """The course function an adaptation calls (module, name)."""
     return {"leaky_relu_forward(alpha=0)": ("nn", "leaky_relu_forward"),
             "leaky_relu_forward(alpha=0) with leaky_relu_backward": ("nn", "leaky_relu_forward"),
+            "leaky_relu_forward(alpha=0), caching x, with leaky_relu_backward": ("nn", "leaky_relu_forward"),
+            "least_squares_grad(theta, X, y, idx), rescaled when unbiased": ("problems", "least_squares_grad"),
+            "sgd_iterates with the work counted": ("sgd", "sgd_iterates"),
+            "least_squares_grad per sample": ("problems", "least_squares_grad"),
             "huber_sum_sample_grad(delta=2**60) * 2**60": ("problems", "huber_sum_sample_grad"),
             "adaptive._run with optim.sgd(schedule)": ("adaptive", "_run")}.get(label)
 
