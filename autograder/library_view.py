@@ -32,7 +32,23 @@ LAUNCHER = "sgd_course_kernel"
 LAUNCHER_SOURCE = '''"""The grading kernel: ipykernel, with figure layout skipped (a grading kernel never shows or
 saves a figure, and laying one out costs a tenth of a second), and the memory of a cell that ran out of
 it given back when the cell ends (IPython keeps the last traceback, and with it every local variable
-of the frames it passes through: a kernel left at its memory limit dies in a later cell)."""
+of the frames it passes through: a kernel left at its memory limit dies in a later cell), and output
+nobody reads yet dropped rather than queued without limit (what a graded function prints while the
+grader calls it is never shown: the kernel keeps at most a few of those messages, not its memory's
+worth)."""
+import zmq
+
+_socket = zmq.Context.socket
+
+
+def _socket_dropping_unread_output(self, socket_type, *args, **kwargs):
+    sock = _socket(self, socket_type, *args, **kwargs)
+    if socket_type in (zmq.PUB, zmq.XPUB):  # the kernel's output channel
+        sock.setsockopt(zmq.SNDHWM, 16)
+    return sock
+
+
+zmq.Context.socket = _socket_dropping_unread_output
 try:
     from matplotlib.figure import Figure
     Figure.tight_layout = lambda self, *args, **kwargs: None

@@ -281,6 +281,10 @@ def test_a_fork_bomb_is_capped_without_root(tmp_path):
 
     if os.getuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root to become a normal user (setpriv), as CI runs the tests")
+    if subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--",
+                       sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import autograder'], check=True)"], capture_output=True).returncode:
+        pytest.skip(f"uid {jail.NOBODY} cannot run this Python ({sys.executable}); "
+                    "test_the_task_cap_holds_for_a_normal_user checks the cap itself")
     marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
     root = Path(tempfile.mkdtemp(prefix="sgd-course-nobody-"))
     try:
@@ -295,7 +299,7 @@ def test_a_fork_bomb_is_capped_without_root(tmp_path):
         root.chmod(0o755)
         env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(root / "home"),
                "LANG": "C.UTF-8"}
-        done = subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups",
+        done = subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all",
                                "--", sys.executable, "-c", AS_NOBODY, str(course.root), A],
                               capture_output=True, text=True, timeout=900, env=env, cwd=str(root))
         line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
@@ -312,3 +316,35 @@ def test_a_fork_bomb_is_capped_without_root(tmp_path):
         for pid in _tagged(marker):
             os.kill(pid, 9)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_task_cap_holds_for_a_normal_user(tmp_path):
+    """``jail.task_cap`` as a normal user (uid 65534) in bubblewrap's user and pid namespaces: a fork bomb
+    gets fewer than the cap, other processes of that uid do not count, and nothing outlives the sandbox."""
+    import shutil
+    import subprocess
+    import uuid
+
+    python = "/usr/bin/python3"
+    if os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(python):
+        pytest.skip("needs root to become a normal user (setpriv), and the system's Python")
+    marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
+    bomb = FORK_BOMB.replace("{marker}", marker)
+    nobody = ["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--"]
+    sandbox = [shutil.which("bwrap"), "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+               "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr",
+               *jail._system_links(), "--"]
+    bystanders = [subprocess.Popen([*nobody, "sleep", "60"]) for _ in range(40)]  # the same uid, outside
+    try:
+        runs = [subprocess.Popen([*nobody, *sandbox, *jail.task_cap([python, "-c", bomb], 64)],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]   # two sandboxes at once
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        for out in outputs:
+            assert "fork refused after" in out, out
+            assert 40 <= int(out.split("fork refused after")[1].split()[0]) < 64, out
+        assert not _tagged(marker), "a process of the fork bomb outlived its sandbox"
+    finally:
+        for process in bystanders:
+            process.kill()
+        for pid in _tagged(marker):
+            os.kill(pid, 9)
