@@ -234,6 +234,19 @@ class CappedAsyncKernelClient(AsyncKernelClient):
         return AsyncCappedContext()
 
 
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager for a kernel in bubblewrap's sandbox, whose ipc sockets lie in a size-capped
+    folder of the sandbox's own (``jail.bwrap_argv``): once the sandbox runs, the grader's clients reach
+    them through ``/proc/<pid>/root`` (``jail.sandbox_root``)."""
+
+    async def _async_post_start_kernel(self, **kw):
+        root = await asyncio.to_thread(jail.sandbox_root, self.provisioner.process.pid)
+        if root is None:
+            raise RuntimeError("the sandbox did not start")
+        self.ip = root + self.ip
+        await super()._async_post_start_kernel(**kw)
+
+
 HOME = "/home/student"
 """The kernel's working directory inside the sandbox: an empty, size-capped tmpfs."""
 
@@ -264,7 +277,8 @@ def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
                    IPYTHONDIR=os.path.join(scratch, "ipython"))
         command = kernel
     else:
-        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, library=library_view.mounts(job.assignment),
+        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, connection=os.path.join(sockets, "kernel.json"),
+                                  library=library_view.mounts(job.assignment),
                                   env=env, limits=job.limits)
     argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.limits.memory_mb),
             "--max-tasks", str(job.limits.max_tasks), "--log", os.path.join(scratch, "kernel.log")]
@@ -384,17 +398,18 @@ async def _run(nb, job, job_limits_missing=None, slots=None, skip=frozenset()):
     notes = []
     job_limits_missing = [] if job_limits_missing is None else job_limits_missing
     scratch = tempfile.mkdtemp(prefix=f"sgd-grading-{os.getpid()}-")
-    sockets = os.path.join(scratch, "sockets")  # the one host folder the sandbox sees
+    sockets = os.path.join(scratch, "sockets")  # the connection file; the sandbox's own folder at that path
     os.makedirs(sockets, mode=0o700)
     cgroup = jail.new_cgroup_name()
     if cgroup is None and job.unsafe_no_sandbox:  # in the sandbox, RLIMIT_NPROC caps them (jail.task_cap)
         job_limits_missing.append("no process limit (no sandbox, and the pids cgroup is not writable: "
                                   "grade as root for a cap on processes)")
     _kernel_spec(os.path.join(scratch, "kernels"), job, scratch, sockets, cgroup, job.unsafe_no_sandbox)
-    km = AsyncKernelManager(kernel_name="sgd-grading", transport="ipc", ip=os.path.join(sockets, "kernel"),
-                            connection_file=os.path.join(sockets, "kernel.json"),
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.join(scratch, "kernels")]),
-                            client_factory=CappedAsyncKernelClient)
+    manager = AsyncKernelManager if job.unsafe_no_sandbox else SandboxKernelManager
+    km = manager(kernel_name="sgd-grading", transport="ipc", ip=os.path.join(sockets, "kernel"),
+                 connection_file=os.path.join(sockets, "kernel.json"),
+                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.join(scratch, "kernels")]),
+                 client_factory=CappedAsyncKernelClient)
     client = GradingClient(nb, km=km, timeout=job.timeout, interrupt_on_timeout=True, allow_errors=True,
                            error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
                            max_output_bytes=job.max_output_bytes, iopub_timeout=5,
@@ -546,6 +561,7 @@ class KernelCalls:
         self.km = km
         self.kc = BlockingKernelClient(context=CappedContext())
         self.kc.load_connection_file(km.connection_file)
+        self.kc.ip = km.ip  # where the grader reaches the sockets (the sandbox's own folder)
         # only the channels it reads: an output channel nobody reads would queue all the kernel prints
         self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
         self.handles = remote.Handles(self)

@@ -64,6 +64,16 @@ for name in os.listdir("/tmp"):
 libc = ctypes.CDLL(None, use_errno=True)
 seen["unshare_user"] = libc.unshare(0x10000000)
 seen["mount_tmpfs"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+import ipykernel
+sockets = os.path.dirname(ipykernel.get_connection_file())
+seen["socket_folder"] = sockets
+try:
+    for i in range(8):                      # 8 files of 1 MB into the kernel's socket folder
+        with open(os.path.join(sockets, f"big{i}"), "wb") as fh:
+            fh.write(b"x" * 2 ** 20)
+    seen["sockets_8MB"] = "written"
+except OSError as error:
+    seen["sockets_8MB"] = errno.errorcode.get(error.errno, str(error.errno))
 import course.schedules, inspect
 try:
     course.schedules.constant(0.1)
@@ -128,6 +138,13 @@ def test_no_grading_seed_or_grader_environment(probed):
     _, seen = probed
     assert not seen["seed_in_environ"]
     assert not any(k.startswith(("SGD_COURSE", "JPY_", "PYTEST", "NBGRADER")) for k in seen["env"]), seen["env"]
+
+
+def test_the_socket_folder_is_the_sandboxs_own_and_capped(probed):
+    """What a kernel writes into its socket folder fills a small tmpfs of the sandbox's own, never the
+    grader's disk (issue 21, 3)."""
+    _, seen = probed
+    assert seen["sockets_8MB"] == "ENOSPC", seen["sockets_8MB"]
 
 
 def test_no_network(probed):
