@@ -247,3 +247,26 @@ def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(tmp_path):
     status, score, loud = _peak_kb(tmp_path, "loud", noisy)
     assert status == "graded" and score == FULL, "printing costs no points"
     assert loud - quiet < 150 * 1024, f"the grader's peak grew from {quiet // 1024} MB to {loud // 1024} MB"
+
+
+def test_a_submission_the_grader_cannot_save_is_not_graded_and_the_class_goes_on(tmp_path, monkeypatch):
+    """Any exception while saving one submission (nbgrader's validator, say) makes that submission
+    "could not be graded: <reason>"; everyone else is graded, and the next run grades it again."""
+    course = Course.from_sources(tmp_path / "course", timeout=30)
+    course.build([A])
+    for student in ("alice", "bob"):
+        course.submit(student, A, {A: build(course)})
+    save = Course._save
+
+    def failing_for_bob(self, outcome, feedback):
+        if outcome.student == "bob" and not outcome.reason:
+            raise ValueError("grade_id is empty")
+        return save(self, outcome, feedback)
+
+    monkeypatch.setattr(Course, "_save", failing_for_bob)
+    results = {r.student: r for r in course.grade(A, seed=1, workers=2, feedback=False)}
+    assert results["alice"].graded and results["alice"].auto_score == FULL
+    assert results["bob"].status.startswith("could not be graded") and "grade_id is empty" in results["bob"].reason
+    monkeypatch.setattr(Course, "_save", save)
+    again = {r.student: r for r in course.grade(A, feedback=False)}
+    assert again["bob"].graded and again["bob"].auto_score == FULL and again["alice"].auto_score == FULL
