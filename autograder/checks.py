@@ -21,7 +21,7 @@ import numpy as np
 from course.validate import CheckFailed, check_close, known_mistake
 from course.validate import describe as _describe
 
-from .remote import Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
+from .remote import CourseCalled, Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
 
 REFERENCE_STUB = "the course library's solution is not available while grading"
 """What a stripped reference function says in the grading kernel (``library_view.STUB`` starts so)."""
@@ -186,6 +186,8 @@ def _call(fn, args, kwargs, call, forbidden):
                 raise CheckFailed(f"{call} raised NotImplementedError: replace `raise NotImplementedError()` "
                                   "with your implementation.") from None
             raise CheckFailed(f"{call} raised {error.name}: {error.message}") from None
+        except CourseCalled as error:  # the call rule (kernel_side.watch)
+            raise CheckFailed(str(error)) from None
         except RemoteError as error:
             raise CheckFailed(f"For {call}: {error}") from None
     with _forbid_calls_into(forbidden) as calls:

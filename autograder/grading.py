@@ -26,7 +26,7 @@ import shutil
 import sys
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,36 +346,56 @@ class Course:
             if outcome is None or outcome.retry:  # new, changed, or not graded for the grader's reasons
                 pending.append(student)
             elif not journal.saved(student):
-                self._save(outcome, feedback)
-                journal.mark_saved(student)
+                self._keep(journal, outcome, feedback)
         report = progress or (lambda *a: None)
         done = len(students) - len(pending)
         with contextlib.ExitStack() as stack:
             slots = None
             if executor is None and pending:
                 executor, slots = stack.enter_context(_local_executor(workers, len(pending)))
-            futures = {executor.submit(grade_job, self._job(assignment, s, self.last_seed),
-                                       *([slots] if slots else [])): s
-                       for s in pending}
+            futures = {self._submit(executor, assignment, s, slots): s for s in pending}
             for future in as_completed(futures):
                 student = futures[future]
                 try:
                     outcome = future.result()
                 except Exception as error:  # the worker itself died (not the kernel: that is handled)
-                    outcome = Outcome(student, assignment, retry=True, reason=f"the grading worker failed "
-                                      f"({type(error).__name__}: {error}); run sgd-course grade {assignment} "
-                                      "again: it retries this submission")
+                    outcome = _failed(student, assignment, "the grading worker failed", error)
                 outcome.digest = self._digest(assignment, student)
                 for missing in set(outcome.sandbox) - self.sandbox_warnings:
                     self.sandbox_warnings.add(missing)
                     print(f"warning: grading sandbox on this machine: {missing}", file=sys.stderr)
                 journal.record(outcome)
-                self._save(outcome, feedback)
-                journal.mark_saved(student)
+                self._keep(journal, outcome, feedback)
                 done += 1
                 report(done, len(students), self.result(assignment, student, journal))
         journal.finish()
         return [self.result(assignment, s, journal) for s in students]
+
+    def _submit(self, executor, assignment: str, student: str, slots):
+        """The future of grading one student; reading the submission's files failing is that student's
+        "could not be graded", never the class's."""
+        try:
+            job = self._job(assignment, student, self.last_seed)
+        except Exception as error:
+            future = Future()
+            future.set_result(_failed(student, assignment, "the grader could not read the submission", error))
+            return future
+        return executor.submit(grade_job, job, *([slots] if slots else []))
+
+    def _keep(self, journal: Journal, outcome: Outcome, feedback: bool) -> None:
+        """Save a journaled outcome in the gradebook; any exception while saving it (nbgrader's
+        validator on a notebook it rejects, say) makes that submission "could not be graded: <reason>"
+        (journaled, retried by the next run), and the class goes on."""
+        try:
+            self._save(outcome, feedback)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            failed = _failed(outcome.student, outcome.assignment, "the grader could not save the result", error)
+            failed.digest, failed.notes = outcome.digest, outcome.notes
+            journal.record(failed)
+            self._save(failed, feedback)  # removes what the failed save left
+        journal.mark_saved(outcome.student)
 
     def result(self, assignment: str, student: str, journal=None) -> Result:
         """The grading result of one student from the journal and the gradebook."""
@@ -488,6 +508,13 @@ class Course:
             cells += [(notebook, c.metadata["nbgrader"]["grade_id"]) for c in nb.cells
                       if c.metadata.get("nbgrader", {}).get("grade")]
         return cells
+
+
+def _failed(student: str, assignment: str, what: str, error: BaseException) -> Outcome:
+    """The outcome of a submission the grader failed on: "could not be graded", retried by the next run."""
+    detail = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+    return Outcome(student, assignment, retry=True, reason=f"{what} ({detail}); run sgd-course grade "
+                   f"{assignment} again: it retries this submission")
 
 
 def _pass_on_interrupt(result: dict) -> None:

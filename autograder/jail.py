@@ -8,16 +8,18 @@ which starts the kernel in a sandbox:
   grader runs as root; else the grader's uid) with no capabilities (``--cap-drop ALL``) and no way to
   make further user namespaces (``--disable-userns``);
 - new namespaces for everything (``--unshare-all``): no network (the grader talks to the kernel over
-  ``ipc`` sockets in a bound folder), its own pids (``/proc`` shows the sandbox only), its own IPC and
+  ``ipc`` sockets in a folder of its own, reached through ``/proc/<pid>/root``), its own pids (``/proc`` shows the sandbox only), its own IPC and
   hostname; ``--die-with-parent`` and ``--new-session`` (no terminal);
 - a file system made of: ``/usr`` and the Python environment read-only, the student-facing view of
   the ``course`` library read-only (its solutions stripped: ``library_view``), an empty writable home
-  (a size-capped tmpfs) as working directory, a size-capped ``/tmp``, and the one folder that holds the
-  kernel's sockets. Nothing else: no course folder, no ``autograder``, no other student's files;
+  (a size-capped tmpfs) as working directory, a size-capped ``/tmp``, a size-capped folder for the kernel's
+  sockets, with its connection file bound read-only. Nothing else: no course folder, no ``autograder``, no other student's files;
 - a cleared environment (no grading seed, no grader's variables);
 - limits: address space (a memory bomb gets a MemoryError), file size, no core dumps, and at most
-  ``max_tasks`` processes and threads in its pids cgroup (a fork bomb stays small; everything the
-  submission started is killed with the cgroup when the kernel is done).
+  ``max_tasks`` processes and threads: ``RLIMIT_NPROC`` set inside the sandbox's user namespace
+  (``task_cap``; works without root), and, when the grader runs as root, a pids cgroup too (a fork bomb
+  stays small; everything the submission started is killed with the cgroup, and with the sandbox's pid
+  namespace, when the kernel is done).
 
 ``available()`` says whether bubblewrap works on this machine; the grader refuses to grade without it
 unless the instructor asks for ``--unsafe-no-sandbox`` (the kernel then runs as a plain process with
@@ -42,6 +44,8 @@ PIDS_ROOT = "/sys/fs/cgroup/pids"
 NOBODY = 65534
 FILE_MB = 64
 TMPFS_MB = 256
+SOCKETS_KB = 1024
+"""The size of the kernel's socket folder (sockets take no room: this caps what a kernel writes there)."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,14 @@ def _python_trees() -> list[str]:
     return trees
 
 
-def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str, str | None],
+def bwrap_argv(command: list[str], *, home: str, sockets: str, connection: str, library: dict[str, str | None],
                env: dict[str, str], limits: Limits = Limits()) -> list[str]:
     """The ``bwrap`` command line that runs ``command`` in the sandbox described in the module's docstring.
 
     ``home``: the path of the empty working directory inside the sandbox (a tmpfs);
-    ``sockets``: a host folder bound at the same path (the kernel's ipc sockets and connection file);
+    ``sockets``: the folder of the kernel's ipc sockets, a size-capped tmpfs of the sandbox's own at that
+    path (``SOCKETS_KB``; the grader reaches the sockets through ``/proc/<pid>/root``: ``sandbox_root``),
+    with the file ``connection`` in it bound read-only from the host;
     ``library``: path inside the sandbox -> host folder to show there read-only, or None to show an
     empty folder there (hides a package that lies inside the Python environment);
     ``env``: the kernel's whole environment."""
@@ -125,10 +131,43 @@ def bwrap_argv(command: list[str], *, home: str, sockets: str, library: dict[str
         argv += ["--ro-bind", tree, tree]
     for target, source in sorted(library.items()):
         argv += ["--ro-bind", source, target] if source else ["--tmpfs", target, "--remount-ro", target]
-    argv += ["--bind", sockets, sockets, "--remount-ro", "/", "--chdir", home, "--clearenv"]
+    argv += ["--size", str(SOCKETS_KB * 1024), "--tmpfs", sockets, "--ro-bind", connection, connection,
+             "--remount-ro", "/", "--chdir", home, "--clearenv"]
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
-    return argv + ["--", *command]
+    return argv + ["--", *task_cap(command, limits.max_tasks)]
+
+
+TASK_CAP = ("import os, resource, sys; n = int(sys.argv[1]); "
+            "resource.setrlimit(resource.RLIMIT_NPROC, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
+
+
+def task_cap(command: list[str], max_tasks: int) -> list[str]:
+    """``command`` run with at most ``max_tasks`` processes and threads of its uid, counted inside the
+    sandbox's own user namespace (``RLIMIT_NPROC``, set there before the command starts): the cap a
+    grader without root gets, where no pids cgroup is writable. (The kernel counts RLIMIT_NPROC per
+    user namespace, so the grader's own processes and other kernels do not count.)"""
+    python = command[0] if os.path.basename(command[0]).startswith("python") else sys.executable
+    return [python, "-I", "-S", "-c", TASK_CAP, str(max_tasks), *command]
+
+
+def sandbox_root(pid: int, timeout: float = 20.0) -> str | None:
+    """``/proc/<pid>/root`` of the first process under ``pid`` (bubblewrap) that lives in a mount
+    namespace other than this process's: the sandbox's file system as the grader reaches it (its socket
+    folder is a tmpfs of the sandbox's own). None if none appears within ``timeout`` seconds."""
+    mine = os.readlink("/proc/self/ns/mnt")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                children = [int(c) for c in fh.read().split()]
+            for child in children:
+                if os.readlink(f"/proc/{child}/ns/mnt") != mine:
+                    return f"/proc/{child}/root"
+        except OSError:
+            return None
+        time.sleep(0.01)
+    return None
 
 
 # -- the pids cgroup ---------------------------------------------------------------------------------

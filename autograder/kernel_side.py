@@ -16,16 +16,30 @@ read with ``allow_pickle=False``), plus:
 - ``{"t": "rng", "state": D}``: a fresh ``numpy.random.Generator`` in the bit-generator state D.
 
 The reply is a JSON string: the result as plain data (an object that is not plain data stays here
-and goes back as a numbered handle), the final states of the generators passed, and what each
-fixture's ``report()`` says after the call. Nothing in the reply can name code for the grader to
-run; the grader validates every value before it compares.
+and goes back as a numbered handle), the final states of the generators passed, what each
+fixture's ``report()`` says after the call, and ``course``: the functions of the ``course`` library
+the student's code called during the call (``watch``). Nothing in the reply can name code for the
+grader to run; the grader validates every value before it compares.
+
+The call rule: while the grader calls a student's function, a call made from the student's code into
+any function of ``course`` but ``course.validate`` is recorded (by a profile function on this thread and
+on threads started meanwhile), and so is an attempt to remove that watch or to start a process; the
+grader gives no credit for such a call. Calls made by the grader's fixtures, or by ``course``'s own code
+to itself, are not the student's.
 """
 
 import base64
 import io
 import json
+import os
+import sys
+import threading
 
 import numpy as np
+
+ALLOWED = ("validate.py",)
+"""The files of ``course`` whose functions a graded function may call."""
+FIXTURE_FILE = "<grader's test fixture>"
 
 MAX_DEPTH = 20
 
@@ -57,9 +71,91 @@ def decode_array(tree):
     return arr[()] if tree.get("scalar") else arr
 
 
-def install(namespace):
-    """Install the kernel's end; returns the function the grader's requests call."""
+def _codes(code, into):
+    """``code`` and every code object nested in it, into the set ``into``."""
+    into.add(code)
+    for const in code.co_consts:
+        if type(const) is type(code):
+            _codes(const, into)
+    return into
+
+
+def course_codes(folder):
+    """The code objects of the ``course`` library in ``folder``, compiled from its files (code objects
+    compare by content: a function of the library as loaded is in this set; code a student compiled
+    under a library file's name is not, unless it is the library's own)."""
+    codes = set()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            path = os.path.join(folder, name)
+            with open(path, "rb") as fh:
+                _codes(compile(fh.read(), path, "exec", dont_inherit=True), codes)
+    return codes
+
+
+def watch(folder, grader_codes):
+    """(start, stop) of the call rule's watch; ``stop()`` returns what the student's code called."""
+    folder = os.path.join(os.path.realpath(folder), "")
+    library = course_codes(folder)
+    allowed = {os.path.join(folder, name) for name in ALLOWED}
+    guarded = {sys.setprofile, sys.settrace, threading.setprofile, threading.settrace}
+    state = {"on": False, "found": []}
+    of_file = {}  # by file name (code objects compare by content, whatever file they came from)
+
+    def in_course(code):
+        name = code.co_filename
+        known = of_file.get(name)
+        if known is None:
+            real = os.path.realpath(name) if name.startswith("/") else ""
+            known = of_file[name] = (real.startswith(folder), real in allowed)
+        return known
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            inside, ok = in_course(frame.f_code)
+            if inside and not ok:
+                caller = frame.f_back
+                code = caller.f_code if caller is not None else None
+                if code not in library and code not in grader_codes:
+                    found = state["found"]
+                    if len(found) < 20:
+                        found.append("course.%s.%s" % (os.path.basename(frame.f_code.co_filename)[:-3],
+                                                       frame.f_code.co_qualname))
+        elif event == "c_call" and arg in guarded and state["on"]:
+            module = "threading" if arg in (threading.setprofile, threading.settrace) else "sys"
+            state["found"].append("%s.%s (which would stop the grader's watch on calls)" % (module, arg.__name__))
+
+    def forked():
+        if state["on"]:
+            state["found"].append("os.fork (a process of its own, which the grader's watch cannot follow)")
+
+    os.register_at_fork(before=forked)
+
+    def start():
+        state["on"], state["found"] = True, []
+        threading.setprofile(profiler)
+        sys.setprofile(profiler)
+
+    def stop():
+        state["on"] = False
+        sys.setprofile(None)
+        threading.setprofile(None)
+        found, state["found"] = state["found"], []
+        return list(dict.fromkeys(found))
+
+    return start, stop
+
+
+def install(namespace, course_folder=None):
+    """Install the kernel's end; returns the function the grader's requests call. ``course_folder``:
+    the folder of the ``course`` library the kernel imports (found when not given)."""
     kept, ids = [], {}
+    grader_codes = set()
+    if course_folder is None:
+        import importlib.util
+        spec = importlib.util.find_spec("course")
+        course_folder = list(spec.submodule_search_locations)[0] if spec else None
+    start, stop = watch(course_folder, grader_codes) if course_folder else (lambda: None, lambda: [])
 
     def keep(x):
         if id(x) not in ids:
@@ -96,12 +192,15 @@ def install(namespace):
                 return rng
             if t == "fixture":
                 scope = {"np": np, "__name__": "grader_fixture"}
-                exec(compile(tree["source"], "<grader's test fixture>", "exec"), scope)
+                code = compile(tree["source"], FIXTURE_FILE, "exec")
+                _codes(code, grader_codes)
+                exec(code, scope)
                 made = scope[tree["factory"]](*decode(tree["args"]))
                 fixtures.append(made)
                 return made
             raise ValueError("unknown value kind %r" % (t,))
 
+        called = []
         try:
             request = json.loads(request_json)
             try:
@@ -109,12 +208,20 @@ def install(namespace):
             except LookupError as missing:
                 return json.dumps({"ok": False, "missing": True, "error": "NameError",
                                    "message": "%r is not defined" % (str(missing),)})
-            result = fn(*decode(request["args"]), **decode(request["kwargs"]))
+            args, kwargs = decode(request["args"]), decode(request["kwargs"])
+            start()
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                called = stop()
+            if called:
+                return json.dumps({"ok": False, "course": called, "error": "", "message": ""})
             reports = [encode(f.report(), keep) if callable(getattr(f, "report", None)) else None
                        for f in fixtures]
             return json.dumps({"ok": True, "result": encode(result, keep), "reports": reports,
                                "rngs": [r.bit_generator.state for r in rngs]})
         except BaseException as error:  # the student's error, reported by name and message
-            return json.dumps({"ok": False, "error": type(error).__name__, "message": str(error)[:2000]})
+            return json.dumps({"ok": False, "error": type(error).__name__, "message": str(error)[:2000],
+                               "course": called})
 
     return call

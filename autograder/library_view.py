@@ -2,11 +2,10 @@
 ``autograder`` at all.
 
 The notebooks import ``course`` for data sets, figures and widgets, so the kernel needs it; but
-``course`` is also the reference solution of every graded function. ``SOLUTIONS`` names, assignment by
-assignment and module by module, the functions that are (or compute) the solution of a graded
-exercise; ``view(assignment)`` writes a copy
-of ``course`` in which each of them keeps its signature and docstring but its body is replaced by
-``raise NotImplementedError(...)``, and ``mounts()`` tells the sandbox (``jail.bwrap_argv``) to show
+``course`` is also the reference solution of every graded function. ``view(assignment)`` writes the
+copy of ``course`` a student's edition has while the assignment is open (``solutions``: the tools and
+the solutions of the assignments before it); every other function keeps its signature and docstring
+but its body is replaced by ``raise NotImplementedError(...)``, and ``mounts()`` tells the sandbox (``jail.bwrap_argv``) to show
 that copy where Python finds ``course``, and an empty folder where it would find ``autograder``. So a
 graded function cannot call the reference, read its source, or import the hidden tests: they are not
 there. (``tests/test_library_view.py`` checks that every name exists and that each graded exercise's
@@ -26,14 +25,30 @@ import threading
 from pathlib import Path
 
 from . import jail
-from .solutions import SOLUTIONS  # noqa: F401  (the one list; re-exported for old callers)
+from .solutions import SOLUTIONS, released_before, stripped  # noqa: F401  (the one list)
 
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
 LAUNCHER_SOURCE = '''"""The grading kernel: ipykernel, with figure layout skipped (a grading kernel never shows or
 saves a figure, and laying one out costs a tenth of a second), and the memory of a cell that ran out of
 it given back when the cell ends (IPython keeps the last traceback, and with it every local variable
-of the frames it passes through: a kernel left at its memory limit dies in a later cell)."""
+of the frames it passes through: a kernel left at its memory limit dies in a later cell), and output
+nobody reads yet dropped rather than queued without limit (what a graded function prints while the
+grader calls it is never shown: the kernel keeps at most a few of those messages, not its memory's
+worth)."""
+import zmq
+
+_socket = zmq.Context.socket
+
+
+def _socket_dropping_unread_output(self, socket_type, *args, **kwargs):
+    sock = _socket(self, socket_type, *args, **kwargs)
+    if socket_type in (zmq.PUB, zmq.XPUB):  # the kernel's output channel
+        sock.setsockopt(zmq.SNDHWM, 16)
+    return sock
+
+
+zmq.Context.socket = _socket_dropping_unread_output
 try:
     from matplotlib.figure import Figure
     Figure.tight_layout = lambda self, *args, **kwargs: None
@@ -113,15 +128,13 @@ def view(assignment: str) -> Path:
 
 @functools.lru_cache(maxsize=None)
 def _view(assignment: str) -> Path:
-    """The copy of ``course`` without ``assignment``'s solutions (made once per library version and
-    assignment, readable by the sandbox's uid). An assignment not in ``SOLUTIONS`` (a course of the
-    instructor's own) strips the solutions of every assignment."""
+    """The copy of ``course`` that a student's edition has while ``assignment`` is open (made once per
+    library version and assignment, readable by the sandbox's uid): the tools and the solutions of the
+    assignments before it, every other function stripped (``solutions.stripped``). An assignment not in
+    the course order (a course of the instructor's own) strips every solution."""
     source = _package_dir("course")
     files = sorted(source.glob("*.py"))
-    strip: dict[str, set] = {}
-    for solutions in ([SOLUTIONS[assignment]] if assignment in SOLUTIONS else SOLUTIONS.values()):
-        for module, names in solutions.items():
-            strip.setdefault(module, set()).update(names)
+    strip = stripped(released_before(assignment))
     digest = hashlib.sha256(repr(sorted((m, sorted(n)) for m, n in strip.items())).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

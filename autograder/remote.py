@@ -34,6 +34,18 @@ class RemoteError(Exception):
     """The call could not be made or its result could not be read; the message is for the student."""
 
 
+class CourseCalled(RemoteError):
+    """The student's code called a function of the ``course`` library while the grader called it (the
+    call rule, ``kernel_side.watch``): no credit for it."""
+
+    def __init__(self, label, names):
+        self.names = names
+        super().__init__(
+            f"{label.split('(')[0]} calls {', '.join(names)}: a graded function earns no credit when it "
+            "computes through the course library (only course.validate may be called) or stops the "
+            "grader's watch on its calls; write the computation yourself")
+
+
 class StudentError(Exception):
     """An exception raised by the student's code inside the kernel (name and message only)."""
 
@@ -220,6 +232,10 @@ def parse_reply(text, label, handle, fixtures=(), rngs=()):
         raise RemoteError(f"{label}: the kernel's reply could not be read") from None
     if not isinstance(reply, dict):
         raise RemoteError(f"{label}: the kernel's reply could not be read")
+    called = reply.get("course")
+    if called:
+        names = [str(n)[:200] for n in called] if isinstance(called, list) else ["the course library"]
+        raise CourseCalled(label, names[:5])
     if reply.get("ok") is True:
         result = decode_value(reply.get("result"), handle)
         reports = reply.get("reports") or []

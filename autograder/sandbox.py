@@ -40,11 +40,14 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
+import zmq
+import zmq.asyncio
 from jupyter_client import AsyncKernelManager, BlockingKernelClient
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
-from traitlets import Integer
+from traitlets import Integer, default
 
 from . import jail, library_view, remote
 from .checks import REFERENCE_STUB, SEED_VARIABLE, CheckFailed
@@ -189,6 +192,61 @@ class GradingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+# -- what the grader holds of a kernel's messages ---------------------------------------------------------
+
+RECEIVE_QUEUE = 4
+"""Messages a grader's socket to a kernel holds unread (ZMQ's receive high-water mark); past it the
+kernel's side waits or, for its output channel, drops them."""
+MAX_MESSAGE_BYTES = {zmq.SUB: 16 * 2 ** 20, zmq.REQ: 2 ** 16}
+"""The largest message a grader's socket takes from the kernel, by socket kind (a larger one drops the
+connection): output (iopub, read by nbclient, whose cap per cell is 2 MB) and heartbeat; replies
+(shell, control, stdin) may carry a call's result, up to ``remote.MAX_RESULT_BYTES`` quoted twice."""
+MAX_REPLY_BYTES = 5 * remote.MAX_RESULT_BYTES
+
+
+def _capped(sock):
+    sock.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES.get(sock.type, MAX_REPLY_BYTES))
+    return sock
+
+
+class CappedContext(zmq.Context):
+    """A ZMQ context whose sockets buffer at most ``RECEIVE_QUEUE`` messages of bounded size: whatever a
+    kernel prints or sends, the grader holds a bounded amount of it per kernel."""
+
+    def socket(self, *args, **kwargs):
+        return _capped(super().socket(*args, **kwargs))
+
+
+class AsyncCappedContext(zmq.asyncio.Context):
+    """``CappedContext`` for nbclient's asyncio client."""
+
+    def socket(self, *args, **kwargs):
+        return _capped(super().socket(*args, **kwargs))
+
+
+class CappedAsyncKernelClient(AsyncKernelClient):
+    """nbclient's kernel client, on an ``AsyncCappedContext``."""
+
+    @default("context")
+    def _context_default(self):
+        self._created_context = True
+        return AsyncCappedContext()
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager for a kernel in bubblewrap's sandbox, whose ipc sockets lie in a size-capped
+    folder of the sandbox's own (``jail.bwrap_argv``): once the sandbox runs, the grader's clients reach
+    them through ``/proc/<pid>/root`` (``jail.sandbox_root``)."""
+
+    async def _async_post_start_kernel(self, **kw):
+        root = await asyncio.to_thread(jail.sandbox_root, self.provisioner.process.pid)
+        if root is None:
+            raise RuntimeError("the sandbox did not start")
+        self.ip = root + self.ip
+        await super()._async_post_start_kernel(**kw)
+
+
 HOME = "/home/student"
 """The kernel's working directory inside the sandbox: an empty, size-capped tmpfs."""
 
@@ -219,7 +277,8 @@ def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
                    IPYTHONDIR=os.path.join(scratch, "ipython"))
         command = kernel
     else:
-        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, library=library_view.mounts(job.assignment),
+        command = jail.bwrap_argv(kernel, home=HOME, sockets=sockets, connection=os.path.join(sockets, "kernel.json"),
+                                  library=library_view.mounts(job.assignment),
                                   env=env, limits=job.limits)
     argv = [sys.executable, "-m", "autograder.jail", "--memory-mb", str(job.limits.memory_mb),
             "--max-tasks", str(job.limits.max_tasks), "--log", os.path.join(scratch, "kernel.log")]
@@ -339,16 +398,18 @@ async def _run(nb, job, job_limits_missing=None, slots=None, skip=frozenset()):
     notes = []
     job_limits_missing = [] if job_limits_missing is None else job_limits_missing
     scratch = tempfile.mkdtemp(prefix=f"sgd-grading-{os.getpid()}-")
-    sockets = os.path.join(scratch, "sockets")  # the one host folder the sandbox sees
+    sockets = os.path.join(scratch, "sockets")  # the connection file; the sandbox's own folder at that path
     os.makedirs(sockets, mode=0o700)
     cgroup = jail.new_cgroup_name()
-    if cgroup is None:
-        job_limits_missing.append("no process limit (pids cgroup not writable: grade as root for a cap "
-                                  "on processes)")
+    if cgroup is None and job.unsafe_no_sandbox:  # in the sandbox, RLIMIT_NPROC caps them (jail.task_cap)
+        job_limits_missing.append("no process limit (no sandbox, and the pids cgroup is not writable: "
+                                  "grade as root for a cap on processes)")
     _kernel_spec(os.path.join(scratch, "kernels"), job, scratch, sockets, cgroup, job.unsafe_no_sandbox)
-    km = AsyncKernelManager(kernel_name="sgd-grading", transport="ipc", ip=os.path.join(sockets, "kernel"),
-                            connection_file=os.path.join(sockets, "kernel.json"),
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.join(scratch, "kernels")]))
+    manager = AsyncKernelManager if job.unsafe_no_sandbox else SandboxKernelManager
+    km = manager(kernel_name="sgd-grading", transport="ipc", ip=os.path.join(sockets, "kernel"),
+                 connection_file=os.path.join(sockets, "kernel.json"),
+                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.join(scratch, "kernels")]),
+                 client_factory=CappedAsyncKernelClient)
     client = GradingClient(nb, km=km, timeout=job.timeout, interrupt_on_timeout=True, allow_errors=True,
                            error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
                            max_output_bytes=job.max_output_bytes, iopub_timeout=5,
@@ -498,15 +559,18 @@ class KernelCalls:
     def __init__(self, km, timeout):
         self.timeout = timeout
         self.km = km
-        self.kc = BlockingKernelClient()
+        self.kc = BlockingKernelClient(context=CappedContext())
         self.kc.load_connection_file(km.connection_file)
-        self.kc.start_channels()
+        self.kc.ip = km.ip  # where the grader reaches the sockets (the sandbox's own folder)
+        # only the channels it reads: an output channel nobody reads would queue all the kernel prints
+        self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
         self.handles = remote.Handles(self)
         self.dead = ""
 
     def close(self):
         try:
             self.kc.stop_channels()
+            self.kc.context.destroy(linger=0)
         except Exception:
             pass
 

@@ -32,7 +32,19 @@ NOT_RUN = ("[not run while grading: an experiment of the notebook, unchanged; no
 
 
 def _gid(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    """The cell's nbgrader grade id: a non-empty string, else None (whatever shape its metadata has)."""
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    gid = meta.get("grade_id") if isinstance(meta, dict) else None
+    return gid if isinstance(gid, str) and gid else None
+
+
+def _plain_cell(cell):
+    """A copy of the student's own cell without nbgrader metadata (whatever its shape)."""
+    cell = copy.deepcopy(cell)
+    if isinstance(cell.get("metadata"), dict):
+        cell["metadata"].pop("nbgrader", None)
+    return cell
 
 
 def assemble(source, release, submitted):
@@ -45,25 +57,31 @@ def assemble(source, release, submitted):
     stubs = {_gid(c): c for c in release.cells if _gid(c)}
     notes: list[str] = []
 
+    def managed(cell):  # nbgrader metadata counts only where the release has the same cell
+        gid = _gid(cell)
+        same = gid in trusted and gid in stubs and cell.get("cell_type") == stubs[gid].cell_type
+        return gid if same else None
+
     # segments: a managed cell followed by the student's free cells up to the next managed cell
     lead, segments, current = [], {}, None
     for cell in submitted.cells:
-        gid = _gid(cell)
-        if gid in trusted and gid not in segments:
+        gid = managed(cell)
+        if gid and gid not in segments:
             current = gid
             segments[gid] = [cell]
-        elif gid in trusted:  # a duplicate of a managed cell
+        elif gid:  # a duplicate of a managed cell: dropped; its free followers stay with the current cell
             notes.append(f"cell '{gid}' appears more than once; only its first copy was graded")
-            current = current  # the duplicate is dropped; its free followers stay with the current cell
-        else:
-            if gid:
-                notes.append(f"a cell has the unknown id '{gid}' (was an id changed?); it ran as an "
+        else:  # the student's own cell: its nbgrader metadata is dropped, whatever its shape
+            if _gid(cell) in stubs:
+                notes.append(f"a {cell.get('cell_type')} cell has the id of the assignment's "
+                             f"{stubs[_gid(cell)].cell_type} cell '{_gid(cell)}' (was its type changed?); it "
+                             "ran as an ordinary cell and was not graded")
+            elif _gid(cell):
+                notes.append(f"a cell has the unknown id '{_gid(cell)}' (was an id changed?); it ran as an "
                              "ordinary cell and was not graded")
-                cell = copy.deepcopy(cell)
-                cell.metadata.pop("nbgrader", None)
-            (segments[current] if current else lead).append(cell)
+            (segments[current] if current else lead).append(_plain_cell(cell))
 
-    order = [_gid(c) for c in submitted.cells if _gid(c) in trusted]
+    order = [managed(c) for c in submitted.cells if managed(c)]
     expected = [g for g in trusted if g in segments]
     if _dedupe(order) != expected:
         notes.append("graded cells were moved; they were put back into the assignment's order")
@@ -86,10 +104,8 @@ def assemble(source, release, submitted):
             if cell.source != stubs.get(gid, original).source:
                 notes.append(f"locked cell '{gid}' was edited; the original was restored")
             cell = copy.deepcopy(original)
-        else:
-            if cell.get("cell_type") != original.cell_type:
-                notes.append(f"cell '{gid}' changed type; it was graded as {original.cell_type}")
-                cell = nbformat.from_dict({**copy.deepcopy(original), "source": cell.source})
+        elif cell.get("cell_type") != original.cell_type:  # the release's type differs from the source's
+            cell = nbformat.from_dict({**copy.deepcopy(original), "source": cell.source})
         old = cell.get("metadata", {}).get("nbgrader", {})
         if old.get("points") != meta.get("points") and old:
             notes.append(f"the points of '{gid}' were changed; the assignment's points were used")

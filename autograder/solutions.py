@@ -1,16 +1,24 @@
 """What counts as a solution: the one list that both the grading kernel's view of ``course``
 (``library_view``) and the student edition (``edition``) strip.
 
-``SOLUTIONS`` names, assignment by assignment and module by module, the ``course`` functions that are
-(or compute in one call) the answer of a graded exercise. ``ORDER`` is the course order (the README's):
-an assignment's notebook may use the solutions of the assignments before it as tools, never its own or
-a later one's. ``stripped(released)`` is what must not be readable where only ``released`` are
-released (their deadline has passed).
+It is an allow-list. Every function and method of ``course`` is either a tool (``TOOLS``: data sets,
+figures, widgets, ``validate``, the problems the notebooks draw, ...), kept everywhere, or the solution
+of exactly one assignment (``SOLUTIONS``: the functions that are, or compute in one call, the answer of
+one of its graded exercises). ``ORDER`` is the course order (the README's): an assignment's notebook
+may use the solutions of the assignments before it as tools, never its own or a later one's.
+``stripped(released)`` is what must not be readable where only ``released`` are released: every
+function that is neither a tool nor a released assignment's solution, so a function nobody classified
+is stripped. ``tests/test_solutions.py`` fails for a function nobody classified, and for any ``course``
+function that passes a hidden check of an assignment without being a solution of it or of an earlier
+one.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from collections.abc import Iterable
+from pathlib import Path
 
 ORDER: tuple[str, ...] = ("step_sizes", "gd_vs_sgd", "adagrad", "mlp", "nonsmooth")
 """The assignments in the order they are set (README, "Assignments")."""
@@ -19,24 +27,27 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     # assignment -> course module -> the functions (qualified: ``Class.method``) that solve, or compute
     # in one call, its graded exercises.
     "step_sizes": {
-        "problems": ("sanity_check_sample_grad", "sanity_check_minibatch_grad", "sanity_check_runs_grad"),
+        "problems": ("sanity_check_sample_grad", "sanity_check_minibatch_grad", "sanity_check_runs_grad",
+                     "huber_sum_sample_grad"),  # * delta, for a delta above every residual: theta - a_j
         "schedules": ("constant", "geometric", "inverse_power"),
         "sgd": ("sgd_iterates", "loglog_slope"),
+        "adaptive": ("_run",),  # with optim.sgd(schedule): the SGD iterates
     },
     "gd_vs_sgd": {
         "minibatch": ("per_sample_gradients", "full_gradient", "minibatch_gradient", "descent",
                       "descent_fraction", "bias_variance", "minibatch_variance"),
-        "problems": ("least_squares_runs_grad",),
+        "problems": ("least_squares_runs_grad", "least_squares_grad"),  # with or without idx
     },
     "adagrad": {
-        "adaptive": ("_run", "adagrad_norm_run", "adagrad_diag_run", "tau_limit", "working_decades"),
+        "adaptive": ("adagrad_norm_run", "adagrad_diag_run", "tau_limit", "working_decades"),
         "optim": ("adagrad_step_size", "adagrad_norm", "adagrad"),
         "fast": ("adagrad_norm", "adagrad"),
     },
     "mlp": {
         "nn": ("_linear_forward", "_linear_backward", "linear_forward", "linear_backward", "_relu_backward",
                "relu_forward", "relu_backward", "softmax_cross_entropy", "_softmax_cross_entropy",
-               "_mlp_backward", "mlp_backward", "mlp_loss_and_grad", "mlp_loss"),
+               "_mlp_backward", "mlp_backward", "mlp_loss_and_grad", "mlp_loss",
+               "leaky_relu_forward", "leaky_relu_backward"),  # with alpha 0: ReLU
         "gradcheck": ("_differences", "numerical_gradient"),
         "data": ("epoch_minibatches",),
         "train": ("train", "fit"),
@@ -50,6 +61,74 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "nn": ("maxpool_backward",),
     },
 }
+
+
+TOOLS: dict[str, tuple[str, ...]] = {
+    # course module -> the functions (qualified: ``Class.method``) every edition and grading view keeps
+    "adaptive": ("_adagrad_problem", "adagrad_runs", "adagrad_only_runs", "constant_step_runs"),
+    "data": ("minibatches_with_replacement", "epoch_minibatches_with_replacement", "_stratified_split",
+             "load_digits", "_digits", "_shuffled", "two_moons", "spirals"),
+    "fast": ("_keeps_dtype", "sgd", "momentum", "adam", "Workspace.__init__", "Workspace._flat_vectors",
+             "Workspace.as_tree", "Workspace._allocate", "Workspace._first_rows", "Workspace._rows",
+             "Workspace.add", "Workspace.copy_params", "_check_mlp"),
+    "gradcheck": ("_check_theta", "_scalar", "relative_error", "GradCheckResult.message",
+                  "GradCheckResult.passed_away_from_kinks", "GradCheckResult.__str__", "check_gradient",
+                  "DictGradCheckResult.passed", "DictGradCheckResult.max_rel_error", "DictGradCheckResult.kinks",
+                  "DictGradCheckResult.__getitem__", "DictGradCheckResult.__str__", "check_gradient_dict"),
+    "minibatch": ("sample_minibatch_gradients", "gd_vs_sgd_runs"),
+    "nn": ("as_batch", "check_relu_prime", "num_layers", "check_labels", "init_mlp", "_mlp_forward",
+           "mlp_forward", "predict", "accuracy", "_prelu_slope", "prelu_forward", "prelu_backward", "_pool_windows",
+           "maxpool_forward"),
+    "nonsmooth": ("sample_offsets", "clarke_subdifferential", "_as_set", "distance_to_set", "hausdorff",
+                  "minkowski_sum", "sum_rule", "_step", "Value.__init__", "Value.__repr__", "Value.__add__",
+                  "Value.__sub__", "Value.__mul__", "Value.__radd__", "Value.__rsub__", "Value.__rmul__",
+                  "Value.__neg__", "Value.__abs__", "Value.relu", "Value.max", "_lift", "relu", "maximum",
+                  "topological_order", "autodiff_gradient", "graph_table", "E1", "E2", "gradient_descent",
+                  "zero_preactivations", "backprop_differs", "relative_drift", "_digits", "relu_prime_runs",
+                  "same_as_run_a", "relu_prime_table"),
+    "optim": ("tree_map", "tree_leaves", "tree_sq_norm", "apply_updates", "_zeros_like", "sgd", "momentum", "adam"),
+    "plots": ("band_stats", "band", "set_fill_between", "fit_ylim", "autoscale", "thin_log_ticks", "regime_stats",
+              "regimes_figure", "regimes", "partial_sums", "loglog_fit", "paths_on_contours", "level_sets",
+              "loglog_curves", "gd_vs_sgd_figure", "variance_vs_batch", "scale_scan", "tau_sqrt_k",
+              "adagrad_figure", "digits", "learning_curves_figure", "learning_curves", "learning_curve_data",
+              "_positive", "clarke_fans", "_draw_convex_set", "clarke_sets", "relu_prime_drift_figure",
+              "relu_prime_drift", "relu_prime_drift_data", "gd_paths"),
+    "problems": ("_theta_scalar_or_array", "sanity_check_loss", "sanity_check_grad", "least_squares_loss",
+                 "least_squares_solution", "least_squares_inputs", "abs_loss", "abs_subgradient",
+                 "least_squares_data", "_centres", "_sample_index", "abs_sum_loss", "abs_sum_sample_subgradient",
+                 "huber", "huber_sum_loss", "cosine_sum_loss", "cosine_sum_sample_grad"),
+    "schedules": ("_steps", "partial_sums"),
+    "sgd": ("sample_indices",),
+    "train": ("_check_data", "check_train_inputs", "stop_if_diverged"),
+    "validate": ("as_float_array", "as_index_array", "positive_int", "positive_float", "check_rng", "describe",
+                 "check_returned"),
+    "widgets": ("LiveFigure.__init__", "LiveFigure.moving", "LiveFigure._background_key", "LiveFigure.png",
+                "LiveFigure.show", "round_limits", "_explorer_box", "_observe", "_clear", "_cached",
+                "step_size_runs", "step_size_summary", "_step_size_figure", "step_size_explorer",
+                "gd_vs_sgd_start", "_gd_vs_sgd_figure", "gd_vs_sgd_explorer", "_adagrad_figure",
+                "adagrad_explorer", "_learning_curve_figure", "learning_curve_explorer", "_relu_prime_figure",
+                "relu_prime_explorer"),
+}
+
+
+def course_functions(folder: Path | None = None) -> dict[str, set[str]]:
+    """Module -> the functions and methods (qualified: ``Class.method``) that ``course`` defines at the
+    top of its modules (read from the source in ``folder``, default: the installed package)."""
+    if folder is None:
+        spec = importlib.util.find_spec("course")
+        folder = Path(list(spec.submodule_search_locations)[0])
+    found: dict[str, set[str]] = {}
+    for path in sorted(Path(folder).glob("*.py")):
+        names = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.ClassDef):
+                names.update(f"{node.name}.{sub.name}" for sub in node.body
+                             if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        if names:
+            found[path.stem] = names
+    return found
 
 
 def check_assignments(names: Iterable[str]) -> tuple[str, ...]:
@@ -68,11 +147,15 @@ def released_before(assignment: str) -> tuple[str, ...]:
 
 
 def stripped(released: Iterable[str] = ()) -> dict[str, set[str]]:
-    """Module -> the functions whose bodies must not be readable while only ``released`` are released."""
+    """Module -> the functions whose bodies must not be readable while only ``released`` are released:
+    every function of ``course`` that is neither a tool nor the solution of a released assignment."""
     released = set(check_assignments(released))
+    kept = {(module, name) for module, names in TOOLS.items() for name in names}
+    kept |= {(module, name) for assignment in released
+             for module, names in SOLUTIONS[assignment].items() for name in names}
     out: dict[str, set[str]] = {}
-    for assignment, modules in SOLUTIONS.items():
-        if assignment not in released:
-            for module, names in modules.items():
-                out.setdefault(module, set()).update(names)
+    for module, names in course_functions().items():
+        strip = {name for name in names if (module, name) not in kept}
+        if strip:
+            out[module] = strip
     return out

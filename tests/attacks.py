@@ -128,6 +128,24 @@ REFERENCE = [
     _a("ref_recipe", "reaching the reference", attack="none", wrap="ref:recipe"),
     _a("ref_rebind_reply", "reaching the reference", attack="none", forge="rebind", wrap="ref:direct"),
 ]
+LIBRARY = [  # issue 21, 2: only the student's own code earns credit
+    _a("lib_table", "calling the course library", attack="none", wrap="lib:table"),
+    _a("lib_tool_on_the_side", "calling the course library", attack="none", wrap="lib:tool"),
+    _a("lib_earlier_solution", "calling the course library", attack="none", wrap="lib:earlier"),
+    _a("lib_in_a_thread", "calling the course library", attack="none", wrap="lib:thread"),
+    _a("lib_profiler_off", "calling the course library", attack="none", wrap="lib:noprofile"),
+]
+# issue 21, 1: nbgrader metadata on a cell the release does not have (each once per assignment)
+METADATA_VARIANTS = {
+    "meta_empty_grade_id": {"grade": True, "solution": False, "locked": False, "grade_id": "", "points": 5,
+                            "schema_version": 3},
+    "meta_grade_without_id": {"grade": True, "solution": False, "locked": False, "points": 5, "schema_version": 3},
+    "meta_manual_empty_id": {"grade": True, "solution": True, "locked": False, "grade_id": "", "points": 5,
+                             "schema_version": 3, "task": False},
+    "meta_empty": {},
+    "meta_junk": "junk",
+}
+METADATA = [_a(name, "malformed nbgrader metadata", "metadata", attack="none") for name in METADATA_VARIANTS]
 INPUTS = [
     _a("inputs_zeroed", "changing the grader's inputs", attack="none", wrap="zero"),
     _a("inputs_shuffled", "changing the grader's inputs", attack="none", wrap="shuffle"),
@@ -172,8 +190,8 @@ CRASHES = [
 ODD_IDS = [_a("ünïcødé 学生", "odd student id"), _a("<img src=x onerror=alert('sgdadvoddid')>", "odd student id"),
            _a("..", "odd student id"), _a(".hidden", "odd student id"), _a("run", "odd student id")]
 
-HOSTILE = ESCAPES + FORGERIES + DEATHS + REFERENCE + INPUTS + STALE + SEEDS + MARKERS + HTML
-RUN_CRASHING = CRASHES + ODD_IDS
+HOSTILE = ESCAPES + FORGERIES + DEATHS + REFERENCE + LIBRARY + INPUTS + STALE + SEEDS + MARKERS + HTML
+RUN_CRASHING = CRASHES + METADATA + ODD_IDS
 
 
 def roster(attacks, assignment, assignments, per_kind):
@@ -254,6 +272,21 @@ def attack_notebook(release_nb, attack: Attack, config: dict) -> str:
         extra.metadata["nbgrader"] = {"grade_id": payload, "grade": False, "solution": False, "locked": False,
                                       "schema_version": 3}
         nb.cells.insert(len(nb.cells) // 2, extra)
+    elif attack.transform == "metadata":
+        for position, variant in enumerate(METADATA_VARIANTS.values()):   # every variant, spread out
+            odd = nbformat.v4.new_code_cell("x = 1") if position % 2 else nbformat.v4.new_markdown_cell("x")
+            odd.metadata["nbgrader"] = copy.deepcopy(variant)
+            nb.cells.insert(1 + position * len(nb.cells) // len(METADATA_VARIANTS), odd)
+        if attack.name == "meta_junk":   # and a fuzz of junk shapes on cells of both types
+            import random
+            rng = random.Random(marker)
+            values = [None, "", "x", 0, -1, 2.5, True, [], {}, ["a"], {"a": 1}, "test_constant"]
+            for _ in range(12):
+                odd = nbformat.v4.new_code_cell("y = 2") if rng.random() < 0.5 else nbformat.v4.new_markdown_cell("y")
+                odd.metadata["nbgrader"] = {k: rng.choice(values) for k in
+                                            ("grade", "solution", "locked", "grade_id", "points", "schema_version")
+                                            if rng.random() < 0.7}
+                nb.cells.insert(rng.randrange(len(nb.cells) + 1), odd)
     elif attack.transform == "bonus_cell":
         bonus = nbformat.v4.new_code_cell("print('visible tests passed')")
         bonus.metadata["nbgrader"] = {"grade_id": "test_bonus_points", "grade": True, "solution": False,

@@ -54,7 +54,8 @@ HONEST, HANDOUT = "honest", "handout"
 PER_KIND = {"sandbox escape": 4, "forged verdict": 3, "dying inside a test cell": 2, "reaching the reference": 2,
             "changing the grader's inputs": 1, "stale results": 1, "grading seed": 1, "grading marker": 1,
             "feedback HTML injection": 1,
-            "crashing the whole run": 3, "odd student id": 1}
+            "crashing the whole run": 3, "odd student id": 1,
+            "calling the course library": 5, "malformed nbgrader metadata": 5}
 PARALLEL_CLASS = ["forge_pre_run_result", "ref_direct", "inputs_zeroed", "die_os_exit"]
 
 

@@ -166,7 +166,8 @@ def test_each_case_gets_the_right_grade_and_a_message(hostile_class, case):
 def test_the_reference_call_is_flagged_in_the_feedback(hostile_class):
     course, _, _, _, _ = hostile_class
     html = (course.root / "feedback" / "calls_the_reference" / A / f"{A}.html").read_text()
-    assert "calls the reference implementation" in html and "not available while grading" in html
+    # the student's function is the library's own: the call rule names it (its body is stripped anyway)
+    assert "calls course.problems.sanity_check_sample_grad" in html and "write the computation yourself" in html
 
 
 def test_student_code_cannot_touch_course_files(hostile_class):
@@ -199,3 +200,73 @@ def test_nothing_is_left_running(hostile_class, capsys):
     assert len(os.listdir("/proc")) < processes + 30, "processes of a submission survived grading"
     with capsys.disabled():
         print(f"\nhostile class: {len(results)} submissions graded in {elapsed:.1f} s (feedback off)")
+
+
+# -- what a kernel prints does not grow the grader (issue 21, 3) -------------------------------------------
+
+NOISY_CELL = "for _ in range(20):\n    print('x' * 32 * 2 ** 20)"
+NOISY_ANSWER = ("_quiet = stochastic_gradient\ndef stochastic_gradient(theta, j):\n    for _ in range(20):\n"
+                "        print('y' * 2 ** 21)\n    return _quiet(theta, j)\n")
+GRADE_AND_REPORT = """
+import sys
+from autograder.grading import Course
+course = Course(sys.argv[1], timeout=60)
+result = course.grade(sys.argv[2], seed=5, workers=1, feedback=False)[0]
+peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1]
+print('RESULT', result.status, result.auto_score, peak)
+"""
+
+
+def _peak_kb(tmp_path, name, notebook):
+    """Grade one submission in a grading process of its own; (status, score, that process's peak
+    resident memory in kB: VmHWM, the grader alone, not its kernels)."""
+    import subprocess
+    import sys
+    course = Course.from_sources(tmp_path / name)
+    course.build([A])
+    course.submit("student", A, {A: notebook(course)})
+    done = subprocess.run([sys.executable, "-c", GRADE_AND_REPORT, str(course.root), A], capture_output=True,
+                          text=True, timeout=900)
+    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+    assert line, done.stderr[-3000:]
+    _, status, score, peak = line[0].split(" ")
+    return status, float(score), int(peak)
+
+
+def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(tmp_path):
+    """A cell that prints 20 x 32 MB, and a graded function that prints 20 x 2 MB every time the grader
+    calls it (the grader used to queue all of it unread): the grader's peak memory stays within a fixed
+    margin of a quiet class's."""
+    status, score, quiet = _peak_kb(tmp_path, "quiet", build)
+    assert status == "graded" and score == FULL
+
+    def noisy(course):
+        nb = nbformat.reads(build(course, after=("stochastic_gradient", NOISY_ANSWER)), as_version=4)
+        nb.cells.insert(len(nb.cells) - 1, _cell(NOISY_CELL))
+        return nbformat.writes(nb)
+    status, score, loud = _peak_kb(tmp_path, "loud", noisy)
+    assert status == "graded" and score == FULL, "printing costs no points"
+    assert loud - quiet < 150 * 1024, f"the grader's peak grew from {quiet // 1024} MB to {loud // 1024} MB"
+
+
+def test_a_submission_the_grader_cannot_save_is_not_graded_and_the_class_goes_on(tmp_path, monkeypatch):
+    """Any exception while saving one submission (nbgrader's validator, say) makes that submission
+    "could not be graded: <reason>"; everyone else is graded, and the next run grades it again."""
+    course = Course.from_sources(tmp_path / "course", timeout=30)
+    course.build([A])
+    for student in ("alice", "bob"):
+        course.submit(student, A, {A: build(course)})
+    save = Course._save
+
+    def failing_for_bob(self, outcome, feedback):
+        if outcome.student == "bob" and not outcome.reason:
+            raise ValueError("grade_id is empty")
+        return save(self, outcome, feedback)
+
+    monkeypatch.setattr(Course, "_save", failing_for_bob)
+    results = {r.student: r for r in course.grade(A, seed=1, workers=2, feedback=False)}
+    assert results["alice"].graded and results["alice"].auto_score == FULL
+    assert results["bob"].status.startswith("could not be graded") and "grade_id is empty" in results["bob"].reason
+    monkeypatch.setattr(Course, "_save", save)
+    again = {r.student: r for r in course.grade(A, feedback=False)}
+    assert again["bob"].graded and again["bob"].auto_score == FULL and again["alice"].auto_score == FULL

@@ -64,6 +64,16 @@ for name in os.listdir("/tmp"):
 libc = ctypes.CDLL(None, use_errno=True)
 seen["unshare_user"] = libc.unshare(0x10000000)
 seen["mount_tmpfs"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+import ipykernel
+sockets = os.path.dirname(ipykernel.get_connection_file())
+seen["socket_folder"] = sockets
+try:
+    for i in range(8):                      # 8 files of 1 MB into the kernel's socket folder
+        with open(os.path.join(sockets, f"big{i}"), "wb") as fh:
+            fh.write(b"x" * 2 ** 20)
+    seen["sockets_8MB"] = "written"
+except OSError as error:
+    seen["sockets_8MB"] = errno.errorcode.get(error.errno, str(error.errno))
 import course.schedules, inspect
 try:
     course.schedules.constant(0.1)
@@ -128,6 +138,13 @@ def test_no_grading_seed_or_grader_environment(probed):
     _, seen = probed
     assert not seen["seed_in_environ"]
     assert not any(k.startswith(("SGD_COURSE", "JPY_", "PYTEST", "NBGRADER")) for k in seen["env"]), seen["env"]
+
+
+def test_the_socket_folder_is_the_sandboxs_own_and_capped(probed):
+    """What a kernel writes into its socket folder fills a small tmpfs of the sandbox's own, never the
+    grader's disk (issue 21, 3)."""
+    _, seen = probed
+    assert seen["sockets_8MB"] == "ENOSPC", seen["sockets_8MB"]
 
 
 def test_no_network(probed):
@@ -234,3 +251,117 @@ def test_the_next_run_kills_what_a_killed_grader_left_running(tmp_path):
         survivor.kill()
         jail.kill_cgroup(name)
         jail.kill_cgroup(mine)
+
+
+FORK_BOMB = """
+import os
+started = 0
+try:
+    for _ in range(600):
+        pid = os.fork()
+        if pid == 0:
+            os.execv('/bin/sleep', ['sleep', '{marker}'])
+        started += 1
+except OSError as error:
+    print('fork refused after', started, type(error).__name__)
+else:
+    print('fork never refused:', started)
+"""
+AS_NOBODY = """
+import sys
+from autograder.grading import Course
+result = Course(sys.argv[1], timeout=30).grade(sys.argv[2], seed=3, workers=1, feedback=False)[0]
+print('RESULT', result.status, result.auto_score)
+"""
+
+
+def _tagged(marker):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_fork_bomb_is_capped_without_root(tmp_path):
+    """Graded by a normal user (uid 65534, no writable pids cgroup), a fork bomb gets at most the
+    sandbox's 256 processes and threads, the class finishes with full marks for the honest answers,
+    and nothing the bomb started outlives the run."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+
+    if os.getuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to become a normal user (setpriv), as CI runs the tests")
+    if subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--",
+                       sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import autograder'], check=True)"], capture_output=True).returncode:
+        pytest.skip(f"uid {jail.NOBODY} cannot run this Python ({sys.executable}); "
+                    "test_the_task_cap_holds_for_a_normal_user checks the cap itself")
+    marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
+    root = Path(tempfile.mkdtemp(prefix="sgd-course-nobody-"))
+    try:
+        course = Course.from_sources(root / "course")
+        course.build([A])
+        nb = nbformat.reads(build(course), as_version=4)
+        nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
+        course.submit("bomber", A, {A: nbformat.writes(nb)})
+        (root / "home").mkdir()
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, jail.NOBODY, jail.NOBODY)
+        root.chmod(0o755)
+        env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(root / "home"),
+               "LANG": "C.UTF-8"}
+        done = subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all",
+                               "--", sys.executable, "-c", AS_NOBODY, str(course.root), A],
+                              capture_output=True, text=True, timeout=900, env=env, cwd=str(root))
+        line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+        assert line, done.stderr[-3000:]
+        assert line[0].split()[1:] == ["graded", str(float(FULL))], line
+        graded = nbformat.read(course.root / "autograded" / "bomber" / A / f"{A}.ipynb", as_version=4)
+        printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code"
+                          for o in c.get("outputs", []))
+        assert "fork refused after" in printed, printed[-2000:]
+        started = int(printed.split("fork refused after")[1].split()[0])
+        assert started < jail.Limits().max_tasks, started
+        assert not _tagged(marker), "a process of the fork bomb outlived the run"
+    finally:
+        for pid in _tagged(marker):
+            os.kill(pid, 9)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_task_cap_holds_for_a_normal_user(tmp_path):
+    """``jail.task_cap`` as a normal user (uid 65534) in bubblewrap's user and pid namespaces: a fork bomb
+    gets fewer than the cap, other processes of that uid do not count, and nothing outlives the sandbox."""
+    import shutil
+    import subprocess
+    import uuid
+
+    python = "/usr/bin/python3"
+    if os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(python):
+        pytest.skip("needs root to become a normal user (setpriv), and the system's Python")
+    marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
+    bomb = FORK_BOMB.replace("{marker}", marker)
+    nobody = ["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--"]
+    sandbox = [shutil.which("bwrap"), "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+               "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr",
+               *jail._system_links(), "--"]
+    bystanders = [subprocess.Popen([*nobody, "sleep", "60"]) for _ in range(40)]  # the same uid, outside
+    try:
+        runs = [subprocess.Popen([*nobody, *sandbox, *jail.task_cap([python, "-c", bomb], 64)],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]   # two sandboxes at once
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        for out in outputs:
+            assert "fork refused after" in out, out
+            assert 40 <= int(out.split("fork refused after")[1].split()[0]) < 64, out
+        assert not _tagged(marker), "a process of the fork bomb outlived its sandbox"
+    finally:
+        for process in bystanders:
+            process.kill()
+        for pid in _tagged(marker):
+            os.kill(pid, 9)

@@ -121,3 +121,74 @@ def test_unchanged_experiments_are_left_out_and_changed_or_untagged_ones_run(ver
     assert first.source not in sources and second.source in sources
     assert "helper = 42" not in sources and not any(_gid(nb.cells[i]) for i in skipped)
     assert len(skipped) == len(tagged) - 1
+
+
+# -- nbgrader metadata of the student's own cells (issue 21, 1) --------------------------------------------
+
+MALFORMED = {
+    "empty grade_id": {"grade": True, "solution": False, "locked": False, "grade_id": "", "points": 5,
+                       "schema_version": 3},
+    "grade without a grade_id": {"grade": True, "solution": False, "locked": False, "points": 5,
+                                 "schema_version": 3},
+    "manual cell with an empty id": {"grade": True, "solution": True, "locked": False, "grade_id": "",
+                                     "points": 5, "schema_version": 3, "task": False},
+    "empty nbgrader metadata": {},
+}
+
+
+def _junk(rng):
+    """nbgrader metadata of random shape: wrong types, missing keys, old and future schema versions."""
+    values = [None, "", "x", 0, 1, -1, 2.5, True, False, [], {}, ["a"], {"a": 1}, "test_constant", "sgd"]
+    keys = ["grade", "solution", "locked", "grade_id", "points", "schema_version", "task", "cell_type"]
+    if rng.random() < 0.15:
+        return values[rng.integers(len(values))]
+    return {k: values[rng.integers(len(values))] for k in keys if rng.random() < 0.7}
+
+
+def _with_cell(release, meta, cell_type="code", where=None):
+    sub = copy.deepcopy(release)
+    cell = (nbformat.v4.new_code_cell("x = 1") if cell_type == "code" else nbformat.v4.new_markdown_cell("x"))
+    cell.metadata["nbgrader"] = meta
+    sub.cells.insert(len(sub.cells) // 2 if where is None else where, cell)
+    return sub
+
+
+def _nbgrader_accepts(nb):
+    """nbgrader's own metadata validator (what its autograde runs when the result is saved) accepts nb."""
+    from nbgrader.nbgraderformat import MetadataValidator
+    MetadataValidator().validate_nb(nb)
+
+
+@pytest.mark.parametrize("variant", sorted(MALFORMED))
+def test_a_cell_with_malformed_nbgrader_metadata_is_the_students_own(versions, variant):
+    source, release = versions
+    nb, _ = assemble(source, release, _with_cell(release, copy.deepcopy(MALFORMED[variant])))
+    _trusted(source, nb)
+    _nbgrader_accepts(nb)
+    assert sum("x = 1" == c.source for c in nb.cells) == 1, "the cell still runs, as the student's own"
+
+
+def test_junk_nbgrader_metadata_never_reaches_nbgrader(versions):
+    import numpy as np
+    source, release = versions
+    rng = np.random.default_rng(21)
+    for _ in range(200):
+        sub = _with_cell(release, _junk(rng), ["code", "markdown"][rng.integers(2)],
+                         where=int(rng.integers(len(release.cells) + 1)))
+        nb, _ = assemble(source, release, sub)
+        _trusted(source, nb)
+        _nbgrader_accepts(nb)
+
+
+def test_a_cell_of_another_type_under_a_graded_id_is_not_that_cell(versions):
+    """A markdown cell that carries the id of a test cell (and its points) is the student's own text."""
+    source, release = versions
+    test = next(c for c in release.cells if _gid(c) == "test_constant")
+    sub = copy.deepcopy(release)
+    sub.cells.remove(next(c for c in sub.cells if _gid(c) == "test_constant"))
+    sub.cells.append(nbformat.from_dict({**nbformat.v4.new_markdown_cell("forged"),
+                                         "metadata": copy.deepcopy(test.metadata)}))
+    nb, notes = assemble(source, release, sub)
+    _trusted(source, nb)
+    _nbgrader_accepts(nb)
+    assert any("was its type changed" in n for n in notes)
