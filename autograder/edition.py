@@ -8,7 +8,7 @@ writes into the folder OUT (new, empty, or holding only what an earlier edition 
   with the functions of ``solutions.stripped(released)`` as stubs (signature kept; docstring and body
   replaced by a note and ``raise NotImplementedError``), ``autograder`` without the hidden tests, the demo
   bugs and the instructor's Jupyter set-up, the release notebooks as package data (``sgd-course fetch``
-  needs no clone) and, once ``autograder.replay`` provides ``bundle``, the data ``sgd-course check`` replays;
+  needs no clone) and the data ``sgd-course check`` replays (``autograder.replay.bundle``);
 - ``sgd-course-student-edition-<label>.zip``: that wheel, the release notebooks
   (``release/<assignment>/*.ipynb``, built by nbgrader as ``sgd-course build`` builds them) and a
   README.txt for students, to upload to Moodle or Canvas.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import base64
 import hashlib
-import importlib
 import importlib.util
 import json
 import shutil
@@ -212,17 +211,12 @@ def release_notebooks(source: Path, tmp: Path) -> Path:
     return course.root / "release"
 
 
-def replay_files(source: Path, tmp: Path) -> dict[str, bytes]:
-    """What ``autograder.replay.bundle`` writes for ``check`` (nothing while there is no such function)."""
-    try:
-        replay = importlib.import_module("autograder.replay")
-    except ModuleNotFoundError:
-        return {}
-    bundle = getattr(replay, "bundle", None)
-    if bundle is None:
-        return {}
+def replay_files(source: Path, tmp: Path, released: Sequence[str]) -> dict[str, bytes]:
+    """What ``autograder.replay.bundle`` writes for ``check`` (with its own build-time seeds; no cell
+    whose data would give an open assignment's answer away)."""
+    from . import replay
     out = tmp / REPLAY_DATA
-    bundle(source, out)   # with its own build-time seeds
+    replay.bundle(source, out, released=released)
     return folder_files(out, f"autograder/{REPLAY_DATA}")
 
 
@@ -299,7 +293,7 @@ def edition_files(source: Path, release: Path, released: Sequence[str], tmp: Pat
     files = course_files(Path(course_package.__file__).resolve().parent, released)
     files.update(autograder_files(Path(__file__).resolve().parent))
     files.update(folder_files(release, f"autograder/{RELEASE}"))
-    files.update(replay_files(source, tmp))
+    files.update(replay_files(source, tmp, released))
     files[f"autograder/{MARK}"] = (json.dumps({"released": list(released)}) + "\n").encode()
     return files
 

@@ -57,6 +57,7 @@ from .checks import SEED_VARIABLE, CheckFailed, assert_all_match, assert_matches
     student_call, student_global
 from .remote import Fixture
 from .sandbox import BEGIN_HIDDEN, END_HIDDEN
+from .solutions import open_fixtures
 
 SEEDS = (2 ** 32 + 11, 2 ** 32 + 23, 2 ** 32 + 37)
 """The build-time seeds. Grading's seeds are 32-bit numbers (drawn fresh, or given with ``--seed``), so
@@ -503,20 +504,21 @@ def check_notebook(source_nb, assignment: str):
 
 
 def _empty_solutions(source: str, stub: str = CODE_STUB) -> str:
-    """A cell's source with each solution region holding only the stub, and no mark scheme."""
-    lines, inside = [], False
+    """A cell's source with each solution region holding only the stub, and no mark scheme (a mark
+    scheme inside a solution region ends the scheme, not the region)."""
+    lines, in_solution, in_scheme = [], False, False
     for line in source.split("\n"):
         if BEGIN_SOLUTION in line:
             lines += [line, line[:len(line) - len(line.lstrip())] + stub]
-            inside = True
+            in_solution = True
         elif "BEGIN MARK SCHEME" in line:
-            inside = True
+            in_scheme = True
         elif END_SOLUTION in line:
             lines.append(line)
-            inside = False
+            in_solution = in_scheme = False
         elif "END MARK SCHEME" in line:
-            inside = False
-        elif not inside:
+            in_scheme = False
+        elif not (in_solution or in_scheme):
             lines.append(line)
     return "\n".join(lines)
 
@@ -582,9 +584,24 @@ def _record_cell(check, args, spaces, seeds):
     return by_seed, arrays, ""
 
 
-def bundle(source_root: Path, out: Path, *, seeds=SEEDS) -> None:
+def _fixtures_in(tree) -> set[str]:
+    """The factory names of every recorded fixture in ``tree`` (recorded events, as JSON data)."""
+    if isinstance(tree, dict):
+        found = {tree["factory"]} if tree.get("t") == "fixture" else set()
+        return found.union(*(_fixtures_in(v) for v in tree.values()))
+    if isinstance(tree, list):
+        return set().union(*(_fixtures_in(v) for v in tree))
+    return set()
+
+
+def bundle(source_root: Path, out: Path, *, seeds=SEEDS, released=()) -> None:
     """Write into ``out`` what the student edition's ``check`` needs (see the module's docstring):
-    ``source_root`` is a course folder holding ``source/<assignment>/`` (or that ``source`` folder)."""
+    ``source_root`` is a course folder holding ``source/<assignment>/`` (or that ``source`` folder).
+
+    A cell whose check hands the student's function a fixture that computes an answer of an assignment
+    not in ``released`` (``solutions.open_fixtures``: the sanity check's gradient for ``sgd_iterates``,
+    say) is not written: its code would give that answer away. It is marked not replayable."""
+    given_away = open_fixtures(released)
     source_root = Path(source_root)
     source = source_root / "source" if (source_root / "source").is_dir() else source_root
     out = Path(out)
@@ -602,6 +619,11 @@ def bundle(source_root: Path, out: Path, *, seeds=SEEDS) -> None:
                 found = hidden_call(cell.source)
                 by_seed, arrays, why = record_cell(found, spaces, seeds) if found else \
                     ({}, {}, "its hidden block is not one call of a check on the notebook's functions")
+                secret = sorted({given_away[name] for name in _fixtures_in(by_seed) if name in given_away})
+                if secret:
+                    by_seed, arrays, why = {}, {}, (
+                        f"its check hands your functions test code that computes an answer of "
+                        f"{', '.join(secret)}, which this edition does not hold before it is released")
                 gid = cell.metadata["nbgrader"]["grade_id"]
                 cells[gid] = {"notebook": path.stem, "replayable": not why, "reason": why}
                 target = out / "records" / assignment

@@ -63,6 +63,24 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+FIXTURES: dict[str, tuple[str, ...]] = {
+    # assignment -> the hidden tests' fixtures (``Fixture`` factories, by name) whose code computes one of
+    # its graded answers: a test gradient that is the exercise's gradient, a test schedule that is the
+    # exercise's schedule, the local derivatives that ``backward`` is handed. Grading sends their code to
+    # the kernel; the student edition does not ship it while the assignment is open (``replay.bundle``).
+    "step_sizes": ("sample_gradient", "runs_gradient", "schedule"),
+    "gd_vs_sgd": ("least_squares_gradient",),
+    "nonsmooth": ("local_rules",),
+}
+
+
+def open_fixtures(released: Iterable[str] = ()) -> dict[str, str]:
+    """Fixture name -> the open assignment whose answer it computes, while only ``released`` are released."""
+    released = set(check_assignments(released))
+    return {name: assignment for assignment, names in FIXTURES.items() if assignment not in released
+            for name in names}
+
+
 TOOLS: dict[str, tuple[str, ...]] = {
     # course module -> the functions (qualified: ``Class.method``) every edition and grading view keeps
     "adaptive": ("_adagrad_problem", "adagrad_runs", "adagrad_only_runs", "constant_step_runs"),
