@@ -24,7 +24,7 @@ import course.nonsmooth
 import course.schedules
 import course.sgd
 import course.train
-from autograder import checks, demo, jail, replay, selfcheck
+from autograder import checks, demo, jail, replay, selfcheck, solutions
 from autograder.grading import REPO_SOURCE, Course
 from autograder.hidden_tests import step_sizes as hidden_step_sizes
 
@@ -48,8 +48,23 @@ OWN_WORDS = {  # mutants (tests/test_hidden_*.py) that the check fails in its ow
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "replay_data"
-    replay.bundle(REPO_SOURCE, out)
+    replay.bundle(REPO_SOURCE, out, released=solutions.ORDER)   # every cell, to test the replay itself
     return out
+
+
+def test_a_cell_whose_fixture_is_an_open_answer_is_not_shipped(tmp_path):
+    """While an assignment is open, a check that hands the student's functions test code computing one of
+    its answers (``solutions.FIXTURES``) is not replayable, and the fixture's code is not in the data."""
+    out = tmp_path / "replay_data"
+    replay.bundle(REPO_SOURCE, out, released=("step_sizes",))
+    cells = _cells(out)
+    assert not cells[("gd_vs_sgd", "test_descent")]["replayable"]
+    assert "gd_vs_sgd" in cells[("gd_vs_sgd", "test_descent")]["reason"]
+    assert cells[("step_sizes", "test_sgd")]["replayable"]          # its fixtures' answers are released
+    assert not cells[("nonsmooth", "test_backward")]["replayable"]
+    text = "\n".join(p.read_text() for p in out.rglob("*.json"))
+    for name in ("least_squares_gradient", "local_rules"):
+        assert f'"factory": "{name}"' not in text
 
 
 def _cells(out):
