@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import os
 import shutil
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import threading
 from pathlib import Path
 
 from . import jail
-from .solutions import SOLUTIONS, released_before, stripped  # noqa: F401  (the one list)
+from .solutions import released_before, stripped
 
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""

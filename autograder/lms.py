@@ -357,7 +357,6 @@ def read_roster(path, *, id_from: str = "id") -> list[Student]:
 def save_sheet(course_root: Path, path: Path) -> None:
     """Keep the class list ``grade --roster`` read, as the platform wrote it and under its own name
     (with its time: the download's), for ``export`` to fill in."""
-    import shutil
     folder = Path(course_root) / ".grading" / "roster-sheet"
     if folder.exists():
         shutil.rmtree(folder)

@@ -206,7 +206,7 @@ def decode_value(tree, handle, depth=0):
         except Exception:
             raise RemoteError("an array in the kernel's reply could not be read") from None
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biufc" or arr.dtype.names:
-            raise RemoteError(f"unsupported array dtype in the reply")
+            raise RemoteError("unsupported array dtype in the reply")
         return arr[()] if tree.get("scalar") else arr
     if t in ("list", "tuple") and isinstance(tree.get("v"), list):
         items = [decode_value(i, handle, depth + 1) for i in tree["v"]]

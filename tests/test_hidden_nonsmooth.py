@@ -409,7 +409,8 @@ def test_the_kernels_course_has_no_nonsmooth_solutions_but_what_the_notebook_run
     import importlib.util
     import inspect
 
-    from autograder.library_view import SOLUTIONS, strip_solutions
+    from autograder.library_view import strip_solutions
+    from autograder.solutions import SOLUTIONS
 
     def stripped(module, name):
         path = tmp_path / f"{name}.py"

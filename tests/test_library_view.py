@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from autograder import library_view
+from autograder import library_view, solutions
 from conftest import ASSIGNMENTS
 
 # each graded exercise of a notebook -> the course function that is its reference
@@ -35,7 +35,7 @@ def _run(view, code):
 
 
 def test_every_assignment_has_its_references_listed():
-    assert sorted(REFERENCES) == sorted(ASSIGNMENTS) == sorted(library_view.SOLUTIONS)
+    assert sorted(REFERENCES) == sorted(ASSIGNMENTS) == sorted(solutions.SOLUTIONS)
 
 
 @pytest.mark.parametrize("assignment", sorted(REFERENCES))

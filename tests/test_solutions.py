@@ -21,7 +21,6 @@ import pytest
 
 import autograder.checks
 from autograder import solutions
-from autograder.checks import CheckFailed
 
 CHECKS = {a: importlib.import_module(f"autograder.hidden_tests.{a}") for a in solutions.ORDER}
 
