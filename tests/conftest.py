@@ -31,6 +31,21 @@ def demo_class(built_course):
     return course, rosters, results
 
 
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """One headless Chromium for the session (Playwright's sync API allows one at a time per thread)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:  # a set-up error, reported as a failure: the browser tests never skip
+        raise RuntimeError("Playwright for Python is missing: pip install -e '.[test]'") from error
+    import browser_helpers as bh
+    manager = sync_playwright().start()
+    context = bh.launch_browser(manager, tmp_path_factory.mktemp("chromium-profile"))
+    yield context
+    context.close()
+    manager.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_grading_seed_leak(monkeypatch):
     """Each test starts without a grading seed in the environment unless it sets one itself."""

@@ -32,15 +32,6 @@ IDS = [f"{a}/{n}" for a, n in NOTEBOOKS]
 SOLVED = "solved"  # folder (in the served course directory) with the reference answers typed in
 
 
-def _playwright():
-    """Playwright for Python is a test dependency: missing, the tests fail (they never skip)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:  # pragma: no cover - a set-up error, reported as a failure
-        raise RuntimeError("Playwright for Python is missing: pip install -e '.[test]'") from error
-    return sync_playwright
-
-
 @pytest.fixture(scope="session")
 def graded_class(request, tmp_path_factory):
     """The session's graded demo class (``demo_class``) when other tests of this run need it anyway;
@@ -79,15 +70,6 @@ def lab(graded_class, tmp_path_factory):
     server = bh.LabServer(root, tmp_path_factory.mktemp("lab-state"))
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory):
-    manager = _playwright()().start()
-    context = bh.launch_browser(manager, tmp_path_factory.mktemp("chromium-profile"))
-    yield context
-    context.close()
-    manager.stop()
 
 
 @pytest.fixture

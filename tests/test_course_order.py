@@ -16,6 +16,7 @@ The notebooks run once per session, two kernels at a time.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import re
 import shutil
@@ -109,7 +110,9 @@ def order_runs(request, tmp_path_factory):
         results = await asyncio.gather(*(run(*job, slots) for job in jobs.values()))
         return dict(zip(jobs, results))
 
-    return asyncio.run(run_all())
+    # in a thread of its own: the browser tests' Playwright keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run_all()).result()
 
 
 def test_the_stripped_copy_has_stubs_of_the_assignment_and_the_later_ones_only(tmp_path):

@@ -573,37 +573,35 @@ def test_each_release_notebook_with_its_answers_runs_against_the_edition_before_
         assert result.returncode == 0, f"{assignment}: " + " | ".join(errors or result.stderr.splitlines()[-3:])
 
 
-def test_a_release_notebook_runs_in_jupyterlab_from_the_edition_and_a_slider_moves(editions, venv, tmp_path):
+def test_a_release_notebook_runs_in_jupyterlab_from_the_edition_and_a_slider_moves(editions, venv, tmp_path,
+                                                                                     browser):
     """As a student of the first week: the edition releasing nothing, the first notebook fetched and
     answered, run in JupyterLab (the venv's) in Chromium, and a slider of its explorer moved."""
     import browser_helpers as bh
-    from playwright.sync_api import sync_playwright
     venv.install(editions[()][0])
     assert venv.run(venv.path / "bin" / "sgd-course", "fetch", "step_sizes", cwd=tmp_path).returncode == 0
     path = tmp_path / "work" / "step_sizes" / "step_sizes.ipynb"
     path.write_text(demo.fill_in(path, demo.reference_answers(REPO_SOURCE / "step_sizes" / "step_sizes.ipynb")))
     server = bh.LabServer(tmp_path / "work", tmp_path / "lab-state", python=str(venv.python))
     try:
-        with sync_playwright() as playwright:
-            context = bh.launch_browser(playwright, tmp_path / "chromium-profile")
-            try:
-                page = context.new_page()
-                page.set_default_timeout(60_000)
-                nb = bh.Notebook(page, server, "step_sizes/step_sizes.ipynb")
-                cells = nb.run_all()
-                errors = [f"cell {c['index'] + 1}: {t.strip().splitlines()[-1]}" for c in cells
-                          for t in c["stderr"] if bh.is_error(t)]
-                assert not errors, errors
-                explorer = next(c["index"] for c in cells if c["controls"])
-                slider = next(n for n, c in enumerate(nb.controls(explorer)) if c["kind"] == "slider")
-                before = nb.snapshot(explorer)
-                old, new = nb.move(explorer, slider)
-                assert old != new, "the slider did not move"
-                nb.wait_changed(explorer, before, what=f"slider moved from {old} to {new}")
-                errors = [f"cell {c['index'] + 1}: {t.strip().splitlines()[-1]}" for c in nb.cells()
-                          for t in c["stderr"] if bh.is_error(t)]
-                assert not errors, errors
-            finally:
-                context.close()
+        page = browser.new_page()
+        try:
+            page.set_default_timeout(60_000)
+            nb = bh.Notebook(page, server, "step_sizes/step_sizes.ipynb")
+            cells = nb.run_all()
+            errors = [f"cell {c['index'] + 1}: {t.strip().splitlines()[-1]}" for c in cells
+                      for t in c["stderr"] if bh.is_error(t)]
+            assert not errors, errors
+            explorer = next(c["index"] for c in cells if c["controls"])
+            slider = next(n for n, c in enumerate(nb.controls(explorer)) if c["kind"] == "slider")
+            before = nb.snapshot(explorer)
+            old, new = nb.move(explorer, slider)
+            assert old != new, "the slider did not move"
+            nb.wait_changed(explorer, before, what=f"slider moved from {old} to {new}")
+            errors = [f"cell {c['index'] + 1}: {t.strip().splitlines()[-1]}" for c in nb.cells()
+                      for t in c["stderr"] if bh.is_error(t)]
+            assert not errors, errors
+        finally:
+            page.close()
     finally:
         server.stop()
