@@ -22,9 +22,11 @@ from course.validate import CheckFailed, check_close, known_mistake
 from course.validate import describe as _describe
 
 from .remote import CourseCalled, Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
+from .solutions import REFERENCE_STUB
 
-REFERENCE_STUB = "the course library's solution is not available while grading"
-"""What a stripped reference function says in the grading kernel (``library_view.STUB`` starts so)."""
+CALLS_REFERENCE = ("calls the reference implementation (the course library's solution), which is not "
+                   "available while grading; no credit is given for calling it. Write the computation yourself.")
+"""Why a check fails when the student's code calls a stripped solution (``solutions.REFERENCE_STUB``)."""
 
 SEED_VARIABLE = "SGD_COURSE_GRADING_SEED"
 """Environment variable with the seed of the current grading run (set by ``autograder.grading``)."""
@@ -178,10 +180,7 @@ def _call(fn, args, kwargs, call, forbidden):
             return fn.invoke(args, kwargs, label=call)
         except StudentError as error:
             if error.name == "NotImplementedError" and REFERENCE_STUB in error.message:
-                raise CheckFailed(
-                    f"{call} calls the reference implementation (the course library's solution), which is "
-                    "not available while grading; no credit is given for calling it. Write the "
-                    "computation yourself.") from None
+                raise CheckFailed(f"{call} {CALLS_REFERENCE}") from None
             if error.name == "NotImplementedError":
                 raise CheckFailed(f"{call} raised NotImplementedError: replace `raise NotImplementedError()` "
                                   "with your implementation.") from None

@@ -20,6 +20,10 @@ import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
+REFERENCE_STUB = "the course library's solution is not available while grading: write your own code"
+"""What a stripped solution raises in the grading kernel (``library_view``); ``checks`` and ``sandbox`` turn
+it into a failed check."""
+
 ORDER: tuple[str, ...] = ("step_sizes", "gd_vs_sgd", "adagrad", "mlp", "nonsmooth")
 """The assignments in the order they are set (README, "Assignments")."""
 
