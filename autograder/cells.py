@@ -18,6 +18,12 @@ def nbgrader_meta(cell) -> dict:
     return cell.metadata.get("nbgrader", {})
 
 
+def graded_ids(nb) -> set:
+    """The grade_ids of the notebook's graded cells and answer cells (the cells nbgrader tracks by id)."""
+    return {nbgrader_meta(c).get("grade_id") for c in nb.cells
+            if nbgrader_meta(c).get("grade") or nbgrader_meta(c).get("solution")}
+
+
 def is_test_cell(cell) -> bool:
     """A graded code cell that is not an answer: the instructor's tests (autograder tests, in nbgrader's
     words)."""

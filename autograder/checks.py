@@ -174,7 +174,7 @@ def _call(fn, args, kwargs, call, forbidden):
     if isinstance(fn, Fixture):  # a driver: it runs where the student's objects it is given live
         proxy = _proxy_in([fn.args, args, kwargs])
         if proxy is not None:
-            fn = RemoteFunction(proxy._kernel, fn, call)
+            fn = RemoteFunction(proxy.kernel, fn, call)
     if isinstance(fn, RemoteFunction):  # grading: the function lives in the student's sandboxed
         try:                             # kernel, where the reference is not available at all
             return fn.invoke(args, kwargs, label=call)
@@ -221,7 +221,7 @@ def student_global(like, name: str, local):
     to the kernel (to a driver ``Fixture``, say); outside grading (tests calling a check with a local
     function), ``local``."""
     if isinstance(like, RemoteFunction):
-        return RemoteFunction(like._kernel, name, name)
+        return RemoteFunction(like.kernel, name, name)
     recorder = RECORDER.get()
     if recorder is not None:
         recorder.named(local, name)

@@ -167,7 +167,7 @@ def mounts(assignment: str) -> dict[str, str | None]:
     shown = {str(Path(stripped).parent): str(Path(stripped).parent)}
     # a package installed from a source folder (``pip install -e``) lies outside everything the sandbox
     # shows, so there is nothing to cover (and covering it would make the way down to it)
-    trees = [Path(tree) for tree in jail._python_trees()]
+    trees = [Path(tree) for tree in jail.python_trees()]
     for name, cover in (("course", stripped), ("autograder", None)):
         installed = _package_dir(name)
         if any(installed.is_relative_to(tree) for tree in trees):

@@ -50,7 +50,7 @@ from nbclient.exceptions import DeadKernelError
 from traitlets import Integer, default
 
 from . import jail, library_view, remote
-from .cells import is_test_cell
+from .cells import graded_ids, is_test_cell, nbgrader_meta
 from .checks import CALLS_REFERENCE, SEED_VARIABLE, CheckFailed
 from .sanitize import NOT_RUN, assemble, experiments
 from .solutions import REFERENCE_STUB
@@ -166,9 +166,8 @@ def read_submission(raw, name, release_json, others=()):
     except Exception as error:  # nbformat raises several kinds
         return f"the file is not a valid Jupyter notebook ({str(error).splitlines()[0]})", None
     release = nbformat.reads(release_json, as_version=4)
-    expected = {c.metadata["nbgrader"]["grade_id"] for c in release.cells  # answer and test cells
-                if c.metadata.get("nbgrader", {}).get("grade") or c.metadata.get("nbgrader", {}).get("solution")}
-    found = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    expected = graded_ids(release)
+    found = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
     if expected and not expected & found:
         return ("none of this assignment's cells are in it: is it the notebook of another assignment? "
                 "Submit the notebook you were given for this assignment"), None
@@ -182,12 +181,16 @@ class GradingClient(NotebookClient):
 
     max_output_bytes = Integer(2_000_000).tag(config=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._output_sizes: dict[int, int] = {}  # cell index -> bytes of output so far
+
     def output(self, outs, msg, display_id, cell_index):
-        sizes = self.__dict__.setdefault("_output_sizes", {})
-        size = sizes.get(cell_index, 0) + len(json.dumps(msg.get("content", {})))
-        sizes[cell_index] = size
+        added = len(json.dumps(msg.get("content", {})))
+        size = self._output_sizes.get(cell_index, 0) + added
+        self._output_sizes[cell_index] = size
         if size > self.max_output_bytes:
-            if size - len(json.dumps(msg.get("content", {}))) <= self.max_output_bytes:
+            if size - added <= self.max_output_bytes:
                 outs.append(nbformat.v4.new_output("display_data", data={"text/plain": (
                     f"[output truncated by the grader: more than {self.max_output_bytes // 1000} kB]")}))
             return None

@@ -37,7 +37,7 @@ from nbgrader.preprocessors import (
     IgnorePattern,
 )
 
-from .cells import RAISE_STUB, is_test_cell, nbgrader_meta
+from .cells import RAISE_STUB, graded_ids, is_test_cell, nbgrader_meta
 from .config import CELL_TIMEOUT, nbgrader_config
 from .sandbox import UNSAFE_NOTE
 
@@ -213,12 +213,6 @@ def _unanswered(nb) -> list[str]:
     return names
 
 
-def _graded_ids(nb) -> set:
-    """The grade_ids of the notebook's graded and answer cells."""
-    return {nbgrader_meta(c).get("grade_id") for c in nb.cells
-            if nbgrader_meta(c).get("grade") or nbgrader_meta(c).get("solution")}
-
-
 def _find_source(nb, root=None):
     """(source notebook, assignment, notebook name) of the course notebook ``nb`` is a copy of: the one
     in ``root/<assignment>/`` (default: this clone's source/) that shares the most graded cells with it;
@@ -227,11 +221,11 @@ def _find_source(nb, root=None):
     root = Path(root) if root else REPO_SOURCE
     if not root.is_dir():
         return None, None, None
-    ids = _graded_ids(nb)
+    ids = graded_ids(nb)
     best, overlap = (None, None, None), 0
     for source in sorted(root.glob("*/*.ipynb")):
         try:
-            theirs = _graded_ids(nbformat.read(source, as_version=4))
+            theirs = graded_ids(nbformat.read(source, as_version=4))
         except Exception:  # a broken source notebook is not this one
             continue
         if len(ids & theirs) > overlap:
@@ -280,7 +274,8 @@ def _graded_message(cell) -> str:
     return _error_message(cell)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number, 1 or more (seconds, workers)."""
     try:
         value = int(text)
     except ValueError:
@@ -292,7 +287,7 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the notebook(s) to check")
-    parser.add_argument("--timeout", type=_positive, default=CELL_TIMEOUT,
+    parser.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
                         help="seconds a cell may run (default: %(default)s, as in grading)")
     parser.add_argument("--course", help="course directory holding the assignment's source (default: this "
                         "clone's notebooks/, when there is one)")
