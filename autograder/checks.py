@@ -22,9 +22,11 @@ from course.validate import CheckFailed, check_close, known_mistake
 from course.validate import describe as _describe
 
 from .remote import CourseCalled, Fixture, RemoteError, RemoteFunction, RemoteValue, StudentError
+from .solutions import REFERENCE_STUB
 
-REFERENCE_STUB = "the course library's solution is not available while grading"
-"""What a stripped reference function says in the grading kernel (``library_view.STUB`` starts so)."""
+CALLS_REFERENCE = ("calls the reference implementation (the course library's solution), which is not "
+                   "available while grading; no credit is given for calling it. Write the computation yourself.")
+"""Why a check fails when the student's code calls a stripped solution (``solutions.REFERENCE_STUB``)."""
 
 SEED_VARIABLE = "SGD_COURSE_GRADING_SEED"
 """Environment variable with the seed of the current grading run (set by ``autograder.grading``)."""
@@ -172,16 +174,13 @@ def _call(fn, args, kwargs, call, forbidden):
     if isinstance(fn, Fixture):  # a driver: it runs where the student's objects it is given live
         proxy = _proxy_in([fn.args, args, kwargs])
         if proxy is not None:
-            fn = RemoteFunction(proxy._kernel, fn, call)
+            fn = RemoteFunction(proxy.kernel, fn, call)
     if isinstance(fn, RemoteFunction):  # grading: the function lives in the student's sandboxed
         try:                             # kernel, where the reference is not available at all
             return fn.invoke(args, kwargs, label=call)
         except StudentError as error:
             if error.name == "NotImplementedError" and REFERENCE_STUB in error.message:
-                raise CheckFailed(
-                    f"{call} calls the reference implementation (the course library's solution), which is "
-                    "not available while grading; no credit is given for calling it. Write the "
-                    "computation yourself.") from None
+                raise CheckFailed(f"{call} {CALLS_REFERENCE}") from None
             if error.name == "NotImplementedError":
                 raise CheckFailed(f"{call} raised NotImplementedError: replace `raise NotImplementedError()` "
                                   "with your implementation.") from None
@@ -222,7 +221,7 @@ def student_global(like, name: str, local):
     to the kernel (to a driver ``Fixture``, say); outside grading (tests calling a check with a local
     function), ``local``."""
     if isinstance(like, RemoteFunction):
-        return RemoteFunction(like._kernel, name, name)
+        return RemoteFunction(like.kernel, name, name)
     recorder = RECORDER.get()
     if recorder is not None:
         recorder.named(local, name)

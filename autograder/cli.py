@@ -32,7 +32,7 @@ import zipfile
 from pathlib import Path
 
 from . import edition, export, jail, lms, selfcheck
-from .selfcheck import _positive
+from .selfcheck import positive_int
 from .feedback import write_not_graded
 from .sandbox import read_submission
 from .grading import (JOURNAL, NO_SUBMISSION, REPO_SOURCE, BuildRefused, Course, Result, SandboxUnavailable,
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
                    "grades.csv; must be new, empty or made by an earlier demo (default: %(default)s)")
     p.add_argument("--seed", type=int, help="seed of the hidden tests' random inputs, for every assignment "
                    "(default: a fresh one, the same for every assignment)")
-    p.add_argument("--workers", type=_positive, help=workers_help)
+    p.add_argument("--workers", type=positive_int, help=workers_help)
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where bubblewrap cannot run: "
                    "student code then runs with your rights, unsandboxed (every submission's notes say so)")
     p.set_defaults(run=_demo)
@@ -164,8 +164,8 @@ def _parser() -> argparse.ArgumentParser:
                    "without a submission appear as 'no submission'; export fills in this file")
     p.add_argument("--csv", default="grades.csv", help="where to write the grades (default: %(default)s)")
     p.add_argument("--seed", type=int, help=seed_help)
-    p.add_argument("--timeout", type=_positive, help="seconds a cell may run (default: 60)")
-    p.add_argument("--workers", type=_positive, help=workers_help)
+    p.add_argument("--timeout", type=positive_int, help="seconds a cell may run (default: 60)")
+    p.add_argument("--workers", type=positive_int, help=workers_help)
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster (tcp://scheduler:8786)")
     p.add_argument("--regrade", action="store_true", help="grade every submission again (default: only new "
                    "or changed submissions, those graded with another seed, and those the grader itself could "
@@ -740,9 +740,9 @@ def _grade(args) -> int:
     try:
         with ctrl_c() as stop:
             progress = Progress(stop=stop)
-            course.grade(assignment, students, seed=args.seed, feedback=not args.no_feedback,
-                         progress=progress, executor=executor, workers=args.workers,
-                         regrade=bool(args.regrade or args.student))
+            seed = course.grade(assignment, students, seed=args.seed, feedback=not args.no_feedback,
+                                progress=progress, executor=executor, workers=args.workers,
+                                regrade=bool(args.regrade or args.student)).seed
     finally:
         if executor is not None:
             executor.shutdown()
@@ -759,7 +759,7 @@ def _grade(args) -> int:
         return 0
     print(export.table(results))
     print(f"\n{summary(results, choices)}\ngrades in {args.csv}, feedback in {course.root / 'feedback'} "
-          f"(hidden tests seeded with {course.last_seed})")
+          f"(hidden tests seeded with {seed})")
     return 0
 
 

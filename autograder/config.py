@@ -15,6 +15,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from traitlets.config import Config
 
+from .cells import CODE_STUB
 from .feedback import TEMPLATES, GetGradesAndPending, HideHiddenTests
 from .sanitize import EXPERIMENT
 
@@ -41,7 +42,7 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     # the kernel's TCP notice on every start is noise in a class run of hundreds of kernels; warnings on
     # stdout (see student_config)
     c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR", WARNINGS_TO_STDOUT]
-    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
     # feedback (see autograder/feedback.py): the course's template, scores with "pending", and everything
     # from a submission sanitized (nbconvert's SanitizeHTML); only for nbgrader's feedback exporter
     c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGradesAndPending, SanitizeHTML,

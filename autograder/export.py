@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import lms
+from .lms import format_points
 from .grading import NO_SUBMISSION, Result
 
 MAXIMUM = "(maximum)"
@@ -64,26 +65,23 @@ def write_csv(results: list[Result], path, *, seed: int | None = None, seeds: di
             assignments = sorted({r.assignment for r in results})
             one = reference if len(assignments) == 1 else None
             writer.writerow([MAXIMUM, assignments[0] if len(assignments) == 1 else "", "maximum points",
-                             _num(sum(c.max_score for c in one.cells if not c.manual)) if one else "",
-                             "", "", "", _num(max_total(one)) if one else "", "", "",
-                             *[_num(maxima[c]) for c in columns]])
+                             format_points(sum(c.max_score for c in one.cells if not c.manual)) if one else "",
+                             "", "", "", format_points(max_total(one)) if one else "", "", "",
+                             *[format_points(maxima[c]) for c in columns]])
         for r in results:
             by_cell = {f"{c.notebook}/{c.cell}": c.score for c in r.cells}
             row = [r.student, r.assignment, status(r)]
             if r.graded:
-                row += [_num(r.auto_score), _num(r.auto_max), r.manual_pending, _num(total(r)), _num(max_total(r))]
+                row += [format_points(r.auto_score), format_points(r.auto_max), r.manual_pending,
+                        format_points(total(r)), format_points(max_total(r))]
             else:
                 row += ["", "", "", "", ""]
             student_seed = (seeds or {}).get((r.assignment, r.student), seed)
             row.append("" if student_seed is None or r.reason == NO_SUBMISSION else student_seed)
             row.append("; ".join(r.notes))
-            row += [_num(by_cell.get(col)) if r.graded else "" for col in columns]
+            row += [format_points(by_cell.get(col)) if r.graded else "" for col in columns]
             writer.writerow(row)
     return path
-
-
-def _num(x) -> str:
-    return "" if x is None else f"{x:g}"
 
 
 def _comment(r: Result) -> str:

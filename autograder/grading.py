@@ -102,6 +102,15 @@ class CellScore:
     manual: bool
 
 
+class Graded(list):
+    """What ``Course.grade`` returns: the results (a list, in the order of the students) and ``seed``, the
+    seed the hidden tests drew their inputs with."""
+
+    def __init__(self, results, seed: int):
+        super().__init__(results)
+        self.seed = seed
+
+
 @dataclass
 class Result:
     """The outcome of grading one student's submission of one assignment."""
@@ -304,7 +313,7 @@ class Course:
             return {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
 
     def grade(self, assignment: str, students=None, *, seed: int | None = None, feedback: bool = True,
-              progress=None, executor=None, workers: int | None = None, regrade=False) -> list[Result]:
+              progress=None, executor=None, workers: int | None = None, regrade=False) -> Graded:
         """Grade each student's submission of ``assignment``, in parallel, and write the gradebook.
 
         Each submission is graded by ``sandbox.grade_job`` in a fresh kernel, on ``executor`` (any
@@ -319,8 +328,8 @@ class Course:
         empty, another assignment's), unless it changed; one that could not be graded for the
         grader's reasons (its kernel never started, the grader failed) is graded again. ``regrade``
         grades again everyone in ``students`` (true) or a collection of student ids. ``seed`` fixes the hidden tests' random inputs (default: the
-        seed the class was graded with, a fresh one for a new class); it is in ``self.last_seed``.
-        Returns the results of ``students`` (default: everyone who submitted).
+        seed the class was graded with, a fresh one for a new class).
+        Returns the results of ``students`` (default: everyone who submitted) and the seed used.
         """
         students = self.students(assignment) if students is None else list(dict.fromkeys(students))
         why = jail.available()
@@ -333,7 +342,7 @@ class Course:
         self.make_exchange()
         library_view.view(assignment)  # before the grading threads: they all use it
         journal = Journal(self.root / JOURNAL / assignment)
-        self.last_seed = journal.start(seed, students)
+        seed = journal.start(seed, students)
         again = set(students) if regrade is True else set(regrade or ())
         for student in again:
             journal.forget(student)
@@ -342,7 +351,7 @@ class Course:
                 self.build([assignment])
         pending = []
         for student in students:
-            outcome = journal.outcome(student, self._digest(assignment, student), self.last_seed)
+            outcome = journal.outcome(student, self._digest(assignment, student), seed)
             if outcome is None or outcome.retry:  # new, changed, or not graded for the grader's reasons
                 pending.append(student)
             elif not journal.saved(student):
@@ -353,7 +362,7 @@ class Course:
             slots = None
             if executor is None and pending:
                 executor, slots = stack.enter_context(_local_executor(workers, len(pending)))
-            futures = {self._submit(executor, assignment, s, slots): s for s in pending}
+            futures = {self._submit(executor, assignment, s, seed, slots): s for s in pending}
             for future in as_completed(futures):
                 student = futures[future]
                 try:
@@ -369,13 +378,13 @@ class Course:
                 done += 1
                 report(done, len(students), self.result(assignment, student, journal))
         journal.finish()
-        return [self.result(assignment, s, journal) for s in students]
+        return Graded([self.result(assignment, s, journal) for s in students], seed)
 
-    def _submit(self, executor, assignment: str, student: str, slots):
+    def _submit(self, executor, assignment: str, student: str, seed: int, slots):
         """The future of grading one student; reading the submission's files failing is that student's
         "could not be graded", never the class's."""
         try:
-            job = self._job(assignment, student, self.last_seed)
+            job = self._job(assignment, student, seed)
         except Exception as error:
             future = Future()
             future.set_result(_failed(student, assignment, "the grader could not read the submission", error))

@@ -97,7 +97,7 @@ def _system_links() -> list[str]:
     return argv
 
 
-def _python_trees() -> list[str]:
+def python_trees() -> list[str]:
     """The folders the kernel's Python needs: the environment and its real base installation."""
     trees = []
     for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
@@ -127,7 +127,7 @@ def bwrap_argv(command: list[str], *, home: str, sockets: str, connection: str, 
     for path in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types"):
         if os.path.exists(path):
             argv += ["--ro-bind", path, path]
-    for tree in _python_trees():
+    for tree in python_trees():
         argv += ["--ro-bind", tree, tree]
     for target, source in sorted(library.items()):
         argv += ["--ro-bind", source, target] if source else ["--tmpfs", target, "--remount-ro", target]

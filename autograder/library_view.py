@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from . import jail
-from .solutions import released_before, stripped
+from .solutions import REFERENCE_STUB, released_before, stripped
 
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
@@ -80,12 +80,9 @@ InteractiveShell.init_events = _init_events_releasing_memory
 launch_new_instance()
 '''
 
-STUB = "the course library's solution is not available while grading: write your own code"
-
-
 def strip_solutions(source: str, names) -> str:
     """``source`` with the body of each function in ``names`` (qualified: ``Class.method``) replaced by
-    its docstring and ``raise NotImplementedError(STUB)``. Raises KeyError for a name not defined."""
+    its docstring and ``raise NotImplementedError(REFERENCE_STUB)``. Raises KeyError for a name not defined."""
     tree = ast.parse(source)
     wanted, found = set(names), set()
 
@@ -98,7 +95,7 @@ def strip_solutions(source: str, names) -> str:
                 elif name in wanted:
                     found.add(name)
                     doc = ast.get_docstring(node, clean=False)
-                    stub = ast.parse(f"raise NotImplementedError({STUB!r})").body
+                    stub = ast.parse(f"raise NotImplementedError({REFERENCE_STUB!r})").body
                     node.body = ([ast.Expr(ast.Constant(doc))] if doc is not None else []) + stub
                     node.decorator_list = [d for d in node.decorator_list]
 
@@ -137,7 +134,7 @@ def _view(assignment: str) -> Path:
     digest = hashlib.sha256(repr(sorted((m, sorted(n)) for m, n in strip.items())).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(STUB.encode() + LAUNCHER_SOURCE.encode())
+    digest.update(REFERENCE_STUB.encode() + LAUNCHER_SOURCE.encode())
     target = Path(tempfile.gettempdir()) / f"sgd-course-library-{digest.hexdigest()[:16]}" / "course"
     if not (target.is_dir() and (target.parent / f"{LAUNCHER}.py").is_file()):
         if target.parent.is_dir():   # left incomplete by an older version: made again
@@ -170,7 +167,7 @@ def mounts(assignment: str) -> dict[str, str | None]:
     shown = {str(Path(stripped).parent): str(Path(stripped).parent)}
     # a package installed from a source folder (``pip install -e``) lies outside everything the sandbox
     # shows, so there is nothing to cover (and covering it would make the way down to it)
-    trees = [Path(tree) for tree in jail._python_trees()]
+    trees = [Path(tree) for tree in jail.python_trees()]
     for name, cover in (("course", stripped), ("autograder", None)):
         installed = _package_dir(name)
         if any(installed.is_relative_to(tree) for tree in trees):

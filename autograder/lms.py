@@ -372,23 +372,32 @@ def saved_sheet(course_root: Path) -> Path | None:
 
 # -- what the importer noted, kept with the course -------------------------------------------------------
 
+def _save_json(path: Path, data: dict) -> None:
+    """Keep ``data`` in ``path`` (folders made), readably: sorted keys, one item a line, UTF-8."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+
+
+def _load_json(path: Path) -> dict:
+    """What ``_save_json`` kept in ``path``; {} when there is none or it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def notes_file(course_root: Path, assignment: str) -> Path:
     return Path(course_root) / ".grading" / "imports" / f"{assignment}.json"
 
 
 def save_notes(course_root: Path, assignment: str, notes: dict[str, list[str]]) -> None:
-    path = notes_file(course_root, assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = load_notes(course_root, assignment)
     data.update(notes)
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    _save_json(notes_file(course_root, assignment), data)
 
 
 def load_notes(course_root: Path, assignment: str) -> dict[str, list[str]]:
-    try:
-        return json.loads(notes_file(course_root, assignment).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return _load_json(notes_file(course_root, assignment))
 
 
 def refused_file(course_root: Path, assignment: str) -> Path:
@@ -402,16 +411,11 @@ def save_refused(course_root: Path, assignment: str, refused: dict[str, str], im
     data.update(refused)
     for name in imported:
         data.pop(name, None)
-    path = refused_file(course_root, assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    _save_json(refused_file(course_root, assignment), data)
 
 
 def load_refused(course_root: Path, assignment: str) -> dict[str, str]:
-    try:
-        return json.loads(refused_file(course_root, assignment).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return _load_json(refused_file(course_root, assignment))
 
 
 # -- grade imports ---------------------------------------------------------------------------------------
@@ -437,7 +441,9 @@ class SafeWriter:
         self.writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
-def _points(x, decimal: str = ".") -> str:
+def format_points(x, decimal: str = ".") -> str:
+    """A score as the grade sheets write it: no trailing zeros, ``decimal`` as the decimal mark, "" for
+    none."""
     return "" if x is None else f"{x:g}".replace(".", decimal)
 
 
@@ -458,7 +464,7 @@ def write_moodle(rows, path) -> Path:
                          words.modified, words.feedback])
         for student, name, email, grade, maximum, comment in rows:
             ident = f"{words.participant}{student}" if student.isdigit() else student
-            writer.writerow([ident, name, email or "", _points(grade), _points(maximum),
+            writer.writerow([ident, name, email or "", format_points(grade), format_points(maximum),
                              _now() if grade is not None else "-", comment])
     return path
 
@@ -495,7 +501,7 @@ def fill_moodle(sheet: Sheet, grades: dict[str, tuple], path) -> tuple[Path, int
                                   f"{row.get(words.maximum)!r}, not a number of points the grade can be "
                                   "scaled to (an assignment graded on a scale?); set the assignment's "
                                   "maximum grade to points in Moodle and download the worksheet again")
-            row[words.grade] = _points(round(points / maximum * top, 2), words.decimal)
+            row[words.grade] = format_points(round(points / maximum * top, 2), words.decimal)
             # Moodle skips a grade changed in Moodle after this time: the worksheet's download
             row[words.modified] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sheet.written))
             filled += 1
@@ -530,9 +536,9 @@ def write_canvas(rows, path, column: str, maximum: float) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = SafeWriter(fh)
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
-        writer.writerow(["    Points Possible", "", "", "", "", _points(maximum)])
+        writer.writerow(["    Points Possible", "", "", "", "", format_points(maximum)])
         for student, name, login, sis_id, section, grade in rows:
-            writer.writerow([name, student, sis_id or "", login or "", section or "", _points(grade)])
+            writer.writerow([name, student, sis_id or "", login or "", section or "", format_points(grade)])
     return path
 
 
@@ -572,14 +578,8 @@ def save_roster(course_root: Path, students: list[Student]) -> None:
     import dataclasses
     data = {s.id: dataclasses.asdict(s) for s in load_roster(course_root)}
     data.update({s.id: dataclasses.asdict(s) for s in students})
-    path = roster_file(course_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    _save_json(roster_file(course_root), data)
 
 
 def load_roster(course_root: Path) -> list[Student]:
-    try:
-        data = json.loads(roster_file(course_root).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [Student(**row) for row in data.values()]
+    return [Student(**row) for row in _load_json(roster_file(course_root)).values()]

@@ -86,10 +86,10 @@ class RemoteFunction:
     """A student's function (a global of the notebook, or a callable an earlier call returned)."""
 
     def __init__(self, kernel, target, label):
-        self._kernel, self._target, self._label = kernel, target, label
+        self.kernel, self._target, self._label = kernel, target, label
 
     def invoke(self, args, kwargs, label=None):
-        return self._kernel.call(self._target, args, kwargs, label or self._label)
+        return self.kernel.call(self._target, args, kwargs, label or self._label)
 
     def __call__(self, *args, **kwargs):
         return self.invoke(args, kwargs)
@@ -102,7 +102,7 @@ class RemoteValue:
     """A non-callable, non-data object that a student's function returned (it stays in the kernel)."""
 
     def __init__(self, kernel, target, type_name, label):
-        self._kernel, self._target = kernel, target
+        self.kernel, self._target = kernel, target
         self.type_name, self._label = type_name, label
 
     def __repr__(self):

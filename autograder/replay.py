@@ -53,10 +53,12 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from .cells import RAISE_STUB, TEXT_STUB, is_test_cell
 from .checks import SEED_VARIABLE, CheckFailed, assert_all_match, assert_matches, recording, run_seed, \
     student_call, student_global
 from .remote import Fixture
 from .sandbox import BEGIN_HIDDEN, END_HIDDEN
+from .sanitize import EXPERIMENT
 from .solutions import open_fixtures
 
 SEEDS = (2 ** 32 + 11, 2 ** 32 + 23, 2 ** 32 + 37)
@@ -477,8 +479,6 @@ def replay(assignment: str, cell: str, **names) -> None:
 # -- the check notebooks -----------------------------------------------------------------------------
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-CODE_STUB = "raise NotImplementedError()"
-TEXT_STUB = "YOUR ANSWER HERE"
 
 
 def check_notebook(source_nb, assignment: str):
@@ -487,7 +487,7 @@ def check_notebook(source_nb, assignment: str):
     nb = copy.deepcopy(source_nb)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+        stub = RAISE_STUB if cell.cell_type == "code" else TEXT_STUB
         if BEGIN_SOLUTION in cell.source or "BEGIN MARK SCHEME" in cell.source:
             cell.source = _empty_solutions(cell.source, stub)
         elif meta.get("solution"):
@@ -503,7 +503,7 @@ def check_notebook(source_nb, assignment: str):
     return nb
 
 
-def _empty_solutions(source: str, stub: str = CODE_STUB) -> str:
+def _empty_solutions(source: str, stub: str = RAISE_STUB) -> str:
     """A cell's source with each solution region holding only the stub, and no mark scheme (a mark
     scheme inside a solution region ends the scheme, not the region)."""
     lines, in_solution, in_scheme = [], False, False
@@ -531,8 +531,7 @@ def namespace(source_nb, answers: dict) -> dict:
     scope = {"__name__": "__main__"}
     for cell in source_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or "experiment" in cell.metadata.get("tags", []) or \
-                (meta.get("grade") and not meta.get("solution")):
+        if cell.cell_type != "code" or EXPERIMENT in cell.metadata.get("tags", []) or is_test_cell(cell):
             continue
         code = answers.get(meta.get("grade_id"), cell.source) if meta.get("solution") else cell.source
         code = "\n".join(line for line in code.split("\n") if not line.lstrip().startswith("%"))

@@ -50,8 +50,10 @@ from nbclient.exceptions import DeadKernelError
 from traitlets import Integer, default
 
 from . import jail, library_view, remote
-from .checks import REFERENCE_STUB, SEED_VARIABLE, CheckFailed
+from .cells import graded_ids, is_test_cell, nbgrader_meta
+from .checks import CALLS_REFERENCE, SEED_VARIABLE, CheckFailed
 from .sanitize import NOT_RUN, assemble, experiments
+from .solutions import REFERENCE_STUB
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 RESULT_NAME = "__sgd_course_grader_out"
@@ -164,9 +166,8 @@ def read_submission(raw, name, release_json, others=()):
     except Exception as error:  # nbformat raises several kinds
         return f"the file is not a valid Jupyter notebook ({str(error).splitlines()[0]})", None
     release = nbformat.reads(release_json, as_version=4)
-    expected = {c.metadata["nbgrader"]["grade_id"] for c in release.cells  # answer and test cells
-                if c.metadata.get("nbgrader", {}).get("grade") or c.metadata.get("nbgrader", {}).get("solution")}
-    found = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    expected = graded_ids(release)
+    found = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
     if expected and not expected & found:
         return ("none of this assignment's cells are in it: is it the notebook of another assignment? "
                 "Submit the notebook you were given for this assignment"), None
@@ -180,12 +181,16 @@ class GradingClient(NotebookClient):
 
     max_output_bytes = Integer(2_000_000).tag(config=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._output_sizes: dict[int, int] = {}  # cell index -> bytes of output so far
+
     def output(self, outs, msg, display_id, cell_index):
-        sizes = self.__dict__.setdefault("_output_sizes", {})
-        size = sizes.get(cell_index, 0) + len(json.dumps(msg.get("content", {})))
-        sizes[cell_index] = size
+        added = len(json.dumps(msg.get("content", {})))
+        size = self._output_sizes.get(cell_index, 0) + added
+        self._output_sizes[cell_index] = size
         if size > self.max_output_bytes:
-            if size - len(json.dumps(msg.get("content", {}))) <= self.max_output_bytes:
+            if size - added <= self.max_output_bytes:
                 outs.append(nbformat.v4.new_output("display_data", data={"text/plain": (
                     f"[output truncated by the grader: more than {self.max_output_bytes // 1000} kB]")}))
             return None
@@ -346,11 +351,6 @@ class KernelStartFailed(Exception):
     graded")."""
 
 
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 def _text_outputs(outputs, limit=20_000) -> list:
     """What a test cell printed, as plain stdout text (nothing the kernel sent can carry a score)."""
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
@@ -367,9 +367,7 @@ def _visible_failure(outputs, reply) -> tuple:
     source = errors[-1] if errors else reply
     name, message = str(source.get("ename", "Error"))[:100], str(source.get("evalue", ""))[:4000]
     if REFERENCE_STUB in message:
-        return ("CheckFailed", "this test calls the reference implementation (the course library's solution), "
-                "which is not available while grading; no credit is given for calling it. Write the "
-                "computation yourself.")
+        return ("CheckFailed", f"this test {CALLS_REFERENCE}")
     return (name, message)
 
 
@@ -379,7 +377,7 @@ def score_test_cells(nb, verdicts: dict, stopped: str) -> None:
     points), so the score is the grader's, whatever the kernel sent. A test cell without a verdict
     (the kernel died, hung or was killed at or before it) gets 0."""
     for index, cell in enumerate(nb.cells):
-        if not _is_test_cell(cell):
+        if not is_test_cell(cell):
             continue
         outputs = _text_outputs(cell.get("outputs", []))
         if index not in verdicts:
@@ -466,7 +464,7 @@ async def _run_cells(client, nb, job, replies, calls, verdicts, skip=frozenset()
             continue
         if time.monotonic() > deadline:
             return f"the notebook ran longer than {job.max_seconds} s in total"
-        if _is_test_cell(cell):
+        if is_test_cell(cell):
             visible, hidden = _split_hidden(cell.source)
             runner = copy.deepcopy(cell)
             runner.source = visible

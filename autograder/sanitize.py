@@ -24,7 +24,8 @@ import uuid
 
 import nbformat
 
-STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+from .cells import CODE_STUB
+
 EXPERIMENT = "experiment"
 """The tag of a cell that grading does not run when the student left it unchanged."""
 NOT_RUN = ("[not run while grading: an experiment of the notebook, unchanged; no graded cell depends "
@@ -93,7 +94,7 @@ def assemble(source, release, submitted):
             restored = copy.deepcopy(original if meta.get("locked") and not meta.get("solution")
                                      else stubs.get(gid, original))
             if meta.get("solution"):
-                restored.source = stubs[gid].source if gid in stubs else STUB
+                restored.source = stubs[gid].source if gid in stubs else CODE_STUB
             notes.append(f"cell '{gid}' was deleted; it was put back"
                          + (" without an answer" if meta.get("solution") else ""))
             cells.append(restored)

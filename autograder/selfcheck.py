@@ -37,11 +37,11 @@ from nbgrader.preprocessors import (
     IgnorePattern,
 )
 
+from .cells import RAISE_STUB, graded_ids, is_test_cell, nbgrader_meta
 from .config import CELL_TIMEOUT, nbgrader_config
 from .sandbox import UNSAFE_NOTE
 
 OK, FAILED, UNCHECKABLE = 0, 1, 2
-STUB = "raise NotImplementedError()"
 
 
 @dataclass
@@ -96,16 +96,12 @@ class Report:
             lines.append(f"{name}: all {len(self.tests)} test cell(s) pass the visible tests "
                          "(hidden tests with other inputs run when it is graded).")
         if self.unanswered:
-            lines.append(f"  not answered yet ({STUB} still there): {', '.join(self.unanswered)}")
+            lines.append(f"  not answered yet ({RAISE_STUB} still there): {', '.join(self.unanswered)}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         if self.unanswered_written:
             lines.append(f"  written answers still to write (graded by hand): {', '.join(self.unanswered_written)}")
         return "\n".join(lines)
-
-
-def _meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
 
 
 def _error_message(cell) -> str:
@@ -145,19 +141,18 @@ def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = 
     except Exception as error:  # JSON, encoding and schema errors come in several kinds
         report.problem = f"not a valid Jupyter notebook ({str(error).splitlines()[0] if str(error) else error!r})"
         return report
-    report.tests = [_meta(c)["grade_id"] for c in nb.cells
-                    if _meta(c).get("grade") and not _meta(c).get("solution") and c.cell_type == "code"]
+    report.tests = _test_ids(nb)
     if not report.tests:
         report.problem = "it has no test cells: is it a notebook of this course (from release/ or source/)?"
         return report
     report.unanswered = _unanswered(nb)
-    report.unanswered_written = [_meta(c)["grade_id"] for c in nb.cells
+    report.unanswered_written = [nbgrader_meta(c)["grade_id"] for c in nb.cells
                                  if c.cell_type == "markdown" and utils.is_grade(c) and utils.is_solution(c)
-                                 and "checksum" in _meta(c) and _meta(c)["checksum"] == utils.compute_checksum(c)]
-    report.changed = [_meta(c)["grade_id"] for c in nb.cells
+                                 and nbgrader_meta(c).get("checksum") == utils.compute_checksum(c)]
+    report.changed = [nbgrader_meta(c)["grade_id"] for c in nb.cells
                       if c.cell_type == "code" and utils.is_grade(c) and not utils.is_solution(c)
-                      and utils.is_locked(c) and "checksum" in _meta(c)
-                      and _meta(c)["checksum"] != utils.compute_checksum(c)]
+                      and utils.is_locked(c) and "checksum" in nbgrader_meta(c)
+                      and nbgrader_meta(c)["checksum"] != utils.compute_checksum(c)]
     from . import replay
     source, assignment, notebook = (None, None, None) if recorded else \
         _find_source(nb, Path(course) / "source" if course else None)
@@ -187,7 +182,7 @@ def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = 
         report.problem = f"running it failed: {type(error).__name__}: {message}"
         return report
     for cell in nb.cells:
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         if not utils.is_grade(cell) or cell.cell_type != "code" or utils.is_solution(cell):
             continue
         score, max_score = utils.determine_grade(cell)
@@ -197,25 +192,24 @@ def check(path, *, timeout: int = CELL_TIMEOUT, course=None, seed: int | None = 
 
 
 def _test_ids(nb) -> list[str]:
-    return [_meta(c)["grade_id"] for c in nb.cells
-            if _meta(c).get("grade") and not _meta(c).get("solution") and c.cell_type == "code"]
+    return [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_test_cell(c)]
 
 
 def _unanswered(nb) -> list[str]:
     """The functions whose body is still the stub (``name()``), or the cell's id when it defines none."""
     names = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or not _meta(cell).get("solution") or STUB not in cell.source:
+        if cell.cell_type != "code" or not nbgrader_meta(cell).get("solution") or RAISE_STUB not in cell.source:
             continue
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
-            names.append(_meta(cell).get("grade_id", "?"))
+            names.append(nbgrader_meta(cell).get("grade_id", "?"))
             continue
         found = [f"{node.name}()" for node in ast.walk(tree)
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                 and any(isinstance(n, ast.Raise) and STUB.startswith(ast.unparse(n)) for n in ast.walk(node))]
-        names += found or [_meta(cell).get("grade_id", "?")]
+                 and any(isinstance(n, ast.Raise) and RAISE_STUB.startswith(ast.unparse(n)) for n in ast.walk(node))]
+        names += found or [nbgrader_meta(cell).get("grade_id", "?")]
     return names
 
 
@@ -227,12 +221,11 @@ def _find_source(nb, root=None):
     root = Path(root) if root else REPO_SOURCE
     if not root.is_dir():
         return None, None, None
-    ids = {_meta(c).get("grade_id") for c in nb.cells if _meta(c).get("grade") or _meta(c).get("solution")}
+    ids = graded_ids(nb)
     best, overlap = (None, None, None), 0
     for source in sorted(root.glob("*/*.ipynb")):
         try:
-            theirs = {_meta(c).get("grade_id") for c in nbformat.read(source, as_version=4).cells
-                      if _meta(c).get("grade") or _meta(c).get("solution")}
+            theirs = graded_ids(nbformat.read(source, as_version=4))
         except Exception:  # a broken source notebook is not this one
             continue
         if len(ids & theirs) > overlap:
@@ -263,8 +256,8 @@ def _check_as_graded(report: Report, raw: bytes, source_root: Path, assignment: 
         messages = {}
         if graded.exists():
             for cell in nbformat.read(graded, as_version=4).cells:
-                if cell.cell_type == "code" and _meta(cell).get("grade_id"):
-                    messages[_meta(cell)["grade_id"]] = _graded_message(cell)
+                if cell.cell_type == "code" and nbgrader_meta(cell).get("grade_id"):
+                    messages[nbgrader_meta(cell)["grade_id"]] = _graded_message(cell)
         for cell in result.cells:
             if cell.notebook == notebook and not cell.manual and cell.score is not None and cell.score < cell.max_score:
                 report.failed.append(Failure(cell.cell, cell.max_score, messages.get(cell.cell) or
@@ -281,7 +274,8 @@ def _graded_message(cell) -> str:
     return _error_message(cell)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number, 1 or more (seconds, workers)."""
     try:
         value = int(text)
     except ValueError:
@@ -293,7 +287,7 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the notebook(s) to check")
-    parser.add_argument("--timeout", type=_positive, default=CELL_TIMEOUT,
+    parser.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
                         help="seconds a cell may run (default: %(default)s, as in grading)")
     parser.add_argument("--course", help="course directory holding the assignment's source (default: this "
                         "clone's notebooks/, when there is one)")

@@ -20,6 +20,10 @@ import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
+REFERENCE_STUB = "the course library's solution is not available while grading: write your own code"
+"""What a stripped solution raises in the grading kernel (``library_view``); ``checks`` and ``sandbox`` turn
+it into a failed check."""
+
 ORDER: tuple[str, ...] = ("step_sizes", "gd_vs_sgd", "adagrad", "mlp", "nonsmooth")
 """The assignments in the order they are set (README, "Assignments")."""
 
@@ -56,7 +60,7 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "nonsmooth": {
         # topological_order stays: the notebook's graph_table demo uses it as a tool
-        "nonsmooth": ("gradients_near", "clarke_interval", "_cross", "convex_hull", "local_derivatives",
+        "nonsmooth": ("gradients_near", "clarke_interval", "cross", "convex_hull", "local_derivatives",
                       "backward", "Value.backward"),
         "nn": ("maxpool_backward",),
     },
@@ -95,7 +99,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
                   "DictGradCheckResult.__getitem__", "DictGradCheckResult.__str__", "check_gradient_dict"),
     "minibatch": ("sample_minibatch_gradients", "gd_vs_sgd_runs"),
     "nn": ("as_batch", "check_relu_prime", "num_layers", "check_labels", "init_mlp", "_mlp_forward",
-           "mlp_forward", "predict", "accuracy", "_prelu_slope", "prelu_forward", "prelu_backward", "_pool_windows",
+           "mlp_forward", "predict", "accuracy", "_prelu_slope", "prelu_forward", "prelu_backward", "pool_windows",
            "maxpool_forward"),
     "nonsmooth": ("sample_offsets", "clarke_subdifferential", "_as_set", "distance_to_set", "hausdorff",
                   "minkowski_sum", "sum_rule", "_step", "Value.__init__", "Value.__repr__", "Value.__add__",

@@ -365,7 +365,7 @@ def prelu_backward(dout, cache, prime_at_zero=None):
 
 # ---------------------------------------------------------------------------------------- max-pooling
 
-def _pool_windows(x, size):
+def pool_windows(x, size):
     """x (..., H, W) -> its non-overlapping size x size windows as (..., H/size, W/size, size*size),
     the entries of each window in row-major order (row a, then column b)."""
     *lead, H, W = x.shape
@@ -385,7 +385,7 @@ def maxpool_forward(x, size=2):
     size = positive_int(size, "size")
     if x.ndim < 2 or x.shape[-2] % size or x.shape[-1] % size:
         raise ValueError(f"x must have shape (..., H, W) with H and W multiples of size={size}, got {x.shape}")
-    return _pool_windows(x, size).max(axis=-1), (x, size)
+    return pool_windows(x, size).max(axis=-1), (x, size)
 
 
 def maxpool_backward(dout, cache):
@@ -400,7 +400,7 @@ def maxpool_backward(dout, cache):
     x, size = cache
     h, w = x.shape[-2] // size, x.shape[-1] // size
     dout = as_float_array(dout, "dout", shape=x.shape[:-2] + (h, w), dtype=x.dtype)
-    windows = _pool_windows(x, size)
+    windows = pool_windows(x, size)
     first = windows.argmax(axis=-1)                                    # first maximal entry
     dwindows = np.zeros_like(windows)
     np.put_along_axis(dwindows, first[..., None], dout[..., None], axis=-1)

@@ -109,7 +109,7 @@ def clarke_interval(grad, theta, deltas):
     return np.array([g.min(), g.max()])
 
 
-def _cross(o, a, b):
+def cross(o, a, b):
     """z-component of (a - o) x (b - o): > 0 if o -> a -> b turns left (counter-clockwise)."""
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
@@ -133,11 +133,11 @@ def convex_hull(points):
         return pts
     lower, upper = [], []
     for p in pts:
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
             lower.pop()
         lower.append(p)
     for p in pts[::-1]:
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
             upper.pop()
         upper.append(p)
     return np.array(lower[:-1] + upper[:-1])
@@ -176,7 +176,7 @@ def distance_to_set(p, vertices):
     if v.shape[1] == 1:
         return float(max(v[0, 0] - p[0], p[0] - v[-1, 0], 0.0))
     a, b = v, np.roll(v, -1, axis=0)                          # the edges a_i -> b_i
-    if len(v) >= 3 and np.all(_cross(a.T, b.T, p) >= 0):
+    if len(v) >= 3 and np.all(cross(a.T, b.T, p) >= 0):
         return 0.0                                            # inside (left of every edge)
     ab = b - a
     length2 = np.einsum("ij,ij->i", ab, ab)

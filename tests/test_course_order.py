@@ -28,7 +28,8 @@ from nbclient import NotebookClient
 
 import course
 from autograder.grading import REPO_SOURCE
-from autograder.library_view import STUB, strip_solutions
+from autograder.library_view import strip_solutions
+from autograder.solutions import REFERENCE_STUB as STUB
 from autograder.solutions import ORDER, released_before, stripped
 
 HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S)

@@ -384,7 +384,7 @@ def test_demo_rows_carry_the_seed_each_assignment_was_graded_with(tmp_path, monk
 
     def spy(self, assignment, *args, **kwargs):
         results = grade(self, assignment, *args, **kwargs)
-        graded_with[assignment] = self.last_seed
+        graded_with[assignment] = results.seed
         return results
 
     monkeypatch.setattr(Course, "grade", spy)

@@ -113,7 +113,7 @@ def test_prelu_in_input_and_slope_gives_a_segment():
 
 def _strictly_convex_ccw(v):
     n = len(v)
-    return all(ns._cross(v[i], v[(i + 1) % n], v[(i + 2) % n]) > 0 for i in range(n))
+    return all(ns.cross(v[i], v[(i + 1) % n], v[(i + 2) % n]) > 0 for i in range(n))
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -130,7 +130,7 @@ def test_nothing_of_the_host_but_python_and_an_empty_home(probed):
     assert len(seen["pids"]) <= 4, f"the sandbox has its own processes only: {seen['pids']}"
     # the system's folders, plus the first folder of each path the Python environment lives under (a CI
     # machine may keep its venv in /check/..., say): those show only the way down to the environment
-    python_tops = {Path(tree).parts[1] for tree in jail._python_trees()}
+    python_tops = {Path(tree).parts[1] for tree in jail.python_trees()}
     assert set(seen["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "dev",
                                  "tmp", "home"} | python_tops, seen["root"]
 
@@ -202,7 +202,7 @@ def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path)
     ``autograder`` lie outside what the sandbox shows: covering them would make the folders above them
     (a CI failure: /check at the sandbox's root). Installed into the environment, they are covered."""
     venv, clone = tmp_path / "venv", tmp_path / "check" / "clone"
-    monkeypatch.setattr(jail, "_python_trees", lambda: [str(venv)])
+    monkeypatch.setattr(jail, "python_trees", lambda: [str(venv)])
     for home in (clone, venv / "lib" / "site-packages"):
         monkeypatch.setattr(library_view, "_package_dir", lambda name, home=home: home / name)
         shown = library_view.mounts(A)

@@ -403,19 +403,24 @@ def least_squares_loss(X, y, targets):
     which rows of X it received (as indices; -1 for a row that is not one of X) and the labels."""
     X, targets = np.asarray(X, dtype=np.float64), np.asarray(targets, dtype=np.float64)
     rows = {X[i].tobytes(): i for i in range(len(X))}
-    calls = []
 
-    def loss_and_grad(params, X_batch, y_batch):
-        Xb, yb = np.asarray(X_batch, dtype=np.float64), np.asarray(y_batch)
-        found = [rows.get(row.tobytes(), -1) for row in Xb.reshape(len(Xb), -1)] if Xb.ndim else []
-        calls.append({"rows": np.array(found, dtype=np.int64), "labels": yb.copy()})
-        residual = Xb @ params["W"] + params["b"] - targets[yb]
-        B = len(Xb)
-        return 0.5 * float(np.sum(residual * residual)) / B, {"W": Xb.T @ residual / B,
-                                                               "b": residual.sum(axis=0) / B}
+    class LossAndGrad:
+        def __init__(self):
+            self.calls = []
 
-    loss_and_grad.report = lambda: calls
-    return loss_and_grad
+        def __call__(self, params, X_batch, y_batch):
+            Xb, yb = np.asarray(X_batch, dtype=np.float64), np.asarray(y_batch)
+            found = [rows.get(row.tobytes(), -1) for row in Xb.reshape(len(Xb), -1)] if Xb.ndim else []
+            self.calls.append({"rows": np.array(found, dtype=np.int64), "labels": yb.copy()})
+            residual = Xb @ params["W"] + params["b"] - targets[yb]
+            B = len(Xb)
+            return 0.5 * float(np.sum(residual * residual)) / B, {"W": Xb.T @ residual / B,
+                                                                   "b": residual.sum(axis=0) / B}
+
+        def report(self):
+            return self.calls
+
+    return LossAndGrad()
 
 
 def stateful_optimizer(kind, eta, beta):
@@ -449,35 +454,45 @@ def minibatch_recorder(replacement):
     ``replacement``) ceil(n / batch_size) batches rng.integers(0, n, size=batch_size), as
     course.train.SAMPLERS draw them. It records every call (n, batch_size, the type of rng
     and its state when called) and every batch it returned."""
-    calls, returned = [], []
 
-    def batches(n, batch_size, rng):
-        state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
-        calls.append({"n": n, "batch_size": batch_size, "rng": type(rng).__name__, "state": state})
-        if replacement:
-            chunks = [rng.integers(0, n, size=batch_size) for _ in range(-(-n // batch_size))]
-        else:
-            perm = rng.permutation(n)
-            chunks = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
-        returned.extend(chunk.copy() for chunk in chunks)
-        return chunks
+    class Batches:
+        def __init__(self):
+            self.calls, self.returned = [], []
 
-    batches.report = lambda: {"calls": calls, "returned": returned}
-    return batches
+        def __call__(self, n, batch_size, rng):
+            state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+            self.calls.append({"n": n, "batch_size": batch_size, "rng": type(rng).__name__, "state": state})
+            if replacement:
+                chunks = [rng.integers(0, n, size=batch_size) for _ in range(-(-n // batch_size))]
+            else:
+                perm = rng.permutation(n)
+                chunks = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+            self.returned.extend(chunk.copy() for chunk in chunks)
+            return chunks
+
+        def report(self):
+            return {"calls": self.calls, "returned": self.returned}
+
+    return Batches()
 
 
 def epoch_recorder():
     """A test fixture (its source runs in the student's kernel): ``on_epoch(epoch, params)`` that
     records each call, with a copy of the params' arrays."""
-    seen = []
 
-    def on_epoch(epoch, params):
-        copied = {key: np.array(value) for key, value in params.items()} if isinstance(params, dict) \
-            else type(params).__name__
-        seen.append((epoch, copied))
+    class OnEpoch:
+        def __init__(self):
+            self.seen = []
 
-    on_epoch.report = lambda: seen
-    return on_epoch
+        def __call__(self, epoch, params):
+            copied = {key: np.array(value) for key, value in params.items()} if isinstance(params, dict) \
+                else type(params).__name__
+            self.seen.append((epoch, copied))
+
+        def report(self):
+            return self.seen
+
+    return OnEpoch()
 
 
 def argument_watcher():
@@ -610,7 +625,7 @@ def _driven(fn, fixture, call, parts, *args, forbidden, **kwargs):
     in tests. The driver returns a pair (``parts`` names its items, for a message if it is not one)."""
     if not callable(fn):
         raise CheckFailed(f"{call.split('(')[0]} should be a function, got {_kind(fn)}.")
-    runner = RemoteFunction(fn._kernel, fixture, call) if isinstance(fn, RemoteFunction) else fixture
+    runner = RemoteFunction(fn.kernel, fixture, call) if isinstance(fn, RemoteFunction) else fixture
     result = student_call(runner, fn, *args, call=call, forbidden=forbidden, **kwargs)
     if not (isinstance(result, tuple) and len(result) == 2):
         raise CheckFailed(f"For {call}: the grader's test could not read {' and '.join(parts)} back from the "

@@ -152,7 +152,7 @@ def _collinear_kept(points):
     def half(seq):
         chain = []
         for p in seq:
-            while len(chain) >= 2 and course.nonsmooth._cross(chain[-2], chain[-1], p) < 0:
+            while len(chain) >= 2 and course.nonsmooth.cross(chain[-2], chain[-1], p) < 0:
                 chain.pop()
             chain.append(p)
         return chain
@@ -206,7 +206,7 @@ def _maxpool_cases(rng):
 
 def _pool_alternatives(x, size, dout):
     """dx for the known mistakes: last maximal entry, every maximal entry, ties split evenly, dout ignored."""
-    windows = course.nn._pool_windows(x, size)
+    windows = course.nn.pool_windows(x, size)
     is_max = windows == windows.max(axis=-1, keepdims=True)
     last = windows.shape[-1] - 1 - is_max[..., ::-1].argmax(axis=-1)
     one_hot_last = np.arange(windows.shape[-1]) == last[..., None]
