@@ -25,6 +25,7 @@ from autograder import remote
 from loopback import LoopbackKernel
 from autograder.checks import SEED_VARIABLE, CheckFailed
 from autograder.demo import reference_answers, with_bug
+from autograder.solutions import REFERENCE_STUB
 
 SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source" / "nonsmooth" / "nonsmooth.ipynb"
 GRADED = ("clarke_interval", "convex_hull", "maxpool_backward", "local_derivatives", "backward")
@@ -73,7 +74,7 @@ STRIPPED = {course.nonsmooth: ("clarke_interval", "gradients_near", "convex_hull
 def solutions_stripped():
     """course's reference solutions (and every Value operation but the constructor) unavailable."""
     def stub(*args, **kwargs):
-        raise NotImplementedError("the course library's solution is not available while grading")
+        raise NotImplementedError(REFERENCE_STUB)   # what the grading kernel's stubs say
 
     saved = {(owner, name): owner.__dict__[name] for owner, names in STRIPPED.items() for name in names}
     try:
