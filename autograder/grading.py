@@ -41,7 +41,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Igno
 from .config import CELL_TIMEOUT, nbgrader_config
 from . import jail, library_view
 from .journal import Journal
-from .sandbox import Job, Outcome, grade_job, read_submission, remove_stale_scratch
+from .job import Job, Outcome, read_submission
+from .sandbox import grade_job, remove_stale_scratch
 
 JOURNAL = ".grading/journal"
 STAGING = ".grading/staged"

@@ -24,7 +24,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .sandbox import Outcome
+from .job import Outcome
 
 
 GRADER_SIDE_FAILURES = ("the kernel could not start", "the grader failed on this submission",

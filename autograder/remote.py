@@ -14,17 +14,30 @@ What the student's function needs besides data (a gradient to call, a schedule, 
 a driver that builds a graph from the student's classes) is a ``Fixture``: a small function of the
 hidden test's module, numpy only, whose *source text* the kernel runs to build its own copy. Here the
 same fixture is an ordinary callable, for computing the expected result.
+
+This module is the grader's whole end of that protocol: a hidden test cell runs here (``run_hidden``),
+its names resolve to the student's globals (``StudentNames``), a call goes ``checks.student_call`` ->
+``RemoteFunction.invoke`` -> ``KernelCalls.call`` -> ``request`` / ``parse_reply``. ``KernelCalls`` talks
+to the kernel the sandbox started (``sandbox`` starts, limits and stops kernels and runs the cells).
 """
 
 from __future__ import annotations
 
+import ast
 import base64
+import builtins
+import importlib.resources
 import inspect
 import io
 import json
+import queue
 import textwrap
+import time
 
 import numpy as np
+from jupyter_client import BlockingKernelClient
+
+from course.validate import CheckFailed
 
 MAX_RESULT_BYTES = 64 * 2 ** 20
 MAX_DEPTH = 20
@@ -253,3 +266,142 @@ def parse_reply(text, label, handle, fixtures=(), rngs=()):
         raise RemoteError(f"{label.split('(')[0]} is not defined: did you delete or rename it, or "
                           "does its cell fail to run?")
     raise StudentError(str(reply.get("error", "Error"))[:100], str(reply.get("message", ""))[:2000])
+
+
+# -- the grader's end: hidden tests run here, the student's functions are called over the kernel's client --
+
+def run_hidden(code: str, calls) -> str:
+    """Run a test cell's hidden part here, with the student's names as proxies of ``calls``' kernel.
+    Its checks draw their inputs from the grading run's seed (``checks.run_seed``), which the caller sets.
+
+    Returns "" when it passes, else the message for the student."""
+    namespace = StudentNames(calls)
+    try:
+        exec(compile(code, "<hidden tests>", "exec"), {"__builtins__": builtins}, namespace)
+    except CheckFailed as failure:
+        return str(failure)
+    except RemoteError as failure:
+        return str(failure)
+    except Exception as error:
+        return f"the hidden tests could not run ({type(error).__name__}: {error})"
+    return ""
+
+
+class StudentNames(dict):
+    """The hidden tests' namespace: names they import are theirs, every other name is a student's
+    global in the kernel, seen through a proxy."""
+
+    def __init__(self, calls):
+        super().__init__()
+        self.calls = calls
+
+    def __missing__(self, name):
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        return RemoteFunction(self.calls, name, name)
+
+
+RESULT_NAME = "__sgd_course_grader_out"
+"""The kernel global a call's JSON reply is put in (read back as a user expression)."""
+KERNEL_SETUP = """\
+def __sgd_course_setup(source, namespace):
+    scope = {"__name__": "sgd_course_grader"}
+    exec(compile(source, "<the grader's protocol>", "exec"), scope)
+    return scope["install"](namespace)
+__sgd_course_grader_call = __sgd_course_setup(%r, globals())
+del __sgd_course_setup
+"""
+
+
+class KernelCalls:
+    """Calls into the student's kernel over a second (blocking) client on the same kernel: plain data
+    in and out (``request``, ``parse_reply``; ``kernel_side`` is the kernel's end). ``context``: the ZMQ
+    context of its sockets (the sandbox's, which caps what a kernel's messages can fill). A call that
+    does not return in time is interrupted; a kernel that then does not answer is ``dead`` (the run
+    stops there)."""
+
+    def __init__(self, km, timeout, context):
+        self.timeout = timeout
+        self.km = km
+        self.kc = BlockingKernelClient(context=context)
+        self.kc.load_connection_file(km.connection_file)
+        self.kc.ip = km.ip  # where the grader reaches the sockets (the sandbox's own folder)
+        # only the channels it reads: an output channel nobody reads would queue all the kernel prints
+        self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
+        self.handles = Handles(self)
+        self.dead = ""
+
+    def close(self):
+        try:
+            self.kc.stop_channels()
+            self.kc.context.destroy(linger=0)
+        except Exception:
+            pass
+
+    def _execute(self, code, timeout, expression=None):
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
+                                 user_expressions={"r": expression} if expression else {})
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                msg = self.kc.get_shell_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self.alive():
+                    self.dead = ("the kernel died while the grader called your code (os._exit, exit(), a crash "
+                                 "or the memory limit)")
+                    return None
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg["content"]
+
+    def alive(self) -> bool:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process is None or process.poll() is None
+
+    def _interrupt(self) -> bool:
+        """Interrupt a call that ran too long; True if the kernel answers again."""
+        try:
+            self.kc.control_channel.send(self.kc.session.msg("interrupt_request", {}))
+        except Exception:
+            return False
+        return self.responsive(10)
+
+    def setup(self) -> bool:
+        source = importlib.resources.files("autograder").joinpath("kernel_side.py").read_text()
+        reply = self._execute(KERNEL_SETUP % source, self.timeout)
+        return bool(reply) and reply.get("status") == "ok"
+
+    def responsive(self, timeout=10) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.dead:  # answers left over from an interrupted
+            reply = self._execute("pass", max(deadline - time.monotonic(), 0.1))  # call come first
+            if reply is not None:
+                return True
+        return False
+
+    def call(self, target, args, kwargs, label):
+        if self.dead:
+            raise RemoteError(f"{label} was not called: {self.dead}")
+        text, fixtures, rngs = request(target, args, kwargs)
+        code = f"{RESULT_NAME} = __sgd_course_grader_call({text!r})"
+        reply = self._execute(code, self.timeout, RESULT_NAME)
+        if reply is None and self.dead:
+            raise RemoteError(f"{label} was not answered: {self.dead}")
+        if reply is None:
+            if not self._interrupt():
+                self.dead = f"{label} ran past the {self.timeout} s limit and the kernel stopped answering"
+            raise RemoteError(f"{label} did not return within {self.timeout} s")
+        text = None
+        expression = reply.get("user_expressions", {}).get("r", {})
+        if expression.get("status") == "ok":
+            try:
+                text = ast.literal_eval(expression["data"]["text/plain"])
+            except (ValueError, SyntaxError, KeyError, TypeError, MemoryError, RecursionError):
+                text = None
+            if not isinstance(text, str):
+                text = None
+        return parse_reply(text, label, self.handles.for_label(label), fixtures, rngs)
+

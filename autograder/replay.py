@@ -340,12 +340,12 @@ def environment(name: str, value: str):
 
 
 def seeded(seed: int):
-    """The grading seed ``seed`` while the block runs (as ``sandbox.run_hidden`` sets it)."""
+    """The grading seed ``seed`` while the block runs (as ``sandbox`` sets it for ``remote.run_hidden``)."""
     return environment(SEED_VARIABLE, str(seed))
 
 
 def verdict(run) -> str:
-    """"" when ``run()`` passes, else its message, as ``sandbox.run_hidden`` words it."""
+    """"" when ``run()`` passes, else its message, as ``remote.run_hidden`` words it."""
     try:
         run()
     except CheckFailed as failure:

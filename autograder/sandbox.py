@@ -3,7 +3,8 @@
 ``grade_job(job)`` is a plain function of plain data (picklable, no shared files needed), so that any
 ``concurrent.futures`` executor can run it: local processes, or the workers of a Dask cluster. It
 
-1. checks the files (missing, empty, not JSON, not a notebook, another assignment's notebook);
+1. checks the files (``job.read_submission``: missing, empty, not JSON, not a notebook, another
+   assignment's notebook);
 2. rebuilds the notebook around the trusted cells (``sanitize.assemble``);
 3. starts a fresh kernel in bubblewrap's sandbox (``jail``: no course files, no network, no
    ``autograder``, the assignment's solutions stripped from ``course`` (``library_view``), limits on
@@ -11,38 +12,35 @@
    outcome says so and is marked ``retry``: the next class run grades it again);
 4. runs the cells with a time limit per cell and a cap on output, leaving out the notebook's unchanged
    experiments (``sanitize.experiments``); a test cell's visible part runs in
-   the kernel, its hidden part runs here in the grader (``remote``), calling the student's functions
-   with plain data. ``score_test_cells`` then writes every test cell's outputs from the grader's
+   the kernel, its hidden part runs here in the grader (``remote.run_hidden``), calling the student's
+   functions with plain data over ``remote.KernelCalls``. ``score_test_cells`` then writes every test cell's outputs from the grader's
    verdict alone (an error output when it failed, which is how nbgrader scores it);
 5. stops early when the kernel dies (``os._exit``, a crash, the memory limit), hangs or ignores an
    interrupt: that cell and every later test cell score 0, and the notes say why.
-It returns the executed notebook(s) and notes; it never writes the gradebook.
+It returns the executed notebook(s) and notes; it never writes the gradebook. This module starts,
+limits and stops the kernel and runs the cells; the protocol of calls into the kernel is ``remote``'s,
+the unit of work (``Job``, ``Outcome``) is ``job``'s.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import atexit
-import builtins
 import contextlib
 import copy
 import glob
 import html
-import importlib.resources
 import json
 import os
-import queue
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 
 import nbformat
 import zmq
 import zmq.asyncio
-from jupyter_client import AsyncKernelManager, BlockingKernelClient
+from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
@@ -50,46 +48,15 @@ from nbclient.exceptions import DeadKernelError
 from traitlets import Integer, default
 
 from . import jail, library_view, remote
-from .cells import graded_ids, is_test_cell, nbgrader_meta
-from .checks import CALLS_REFERENCE, SEED_VARIABLE, CheckFailed
+from .cells import is_test_cell
+from .checks import CALLS_REFERENCE, SEED_VARIABLE
+from .job import Job, Outcome, read_submission
 from .sanitize import NOT_RUN, assemble, experiments
 from .solutions import REFERENCE_STUB
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-RESULT_NAME = "__sgd_course_grader_out"
 UNSAFE_NOTE = ("graded WITHOUT a sandbox (--unsafe-no-sandbox): the submission's code ran with the "
                "grader's rights, and nothing kept it from reading or changing files")
-
-
-@dataclass
-class Job:
-    """Everything needed to grade one student's submission of one assignment."""
-
-    assignment: str
-    student: str
-    submitted: dict  # notebook name -> bytes, or None when the file is missing
-    sources: dict  # notebook name -> instructor version (JSON text)
-    releases: dict  # notebook name -> student version (JSON text)
-    seed: int
-    timeout: int = 60
-    limits: jail.Limits = jail.Limits()
-    max_output_bytes: int = 2_000_000
-    max_seconds: int = 900
-    unsafe_no_sandbox: bool = False  # the instructor's --unsafe-no-sandbox: no bubblewrap
-    extra_files: tuple = ()  # names of other files in the submission (never copied to the kernel)
-
-
-@dataclass
-class Outcome:
-    student: str
-    assignment: str
-    reason: str = ""  # non-empty: could not be graded
-    notes: list = field(default_factory=list)
-    notebooks: dict = field(default_factory=dict)  # name -> executed notebook JSON
-    seconds: float = 0.0
-    digest: str = ""  # of the submission's files, set by the coordinator
-    sandbox: list = field(default_factory=list)  # limits the jail could not apply on this machine
-    retry: bool = False  # could not be graded for the grader's reasons, not the submission's: the next run retries it
 
 
 def grade_job(job: Job, slots=None) -> Outcome:
@@ -145,33 +112,6 @@ def _plain(text: str) -> str:
     neither HTML nor markdown markup in the feedback page."""
     return html.escape(text).replace("\\", "\\\\").replace("`", "\\`").replace("*", "\\*") \
         .replace("_", "\\_").replace("[", "\\[").replace("]", "\\]")
-
-
-def read_submission(raw, name, release_json, others=()):
-    """(problem, notebook): ``problem`` says in words why the file cannot be graded, or is ""."""
-    if raw is None:
-        found = ", ".join(f"{n}.ipynb" for n in others)
-        return (f"{name}.ipynb is missing from the submission"
-                + (f" (found {found}; was it renamed?)" if found else "")), None
-    if not raw.strip():
-        return "the file is empty; save the notebook in JupyterLab and submit it again", None
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return (f"the file is not valid notebook JSON ({error}); it was probably edited outside "
-                "Jupyter or truncated. Open a fresh copy, paste your answers, save and submit again"), None
-    try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:  # nbformat raises several kinds
-        return f"the file is not a valid Jupyter notebook ({str(error).splitlines()[0]})", None
-    release = nbformat.reads(release_json, as_version=4)
-    expected = graded_ids(release)
-    found = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
-    if expected and not expected & found:
-        return ("none of this assignment's cells are in it: is it the notebook of another assignment? "
-                "Submit the notebook you were given for this assignment"), None
-    return "", nb
 
 
 # -- running the notebook ---------------------------------------------------------------------------
@@ -421,7 +361,7 @@ async def _run(nb, job, job_limits_missing=None, slots=None, skip=frozenset()):
     try:
         async with client.async_setup_kernel():
             started = True
-            calls = KernelCalls(km, job.timeout)
+            calls = remote.KernelCalls(km, job.timeout, CappedContext())
             if not calls.setup():
                 stopped = "the grader could not prepare the kernel"
             with slots or contextlib.nullcontext():  # the kernel is ready: wait for a free slot
@@ -475,7 +415,8 @@ async def _run_cells(client, nb, job, replies, calls, verdicts, skip=frozenset()
             if stopped:
                 return stopped
             failure = _visible_failure(runner.outputs, replies.get(index, {}).get("content", {}))
-            message = run_hidden(hidden, calls, job.seed) if hidden.strip() else ""
+            os.environ[SEED_VARIABLE] = str(job.seed)  # the hidden checks' inputs (checks.run_seed)
+            message = remote.run_hidden(hidden, calls) if hidden.strip() else ""
             if calls.dead:
                 return calls.dead
             # the hidden checks' message names the input, what was expected and what came back: it
@@ -506,136 +447,3 @@ async def _execute(client, cell, index, replies, timeout, calls):
                     "memory limit)")
         return f"the kernel stopped answering after cell {index + 1}"
     return ""
-
-
-def run_hidden(code: str, calls, seed: int) -> str:
-    """Run a test cell's hidden part here, with the student's names as kernel proxies.
-
-    Returns "" when it passes, else the message for the student."""
-    os.environ[SEED_VARIABLE] = str(seed)
-    namespace = StudentNames(calls)
-    try:
-        exec(compile(code, "<hidden tests>", "exec"), {"__builtins__": builtins}, namespace)
-    except CheckFailed as failure:
-        return str(failure)
-    except remote.RemoteError as failure:
-        return str(failure)
-    except Exception as error:
-        return f"the hidden tests could not run ({type(error).__name__}: {error})"
-    return ""
-
-
-class StudentNames(dict):
-    """The hidden tests' namespace: names they import are theirs, every other name is a student's
-    global in the kernel, seen through a proxy."""
-
-    def __init__(self, calls):
-        super().__init__()
-        self.calls = calls
-
-    def __missing__(self, name):
-        if hasattr(builtins, name):
-            return getattr(builtins, name)
-        return remote.RemoteFunction(self.calls, name, name)
-
-
-KERNEL_SETUP = """\
-def __sgd_course_setup(source, namespace):
-    scope = {"__name__": "sgd_course_grader"}
-    exec(compile(source, "<the grader's protocol>", "exec"), scope)
-    return scope["install"](namespace)
-__sgd_course_grader_call = __sgd_course_setup(%r, globals())
-del __sgd_course_setup
-"""
-
-
-class KernelCalls:
-    """Calls into the student's kernel over a second (blocking) client on the same kernel: plain data
-    in and out (``remote``, ``kernel_side``). A call that does not return in time is interrupted; a
-    kernel that then does not answer is ``dead`` (the run stops there)."""
-
-    def __init__(self, km, timeout):
-        self.timeout = timeout
-        self.km = km
-        self.kc = BlockingKernelClient(context=CappedContext())
-        self.kc.load_connection_file(km.connection_file)
-        self.kc.ip = km.ip  # where the grader reaches the sockets (the sandbox's own folder)
-        # only the channels it reads: an output channel nobody reads would queue all the kernel prints
-        self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
-        self.handles = remote.Handles(self)
-        self.dead = ""
-
-    def close(self):
-        try:
-            self.kc.stop_channels()
-            self.kc.context.destroy(linger=0)
-        except Exception:
-            pass
-
-    def _execute(self, code, timeout, expression=None):
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
-                                 user_expressions={"r": expression} if expression else {})
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            try:
-                msg = self.kc.get_shell_msg(timeout=min(remaining, 0.5))
-            except queue.Empty:
-                if not self.alive():
-                    self.dead = ("the kernel died while the grader called your code (os._exit, exit(), a crash "
-                                 "or the memory limit)")
-                    return None
-                continue
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return msg["content"]
-
-    def alive(self) -> bool:
-        process = getattr(getattr(self.km, "provisioner", None), "process", None)
-        return process is None or process.poll() is None
-
-    def _interrupt(self) -> bool:
-        """Interrupt a call that ran too long; True if the kernel answers again."""
-        try:
-            self.kc.control_channel.send(self.kc.session.msg("interrupt_request", {}))
-        except Exception:
-            return False
-        return self.responsive(10)
-
-    def setup(self) -> bool:
-        source = importlib.resources.files("autograder").joinpath("kernel_side.py").read_text()
-        reply = self._execute(KERNEL_SETUP % source, self.timeout)
-        return bool(reply) and reply.get("status") == "ok"
-
-    def responsive(self, timeout=10) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.dead:  # answers left over from an interrupted
-            reply = self._execute("pass", max(deadline - time.monotonic(), 0.1))  # call come first
-            if reply is not None:
-                return True
-        return False
-
-    def call(self, target, args, kwargs, label):
-        if self.dead:
-            raise remote.RemoteError(f"{label} was not called: {self.dead}")
-        text, fixtures, rngs = remote.request(target, args, kwargs)
-        code = f"{RESULT_NAME} = __sgd_course_grader_call({text!r})"
-        reply = self._execute(code, self.timeout, RESULT_NAME)
-        if reply is None and self.dead:
-            raise remote.RemoteError(f"{label} was not answered: {self.dead}")
-        if reply is None:
-            if not self._interrupt():
-                self.dead = f"{label} ran past the {self.timeout} s limit and the kernel stopped answering"
-            raise remote.RemoteError(f"{label} did not return within {self.timeout} s")
-        text = None
-        expression = reply.get("user_expressions", {}).get("r", {})
-        if expression.get("status") == "ok":
-            try:
-                text = ast.literal_eval(expression["data"]["text/plain"])
-            except (ValueError, SyntaxError, KeyError, TypeError, MemoryError, RecursionError):
-                text = None
-            if not isinstance(text, str):
-                text = None
-        return remote.parse_reply(text, label, self.handles.for_label(label), fixtures, rngs)
-

@@ -1,6 +1,6 @@
 """The grading protocol without a kernel process, for the hidden tests' own tests.
 
-``LoopbackKernel(namespace)`` is the grader's side of ``sandbox.KernelCalls`` with the kernel's side
+``LoopbackKernel(namespace)`` is the grader's side of ``remote.KernelCalls`` with the kernel's side
 run here on ``namespace``: the kernel's source (``kernel_side.py``, exec'd in a namespace of its own,
 as KernelCalls sends it) answers the JSON requests ``remote`` makes, and ``remote`` decodes the replies
 strictly, so the student's functions get copies, generators as their state and fixtures rebuilt from

@@ -94,7 +94,7 @@ def test_a_killed_run_resumes_with_the_same_grades(small_class, tmp_path, sig):
 def test_a_ctrl_c_that_nbgrader_catches_while_saving_is_passed_on(small_class, monkeypatch):
     """nbgrader's API turns every exception into {"success": False}, Ctrl-C included; the run must stop
     (and say so), not record an error or go on."""
-    from autograder.sandbox import Outcome
+    from autograder.job import Outcome
 
     class Interrupted:
         def autograde(self, assignment, student):
@@ -118,10 +118,11 @@ def test_slots_bound_the_notebooks_that_run_at_once_while_kernels_start_meanwhil
 
     from autograder import sandbox
     from autograder.grading import ensure_tools_on_path
+    from autograder.job import Job
 
     ensure_tools_on_path()
     code = "import time\nprint(time.time())\ntime.sleep(0.3)\nprint(time.time())"
-    job = sandbox.Job("synthetic", "student", {}, {}, {}, seed=1)
+    job = Job("synthetic", "student", {}, {}, {}, seed=1)
     slots = threading.BoundedSemaphore(1)
 
     def run(_):

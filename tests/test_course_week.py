@@ -294,7 +294,7 @@ def test_a_journal_from_before_the_retry_flag_retries_the_graders_own_failures(t
     """Journals written before Outcome.retry: an outcome that could not be graded for the grader's
     reasons (by the words those versions used) is graded again; one refused for its content is not."""
     from autograder.journal import Journal
-    from autograder.sandbox import Outcome
+    from autograder.job import Outcome
     journal = Journal(tmp_path)
     journal.start(7, ["kira", "jo", "al"])
     reasons = {"kira": "the kernel could not start (died before replying); grade it again",
