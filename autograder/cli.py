@@ -9,7 +9,9 @@
     sgd-course grade ASSIGNMENT --submissions FOLDER --csv grades.csv [--roster FILE] [--workers N]
     sgd-course export ASSIGNMENT --csv grades.csv [--format moodle|canvas]
 
-``--course DIR`` is an nbgrader course directory (default: this clone's notebooks/ folder).
+``--course DIR`` is an nbgrader course directory (default: this clone's notebooks/ folder). This module
+parses the arguments, checks them and calls: importing a learning platform's download is ``lms``'s,
+grading ``grading``'s, the class's rows and CSVs ``export``'s.
 """
 
 from __future__ import annotations
@@ -22,19 +24,16 @@ import os
 import secrets
 import shlex
 import signal
-import stat
 import sys
 import tempfile
 import threading
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 from . import edition, export, jail, lms, selfcheck
 from .selfcheck import positive_int
 from .feedback import write_not_graded
-from .sandbox import read_submission
 from .grading import (JOURNAL, NO_SUBMISSION, REPO_SOURCE, BuildRefused, Course, Result, SandboxUnavailable,
                       UnknownAssignment)
 from .journal import Journal
@@ -48,11 +47,6 @@ DEMO_MARK = ".sgd-course-demo"
 
 class UserError(Exception):
     """A mistake of the user's: printed as one line, exit status 2, no traceback."""
-
-
-class ImportRefused(Exception):
-    """An import that would change nothing but lose work (no notebook of the assignment in it): one
-    line, exit status 1, the course untouched."""
 
 
 def main(argv=None) -> int:
@@ -72,9 +66,9 @@ def main(argv=None) -> int:
         if refused:
             raise UserError(refused)
         return args.run(args)
-    except (UserError, UnknownAssignment, BuildRefused, SandboxUnavailable, ImportRefused) as error:
-        print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)
-        return 1 if isinstance(error, (BuildRefused, ImportRefused)) else 2
+    except (UserError, UnknownAssignment, BuildRefused, SandboxUnavailable, lms.ImportRefused) as error:
+        print(f"sgd-course {args.command}: error: {error}", file=sys.stderr)  # one line; the course untouched
+        return 1 if isinstance(error, (BuildRefused, lms.ImportRefused)) else 2
     except KeyboardInterrupt:  # Ctrl-C: the submissions that were running are graded again next time
         if args.run is _grade and args.regrade:
             print("\ninterrupted: every submission finished so far is saved; to grade the rest without "
@@ -504,128 +498,12 @@ def _lab(args) -> int:
     os.execve(sys.executable, command, env)  # becomes jupyter lab: Ctrl-C and signals reach it directly
 
 
-def _submissions_folder(path: Path, stack: contextlib.ExitStack) -> tuple[Path, dict | None]:
-    """(folder, times): the folder of submissions, a zip unpacked first; ``times``: when each file was
-    handed in by the zip's own entry times (None: the files' times)."""
-    if not path.exists():
-        raise UserError(f"--submissions {path}: no such {'file' if path.suffix.lower() == '.zip' else 'folder'}")
-    if path.is_file():
-        if path.suffix.lower() == ".zip":  # a learning platform's download, not unpacked yet
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-course-import-")))
-            try:
-                times = _unzip(path, tmp)
-            except (zipfile.BadZipFile, EOFError, OSError) as error:
-                raise UserError(f"--submissions {path} is not a zip file that can be read ({error}); "
-                                "download it again from your learning platform, or unpack it and give "
-                                "the folder") from None
-            entries = [p for p in tmp.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-            folder = entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
-                lms.MOODLE_FOLDER.match(entries[0].name) else tmp
-            return folder, times
-        raise UserError(f"--submissions {path} is a file; give the folder of submissions (or the .zip "
-                        "your learning platform downloads)")
-    return path, None
-
-
-UNKNOWN_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-"""The earliest time a zip entry can have: what zip tools write when they do not know it."""
-
-
-def _unzip(path: Path, target: Path) -> dict[Path, float | None]:
-    """Unpack a zip into ``target``, keeping each entry's time (returned: file -> time, None where
-    unknown). Entries that would land outside ``target`` (``../``, absolute paths) and symbolic links
-    are refused by name and not unpacked."""
-    times = {}
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            parts = Path(info.filename.replace("\\", "/")).parts
-            if info.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                print(f"warning: not imported: the zip entry {info.filename!r} points outside the download",
-                      file=sys.stderr)
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                print(f"warning: not imported: the zip entry {info.filename!r} is a symbolic link",
-                      file=sys.stderr)
-                continue
-            dest = target.joinpath(*parts)
-            if info.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out)
-            times[dest] = None if info.date_time <= UNKNOWN_ZIP_TIME else time.mktime((*info.date_time, 0, 0, -1))
-    return times
-
-
-def import_folder(course: Course, assignment: str, folder: Path, *, id_from: str = "id",
-                  logins: dict | None = None, times: dict | None = None, replace=()) -> tuple[list[str], list[str]]:
-    """Copy the submissions in ``folder`` into the course (see ``lms.scan``): returns (the students
-    imported, every choice among several files, in words). Refused ids are printed, by name, skipped,
-    and kept with the course (``lms.save_refused``: every later CSV has their row). Raises
-    ImportRefused, before anything changes, when no submission holds a notebook of the assignment.
-    A graded submission is replaced by one that cannot be graded only for students in ``replace``
-    (True: everyone)."""
-    notebooks = course.notebooks(assignment)
-    entries, why_not = lms.scan(folder, assignment, notebooks, id_from=id_from, logins=logins, times=times)
-    if not any(e.candidates for e in entries) and (entries or not why_not):
-        found = sorted({name for e in entries for name in e.others} or
-                       {p.name for p in folder.rglob("*") if p.is_file() and p.name not in lms.JUNK})
-        where = f"{len(entries)} submissions" if entries else f"the {len(found)} file(s) of {folder.name}"
-        raise ImportRefused(f"no {assignment} notebook in {where}"
-                            + (f" (found {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})" if found else "")
-                            + f"; nothing imported, nothing changed. Is it the download of {assignment}?")
-    kept = [e for e in entries if _keeps_graded(course, assignment, e, replace)]
-    entries = [e for e in entries if e not in kept]
-    why_not |= {e.student: e.problem for e in entries if e.problem}
-    lms.save_refused(course.root, assignment, why_not,
-                     imported=[e.student for e in entries if not e.problem] + [e.lms_id for e in entries if e.lms_id]
-                     + [e.student for e in kept])
-    for name, why in why_not.items():
-        hint = "; rename it" if why.startswith("the student id") else ""
-        print(f"warning: not imported: {name}: {why}{hint} (the rest of the class is graded)", file=sys.stderr)
-    roster = course.roster()
-    notes = {}
-    for entry in entries:
-        if entry.problem:
-            continue
-        course.submit(entry.student, assignment, dict(entry.files))
-        notes[entry.student] = entry.notes
-        if entry.first_name or entry.last_name or entry.student not in roster:
-            known = roster.get(entry.student, (None, None, None))
-            course.add_student(entry.student, first_name=entry.first_name or known[0],
-                               last_name=entry.last_name or known[1], email=known[2])
-    lms.save_notes(course.root, assignment, notes)
-    choices = [c for e in entries for c in e.choices]
-    choices += [f"{e.student}: kept the graded submission: the new one cannot be graded "
-                f"({_new_problem(course, assignment, e) or e.problem}); --student {e.student} to grade it anyway"
-                for e in kept]
-    return [e.student for e in entries if not e.problem], choices
-
-
-def _new_problem(course: Course, assignment: str, entry: lms.Entry) -> str:
-    """Why the files of ``entry`` could not be graded (grading's own check), or ""."""
-    if entry.problem:
-        return entry.problem
-    names = course.notebooks(assignment)
-    for name in names:
-        path = entry.files.get(name)
-        problem, _ = read_submission(path.read_bytes() if path else None, name,
-                                     course.release_path(assignment, name).read_text(),
-                                     [p.stem for p in entry.files.values()])
-        if problem:
-            return f"{name}.ipynb: {problem}"
-    return ""
-
-
-def _keeps_graded(course: Course, assignment: str, entry: lms.Entry, replace) -> bool:
-    """Whether the import keeps this student's graded submission: the new one cannot be graded and
-    nobody asked to replace it (``replace``: True or the students named)."""
-    if replace is True or entry.student in replace:
-        return False
-    if not course.submission_dir(entry.student, assignment).is_dir():
-        return False
-    return course.result(assignment, entry.student).graded and bool(_new_problem(course, assignment, entry))
+def _download(path: Path, stack: contextlib.ExitStack) -> tuple[Path, dict | None]:
+    """``lms.open_download`` of ``--submissions``; raises UserError in words."""
+    try:
+        return lms.open_download(path, stack)
+    except lms.BadDownload as error:
+        raise UserError(f"--submissions {error}") from None
 
 
 def _read_roster(path: Path, *, id_from: str = "id") -> list[lms.Student]:
@@ -635,51 +513,6 @@ def _read_roster(path: Path, *, id_from: str = "id") -> list[lms.Student]:
         raise UserError(f"--roster {path}: {error}") from None
     except OSError as error:
         raise UserError(f"--roster {path}: cannot be read ({error.strerror or error})") from None
-
-
-def import_roster(course: Course, path: Path, *, id_from: str = "id") -> list[lms.Student]:
-    """Put the class list's students in the gradebook; the file is kept with the course
-    (``lms.save_sheet``), so that ``export`` fills in the platform's own worksheet."""
-    students = _read_roster(path, id_from=id_from)
-    bad = [(s.id, lms.id_problem(s.id)) for s in students if lms.id_problem(s.id)]
-    for student, why in bad:
-        print(f"warning: roster: the student id {student!r} cannot be used: {why}", file=sys.stderr)
-    good = [s for s in students if not lms.id_problem(s.id)]
-    for s in good:
-        course.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
-    lms.save_roster(course.root, good)
-    lms.save_sheet(course.root, path)
-    return good
-
-
-def refused_results(course: Course, assignment: str) -> list[Result]:
-    """A row for each submission an import refused (an id that cannot be a folder name, a Canvas user
-    without a login, two equally new notebooks): data, not a path, so no feedback page. A student
-    whose earlier submission is in the course keeps that row."""
-    submitted = set(course.students(assignment))
-    return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())
-            if name not in submitted]
-
-
-def all_results(course: Course, assignment: str) -> list[Result]:
-    """Every row of the class: ``class_results``, where an import refused a submission its reason
-    instead of "no submission", and the refused submissions of students not on the roster."""
-    refused = refused_results(course, assignment)
-    names = {r.student for r in refused}
-    return [r for r in class_results(course, assignment) if r.student not in names] + refused
-
-
-def class_results(course: Course, assignment: str) -> list[Result]:
-    """Every student of the class for ``assignment``: those who submitted, and those on the roster who
-    did not ("no submission"); notes of the import come first."""
-    notes = lms.load_notes(course.root, assignment)
-    students = sorted(set(course.students(assignment)) | set(course.roster()))
-    results = []
-    for student in students:
-        result = course.result(assignment, student)
-        result.notes = list(notes.get(student, [])) + list(result.notes)
-        results.append(result)
-    return results
 
 
 def _seeds(course: Course, assignment: str, results: list[Result]) -> dict[tuple[str, str], int | None]:
@@ -709,18 +542,19 @@ def _grade(args) -> int:
     assignment = _assignment(course, args.assignment)
     choices = []
     with contextlib.ExitStack() as stack:
-        folder, times = _submissions_folder(Path(args.submissions), stack) if args.submissions else (None, None)
+        folder, times = _download(Path(args.submissions), stack) if args.submissions else (None, None)
         logins = _canvas_logins(course, args) if folder is not None and args.student_id == "login" else None
         if not all(course.release_path(assignment, n).exists() for n in course.notebooks(assignment)):
             course.build([assignment])
         _need_gradebook(course)
         roster = None
         if args.roster:
-            roster = import_roster(course, Path(args.roster), id_from=args.student_id)
+            path = Path(args.roster)
+            roster = lms.import_roster(course, _read_roster(path, id_from=args.student_id), path)
             print(f"roster: {len(roster)} student(s) from {args.roster}")
         if folder is not None:
-            imported, choices = import_folder(course, assignment, folder, id_from=args.student_id, logins=logins,
-                                              times=times, replace=True if args.regrade else set(args.student or ()))
+            imported, choices = lms.import_folder(course, assignment, folder, id_from=args.student_id, logins=logins,
+                                                  times=times, replace=True if args.regrade else set(args.student or ()))
             print(f"imported {len(imported)} submission(s) from {args.submissions}")
             strangers = sorted(set(imported) - {s.id for s in roster}) if roster else []
             if strangers:
@@ -746,10 +580,10 @@ def _grade(args) -> int:
     finally:
         if executor is not None:
             executor.shutdown()
-    results = class_results(course, assignment)
+    results = export.class_results(course, assignment)
     if not args.no_feedback:
         _feedback_for_the_ungraded(course, results)
-    results = all_results(course, assignment)
+    results = export.all_results(course, assignment)
     export.write_csv(results, args.csv, seeds=_seeds(course, assignment, results))
     if not progress.count and course.students(assignment):
         print(f"nothing new: {len(course.students(assignment))} unchanged (use --regrade to grade everyone "
@@ -780,7 +614,7 @@ def _export(args) -> int:
         raise UserError(f"{assignment} has not been graded yet in {course.root}: nothing to export. Grade it "
                         f"first: sgd-course grade {assignment} --submissions DOWNLOAD")
     sheet = _export_sheet(course, args)
-    results = all_results(course, assignment)
+    results = export.all_results(course, assignment)
     csv_path = Path(args.csv)
     if args.format != "csv":
         target = csv_path.with_name(f"{csv_path.stem}-{args.format}.csv")

@@ -8,7 +8,7 @@ column "<notebook>/<cell>" with its score, and the first row, ``(maximum)``, hol
 manually graded answers stay empty until an instructor grades them (``manual_pending`` counts them).
 ``grading_seed`` is the seed the hidden tests drew their inputs from for this student, ``notes`` what
 the grader or the import noted (a renamed notebook, a newer file graded, a deleted test cell put back, a
-kernel that died, ...).
+kernel that died, ...). ``all_results`` gathers those rows from the course and the imports' records.
 """
 
 from __future__ import annotations
@@ -22,6 +22,36 @@ from .grading import NO_SUBMISSION, Result
 MAXIMUM = "(maximum)"
 HEADER = ["student", "assignment", "status", "auto_score", "auto_max", "manual_pending", "total", "max_total",
           "grading_seed", "notes"]
+
+
+def refused_results(course, assignment: str) -> list[Result]:
+    """A row for each submission an import refused (an id that cannot be a folder name, a Canvas user
+    without a login, two equally new notebooks): data, not a path, so no feedback page. A student
+    whose earlier submission is in the course keeps that row."""
+    submitted = set(course.students(assignment))
+    return [Result(name, assignment, reason=why) for name, why in sorted(lms.load_refused(course.root, assignment).items())
+            if name not in submitted]
+
+
+def all_results(course, assignment: str) -> list[Result]:
+    """Every row of the class: ``class_results``, where an import refused a submission its reason
+    instead of "no submission", and the refused submissions of students not on the roster."""
+    refused = refused_results(course, assignment)
+    names = {r.student for r in refused}
+    return [r for r in class_results(course, assignment) if r.student not in names] + refused
+
+
+def class_results(course, assignment: str) -> list[Result]:
+    """Every student of ``course`` (a ``grading.Course``) for ``assignment``: those who submitted, and
+    those on the roster who did not ("no submission"); notes of the import come first."""
+    notes = lms.load_notes(course.root, assignment)
+    students = sorted(set(course.students(assignment)) | set(course.roster()))
+    results = []
+    for student in students:
+        result = course.result(assignment, student)
+        result.notes = list(notes.get(student, [])) + list(result.notes)
+        results.append(result)
+    return results
 
 
 def cell_columns(results: list[Result]) -> list[str]:

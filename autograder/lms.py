@@ -16,6 +16,10 @@ resubmission number, then the file's time) and the others are named in a note; a
 takes the student's only notebook even if it was renamed (with a note). Student ids are data: an id that
 nbgrader cannot keep as a folder name is refused, by name, and the rest of the class is graded.
 
+Importing into the course: ``open_download`` (a folder, or a zip unpacked with its entries' times),
+``import_folder`` (each student's files to ``submitted/``, the refused and the notes kept with the
+course), ``import_roster`` (the class list into the gradebook).
+
 Class lists (``read_roster``): nbgrader's student list (``id,first_name,last_name,email``, as
 ``nbgrader db student import`` takes it), a Canvas gradebook export, or a Moodle grading worksheet.
 
@@ -29,15 +33,21 @@ assignment id>)`` or by a new assignment's name). Every cell written is ``spread
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
 import shutil
+import stat
+import sys
+import tempfile
 import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .job import read_submission
 
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_?$")
 MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_file_(?P<file>.+)$")
@@ -583,3 +593,155 @@ def save_roster(course_root: Path, students: list[Student]) -> None:
 
 def load_roster(course_root: Path) -> list[Student]:
     return [Student(**row) for row in _load_json(roster_file(course_root)).values()]
+
+
+# -- importing a download into the course -------------------------------------------------------------------
+
+class BadDownload(ValueError):
+    """A download that cannot be read at all (no such file or folder, a file that is not a zip, a zip
+    that cannot be unpacked): nothing is imported."""
+
+
+class ImportRefused(Exception):
+    """An import that would change nothing but lose work (no notebook of the assignment in it): the
+    course is left untouched."""
+
+
+def open_download(path: Path, stack: contextlib.ExitStack) -> tuple[Path, dict | None]:
+    """(folder, times): the folder of submissions, a zip unpacked first; ``times``: when each file was
+    handed in by the zip's own entry times (None: the files' times). The zip is unpacked into a
+    temporary folder that ``stack`` removes. Raises BadDownload when ``path`` cannot be read."""
+    if not path.exists():
+        raise BadDownload(f"{path}: no such {'file' if path.suffix.lower() == '.zip' else 'folder'}")
+    if path.is_file():
+        if path.suffix.lower() == ".zip":  # a learning platform's download, not unpacked yet
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-course-import-")))
+            try:
+                times = unzip(path, tmp)
+            except (zipfile.BadZipFile, EOFError, OSError) as error:
+                raise BadDownload(f"{path} is not a zip file that can be read ({error}); "
+                                  "download it again from your learning platform, or unpack it and give "
+                                  "the folder") from None
+            entries = [p for p in tmp.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+            folder = entries[0] if len(entries) == 1 and entries[0].is_dir() and not \
+                MOODLE_FOLDER.match(entries[0].name) else tmp
+            return folder, times
+        raise BadDownload(f"{path} is a file; give the folder of submissions (or the .zip "
+                          "your learning platform downloads)")
+    return path, None
+
+
+UNKNOWN_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a zip entry can have: what zip tools write when they do not know it."""
+
+
+def unzip(path: Path, target: Path) -> dict[Path, float | None]:
+    """Unpack a zip into ``target``, keeping each entry's time (returned: file -> time, None where
+    unknown). Entries that would land outside ``target`` (``../``, absolute paths) and symbolic links
+    are refused by name and not unpacked."""
+    times = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            parts = Path(info.filename.replace("\\", "/")).parts
+            if info.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                print(f"warning: not imported: the zip entry {info.filename!r} points outside the download",
+                      file=sys.stderr)
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                print(f"warning: not imported: the zip entry {info.filename!r} is a symbolic link",
+                      file=sys.stderr)
+                continue
+            dest = target.joinpath(*parts)
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+            times[dest] = None if info.date_time <= UNKNOWN_ZIP_TIME else time.mktime((*info.date_time, 0, 0, -1))
+    return times
+
+
+def import_folder(course, assignment: str, folder: Path, *, id_from: str = "id",
+                  logins: dict | None = None, times: dict | None = None, replace=()) -> tuple[list[str], list[str]]:
+    """Copy the submissions in ``folder`` into ``course`` (a ``grading.Course``; see ``scan``): returns
+    (the students imported, every choice among several files, in words). Refused ids are printed, by name, skipped,
+    and kept with the course (``save_refused``: every later CSV has their row). Raises
+    ImportRefused, before anything changes, when no submission holds a notebook of the assignment.
+    A graded submission is replaced by one that cannot be graded only for students in ``replace``
+    (True: everyone)."""
+    notebooks = course.notebooks(assignment)
+    entries, why_not = scan(folder, assignment, notebooks, id_from=id_from, logins=logins, times=times)
+    if not any(e.candidates for e in entries) and (entries or not why_not):
+        found = sorted({name for e in entries for name in e.others} or
+                       {p.name for p in folder.rglob("*") if p.is_file() and p.name not in JUNK})
+        where = f"{len(entries)} submissions" if entries else f"the {len(found)} file(s) of {folder.name}"
+        raise ImportRefused(f"no {assignment} notebook in {where}"
+                            + (f" (found {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})" if found else "")
+                            + f"; nothing imported, nothing changed. Is it the download of {assignment}?")
+    kept = [e for e in entries if _keeps_graded(course, assignment, e, replace)]
+    entries = [e for e in entries if e not in kept]
+    why_not |= {e.student: e.problem for e in entries if e.problem}
+    save_refused(course.root, assignment, why_not,
+                 imported=[e.student for e in entries if not e.problem] + [e.lms_id for e in entries if e.lms_id]
+                 + [e.student for e in kept])
+    for name, why in why_not.items():
+        hint = "; rename it" if why.startswith("the student id") else ""
+        print(f"warning: not imported: {name}: {why}{hint} (the rest of the class is graded)", file=sys.stderr)
+    roster = course.roster()
+    notes = {}
+    for entry in entries:
+        if entry.problem:
+            continue
+        course.submit(entry.student, assignment, dict(entry.files))
+        notes[entry.student] = entry.notes
+        if entry.first_name or entry.last_name or entry.student not in roster:
+            known = roster.get(entry.student, (None, None, None))
+            course.add_student(entry.student, first_name=entry.first_name or known[0],
+                               last_name=entry.last_name or known[1], email=known[2])
+    save_notes(course.root, assignment, notes)
+    choices = [c for e in entries for c in e.choices]
+    choices += [f"{e.student}: kept the graded submission: the new one cannot be graded "
+                f"({_new_problem(course, assignment, e) or e.problem}); --student {e.student} to grade it anyway"
+                for e in kept]
+    return [e.student for e in entries if not e.problem], choices
+
+
+def _new_problem(course, assignment: str, entry: Entry) -> str:
+    """Why the files of ``entry`` could not be graded (grading's own check), or ""."""
+    if entry.problem:
+        return entry.problem
+    names = course.notebooks(assignment)
+    for name in names:
+        path = entry.files.get(name)
+        problem, _ = read_submission(path.read_bytes() if path else None, name,
+                                     course.release_path(assignment, name).read_text(),
+                                     [p.stem for p in entry.files.values()])
+        if problem:
+            return f"{name}.ipynb: {problem}"
+    return ""
+
+
+def _keeps_graded(course, assignment: str, entry: Entry, replace) -> bool:
+    """Whether the import keeps this student's graded submission: the new one cannot be graded and
+    nobody asked to replace it (``replace``: True or the students named)."""
+    if replace is True or entry.student in replace:
+        return False
+    if not course.submission_dir(entry.student, assignment).is_dir():
+        return False
+    return course.result(assignment, entry.student).graded and bool(_new_problem(course, assignment, entry))
+
+
+def import_roster(course, students: list[Student], path: Path) -> list[Student]:
+    """Put the class list's ``students`` (read from ``path``: ``read_roster``) in ``course``'s gradebook
+    and return those whose id can be used; the file is kept with the course (``save_sheet``), so that
+    ``export`` fills in the platform's own worksheet."""
+    bad = [(s.id, id_problem(s.id)) for s in students if id_problem(s.id)]
+    for student, why in bad:
+        print(f"warning: roster: the student id {student!r} cannot be used: {why}", file=sys.stderr)
+    good = [s for s in students if not id_problem(s.id)]
+    for s in good:
+        course.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
+    save_roster(course.root, good)
+    save_sheet(course.root, path)
+    return good
