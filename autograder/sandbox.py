@@ -13,8 +13,9 @@
 4. runs the cells with a time limit per cell and a cap on output, leaving out the notebook's unchanged
    experiments (``sanitize.experiments``); a test cell's visible part runs in
    the kernel, its hidden part runs here in the grader (``remote.run_hidden``), calling the student's
-   functions with plain data over ``remote.KernelCalls``. ``score_test_cells`` then writes every test cell's outputs from the grader's
-   verdict alone (an error output when it failed, which is how nbgrader scores it);
+   functions with plain data over ``remote.KernelCalls``. ``score_test_cells`` then writes every test
+   cell's outputs from the grader's verdict alone (an error output when it failed, which is how
+   nbgrader scores it);
 5. stops early when the kernel dies (``os._exit``, a crash, the memory limit), hangs or ignores an
    interrupt: that cell and every later test cell score 0, and the notes say why.
 It returns the executed notebook(s) and notes; it never writes the gradebook. This module starts,
