@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from . import jail
-from .solutions import REFERENCE_STUB, released_before, stripped
+from .solutions import REFERENCE_STUB, package_dir, released_before, stripped
 
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
@@ -105,14 +105,6 @@ def strip_solutions(source: str, names) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def _package_dir(name: str) -> Path:
-    import importlib.util
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the package {name!r} cannot be found")
-    return Path(list(spec.submodule_search_locations)[0]).resolve()
-
-
 _LOCK = threading.Lock()
 
 
@@ -128,7 +120,7 @@ def _view(assignment: str) -> Path:
     library version and assignment, readable by the sandbox's uid): the tools and the solutions of the
     assignments before it, every other function stripped (``solutions.stripped``). An assignment not in
     the course order (a course of the instructor's own) strips every solution."""
-    source = _package_dir("course")
+    source = package_dir("course")
     files = sorted(source.glob("*.py"))
     strip = stripped(released_before(assignment))
     digest = hashlib.sha256(repr(sorted((m, sorted(n)) for m, n in strip.items())).encode())
@@ -169,7 +161,7 @@ def mounts(assignment: str) -> dict[str, str | None]:
     # shows, so there is nothing to cover (and covering it would make the way down to it)
     trees = [Path(tree) for tree in jail.python_trees()]
     for name, cover in (("course", stripped), ("autograder", None)):
-        installed = _package_dir(name)
+        installed = package_dir(name)
         if any(installed.is_relative_to(tree) for tree in trees):
             shown[str(installed)] = cover
     return shown

@@ -203,7 +203,7 @@ def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path)
     venv, clone = tmp_path / "venv", tmp_path / "check" / "clone"
     monkeypatch.setattr(jail, "python_trees", lambda: [str(venv)])
     for home in (clone, venv / "lib" / "site-packages"):
-        monkeypatch.setattr(library_view, "_package_dir", lambda name, home=home: home / name)
+        monkeypatch.setattr(library_view, "package_dir", lambda name, home=home: home / name)
         shown = library_view.mounts(A)
         view = str(library_view.view(A).parent)
         if home == clone:
