@@ -5,14 +5,21 @@ One step-size submission (the reference answers plus a probe cell) is graded onc
 what student code can see and do, and each test reads that from the graded notebook.
 """
 
+import contextlib
 import json
 import os
 from pathlib import Path
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import uuid
 
 import nbformat
 import pytest
 
+import autograder
 from autograder import jail, library_view
 from autograder.grading import REPO_SOURCE, Course, SandboxUnavailable
 from autograder.sandbox import UNSAFE_NOTE
@@ -267,11 +274,20 @@ except OSError as error:
 else:
     print('fork never refused:', started)
 """
-AS_NOBODY = """
+AS_GRADER = """
 import sys
 from autograder.grading import Course
 result = Course(sys.argv[1], timeout=30).grade(sys.argv[2], seed=3, workers=1, feedback=False)[0]
 print('RESULT', result.status, result.auto_score)
+"""
+AS_NOBODY = ["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--"]
+SHADOW = """
+import os
+os.makedirs("course", exist_ok=True)
+for name in ("course.py", "course/__init__.py"):
+    with open(name, "w") as fh:
+        fh.write("raise ImportError('the course a cell wrote')\\n")
+print("SHADOW written in", os.getcwd())
 """
 
 
@@ -286,45 +302,61 @@ def _tagged(marker):
     return found
 
 
-def test_a_fork_bomb_is_capped_without_root(tmp_path):
-    """Graded by a normal user (uid 65534, no writable pids cgroup), a fork bomb gets at most the
-    sandbox's 256 processes and threads, the class finishes with full marks for the honest answers,
-    and nothing the bomb started outlives the run."""
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-    import uuid
+def _grade_from(folder, course, as_user=()):
+    """Grade ``course`` (a folder in ``folder``) with a fresh ``python -c`` started in ``folder``, which
+    Python puts first on its ``sys.path``, as ``as_user`` (a command prefix); its (status, score) and
+    what the graded notebook of the one student printed."""
+    env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(folder / "home"),
+           "LANG": "C.UTF-8"}
+    done = subprocess.run([*as_user, sys.executable, "-c", AS_GRADER, str(course.root), A], capture_output=True,
+                          text=True, timeout=900, env=env, cwd=str(folder))
+    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+    assert line, done.stderr[-3000:]
+    student, = course.students(A)
+    graded = nbformat.read(course.root / "autograded" / student / A / f"{A}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return line[0].split()[1:], printed
 
+
+@contextlib.contextmanager
+def _reachable_by_others(*paths):
+    """Let "others" pass through (x, not r) every folder above ``paths`` that does not let them (a Python
+    installed under root's home, mode 700, as on CI's machines), and put the modes back afterwards."""
+    opened = []
+    try:
+        for path in paths:
+            for folder in Path(os.path.realpath(path)).parents:
+                mode = folder.stat().st_mode & 0o7777
+                if not mode & 0o001:
+                    folder.chmod(mode | 0o001)
+                    opened.append((folder, mode))
+        yield
+    finally:
+        for folder, mode in reversed(opened):
+            folder.chmod(mode)
+
+
+def test_a_fork_bomb_is_capped_without_root():
+    """Graded by a normal user (uid 65534, no writable pids cgroup) from the folder that holds the course
+    folder, named ``course``, a fork bomb gets at most the sandbox's 256 processes and threads, the class
+    finishes with full marks for the honest answers, and nothing the bomb started outlives the run."""
     if os.getuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root to become a normal user (setpriv), as CI runs the tests")
-    if subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--",
-                       sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import autograder'], check=True)"], capture_output=True).returncode:
-        pytest.skip(f"uid {jail.NOBODY} cannot run this Python ({sys.executable}); "
-                    "test_the_task_cap_holds_for_a_normal_user checks the cap itself")
     marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
     root = Path(tempfile.mkdtemp(prefix="sgd-course-nobody-"))
     try:
-        course = Course.from_sources(root / "course")
-        course.build([A])
-        nb = nbformat.reads(build(course), as_version=4)
-        nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
-        course.submit("bomber", A, {A: nbformat.writes(nb)})
-        (root / "home").mkdir()
-        for path in [root, *root.rglob("*")]:
-            os.chown(path, jail.NOBODY, jail.NOBODY)
-        root.chmod(0o755)
-        env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(root / "home"),
-               "LANG": "C.UTF-8"}
-        done = subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all",
-                               "--", sys.executable, "-c", AS_NOBODY, str(course.root), A],
-                              capture_output=True, text=True, timeout=900, env=env, cwd=str(root))
-        line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
-        assert line, done.stderr[-3000:]
-        assert line[0].split()[1:] == ["graded", str(float(FULL))], line
-        graded = nbformat.read(course.root / "autograded" / "bomber" / A / f"{A}.ipynb", as_version=4)
-        printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code"
-                          for o in c.get("outputs", []))
+        with _reachable_by_others(sys.executable, sys.prefix, sys.base_prefix, Path(autograder.__file__).parent):
+            course = Course.from_sources(root / "course")
+            course.build([A])
+            nb = nbformat.reads(build(course), as_version=4)
+            nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
+            course.submit("bomber", A, {A: nbformat.writes(nb)})
+            (root / "home").mkdir()
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, jail.NOBODY, jail.NOBODY)
+            root.chmod(0o755)
+            result, printed = _grade_from(root, course, AS_NOBODY)
+        assert result == ["graded", str(float(FULL))], (result, printed[-2000:])
         assert "fork refused after" in printed, printed[-2000:]
         started = int(printed.split("fork refused after")[1].split()[0])
         assert started < jail.Limits().max_tasks, started
@@ -333,6 +365,26 @@ def test_a_fork_bomb_is_capped_without_root(tmp_path):
         for pid in _tagged(marker):
             os.kill(pid, 9)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_folder_named_course_and_a_course_the_student_writes_hide_not_the_library(tmp_path):
+    """The kernel imports the library view, and the honest answers earn full marks, when the grader
+    starts in the folder that holds the course folder and that folder is named ``course`` (a namespace
+    package to Python, first on the grader's ``sys.path``), the submission's folder holds a ``course.py``
+    and a ``course/``, and the student's first cell writes both into the kernel's working folder before
+    the notebook imports ``course``."""
+    course = Course.from_sources(tmp_path / "course")
+    course.build([A])
+    nb = nbformat.reads(build(course), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(SHADOW))
+    course.submit("shadow", A, {A: nbformat.writes(nb)})
+    submitted = course.submission_dir("shadow", A)
+    (submitted / "course").mkdir()
+    for name in ("course.py", "course/__init__.py"):
+        (submitted / name).write_text("raise ImportError('the course in the submission')\n")
+    result, printed = _grade_from(tmp_path, course)
+    assert "SHADOW written in /home/student" in printed, printed[-2000:]
+    assert result == ["graded", str(float(FULL))], (result, printed[-2000:])
 
 
 def test_the_task_cap_holds_for_a_normal_user(tmp_path):
