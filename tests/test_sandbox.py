@@ -203,6 +203,25 @@ def test_library_view_keeps_tools_and_strips_only_that_assignments_solutions():
     assert "not available while grading" in (library_view.view("step_sizes") / "sgd.py").read_text()
 
 
+def test_a_view_folder_another_user_could_change_is_not_used(tmp_path, monkeypatch):
+    """The views live in the shared temp folder under names anyone can compute: a folder of that name
+    that other users may write (or that another uid made) is passed over for a view of this process's
+    own, with the stripped library in it; a view this uid made is used again."""
+    monkeypatch.setattr(library_view.tempfile, "gettempdir", lambda: str(tmp_path))
+    first = library_view.view("a course of one's own")   # not in the course order: every solution stripped
+    assert first.parent.parent == tmp_path and library_view.view("another course of one's own") == first
+    made = {path.name: path.read_text() for path in first.iterdir()}
+    assert "not available while grading" in made["schedules.py"]
+    (first / "schedules.py").write_text("def constant(tau):\n    return lambda k: tau\n")
+    for path in [first.parent, first, *first.iterdir(), first.parent / f"{library_view.LAUNCHER}.py"]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+        if os.getuid() == 0:   # as CI runs the tests: the folder is another user's too
+            os.chown(path, jail.NOBODY, jail.NOBODY)
+    again = library_view.view("a third course of one's own")
+    assert again.parent.parent == tmp_path
+    assert {path.name: path.read_text() for path in again.iterdir()} == made
+
+
 def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path):
     """Installed from a source folder (``pip install -e``, a CI clone in /check/...), ``course`` and
     ``autograder`` lie outside what the sandbox shows: covering them would make the folders above them
