@@ -1,8 +1,9 @@
 """The grading kernel's sandbox (bubblewrap), seen from inside by a probing submission, and the
 refusal to grade without it.
 
-One step-size submission (the reference answers plus a probe cell) is graded once; the probe prints
-what student code can see and do, and each test reads that from the graded notebook.
+One step-size submission (the reference answers, a first cell that writes a ``course`` package and
+module into its working folder, and a probe cell) is graded once; the probe prints what student code
+can see and do, and each test reads that from the graded notebook.
 """
 
 import contextlib
@@ -25,9 +26,21 @@ from autograder.grading import REPO_SOURCE, Course, SandboxUnavailable
 from autograder.sandbox import UNSAFE_NOTE
 from test_hardening import A, FULL, build
 
+SHADOW = """
+import os
+os.makedirs("course", exist_ok=True)
+for name in ("course.py", "course/__init__.py"):
+    with open(name, "w") as fh:
+        fh.write("raise ImportError('the course a cell wrote')\\n")
+print("SHADOW written in", os.getcwd())
+"""
 PROBE = r'''
-import ctypes, errno, json, os, socket
-seen = {"uid": os.getuid(), "cwd": os.getcwd(), "home_files": os.listdir("."), "root": sorted(os.listdir("/")),
+import ctypes, errno, json, os, shutil, socket, sys
+shadow = sorted(f for f in os.listdir(".") if f.startswith("course"))   # what the first cell (SHADOW) wrote
+shutil.rmtree("course")
+os.remove("course.py")
+seen = {"shadow": shadow, "course_file": sys.modules["course"].__file__,
+        "uid": os.getuid(), "cwd": os.getcwd(), "home_files": os.listdir("."), "root": sorted(os.listdir("/")),
         "env": sorted(os.environ), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
 seen["cap_eff"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
 seen["course_root_visible"] = os.path.exists(@course@)
@@ -104,7 +117,13 @@ def probed(tmp_path_factory):
     for key, value in (("course", str(course.root)), ("sources", str(REPO_SOURCE)), ("seed", str(seed)),
                        ("port", listener.getsockname()[1])):
         probe = probe.replace(f"@{key}@", repr(value))
-    course.submit("probe", A, {A: build(course, after=("stochastic_gradient", probe))})
+    nb = nbformat.reads(build(course, after=("stochastic_gradient", probe)), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(SHADOW))   # before the notebook imports course
+    course.submit("probe", A, {A: nbformat.writes(nb)})
+    submitted = course.submission_dir("probe", A)
+    (submitted / "course").mkdir()
+    for name in ("course.py", "course/__init__.py"):
+        (submitted / name).write_text("raise ImportError('the course in the submission')\n")
     result, = course.grade(A, seed=seed, workers=1)
     listener.close()
     nb = nbformat.read(course.root / "autograded" / "probe" / A / f"{A}.ipynb", 4)
@@ -116,6 +135,15 @@ def probed(tmp_path_factory):
 def test_the_probing_submission_is_graded_normally(probed):
     result, _ = probed
     assert result.graded and result.auto_score == FULL, (result.notes, result.cells)
+
+
+def test_a_course_the_student_writes_or_submits_hides_not_the_library(probed):
+    """The student's first cell writes a ``course/`` and a ``course.py`` into the kernel's working folder
+    before the notebook imports ``course``, and the submission's folder holds both too: the kernel
+    imports the library view all the same (and the answers earn full marks, above)."""
+    _, seen = probed
+    assert seen["shadow"] == ["course", "course.py"], "the first cell wrote both"
+    assert seen["course_file"] == str(library_view.view(A) / "__init__.py")
 
 
 def test_an_unprivileged_uid_without_capabilities(probed):
@@ -222,6 +250,19 @@ def test_a_view_folder_another_user_could_change_is_not_used(tmp_path, monkeypat
     assert {path.name: path.read_text() for path in again.iterdir()} == made
 
 
+def test_the_view_is_made_from_the_installed_course_whatever_the_graders_folder_holds(tmp_path):
+    """A grader started (``python -c``) in the folder that holds a course folder named ``course`` (no
+    ``__init__.py``: a namespace package to Python, first on that grader's ``sys.path``) makes the
+    kernel's view from the installed library: the files of this process's view."""
+    Course.from_sources(tmp_path / "course")
+    done = subprocess.run([sys.executable, "-c", "import sys; from autograder import library_view; "
+                           "print(library_view.view(sys.argv[1]))", A], capture_output=True, text=True,
+                          timeout=300, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs, mine = Path(done.stdout.strip()), library_view.view(A)
+    assert {p.name: p.read_text() for p in theirs.glob("*.py")} == {p.name: p.read_text() for p in mine.glob("*.py")}
+
+
 def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path):
     """Installed from a source folder (``pip install -e``, a CI clone in /check/...), ``course`` and
     ``autograder`` lie outside what the sandbox shows: covering them would make the folders above them
@@ -300,14 +341,6 @@ result = Course(sys.argv[1], timeout=30).grade(sys.argv[2], seed=3, workers=1, f
 print('RESULT', result.status, result.auto_score)
 """
 AS_NOBODY = ["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--"]
-SHADOW = """
-import os
-os.makedirs("course", exist_ok=True)
-for name in ("course.py", "course/__init__.py"):
-    with open(name, "w") as fh:
-        fh.write("raise ImportError('the course a cell wrote')\\n")
-print("SHADOW written in", os.getcwd())
-"""
 
 
 def _tagged(marker):
@@ -384,26 +417,6 @@ def test_a_fork_bomb_is_capped_without_root():
         for pid in _tagged(marker):
             os.kill(pid, 9)
         shutil.rmtree(root, ignore_errors=True)
-
-
-def test_a_folder_named_course_and_a_course_the_student_writes_hide_not_the_library(tmp_path):
-    """The kernel imports the library view, and the honest answers earn full marks, when the grader
-    starts in the folder that holds the course folder and that folder is named ``course`` (a namespace
-    package to Python, first on the grader's ``sys.path``), the submission's folder holds a ``course.py``
-    and a ``course/``, and the student's first cell writes both into the kernel's working folder before
-    the notebook imports ``course``."""
-    course = Course.from_sources(tmp_path / "course")
-    course.build([A])
-    nb = nbformat.reads(build(course), as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(SHADOW))
-    course.submit("shadow", A, {A: nbformat.writes(nb)})
-    submitted = course.submission_dir("shadow", A)
-    (submitted / "course").mkdir()
-    for name in ("course.py", "course/__init__.py"):
-        (submitted / name).write_text("raise ImportError('the course in the submission')\n")
-    result, printed = _grade_from(tmp_path, course)
-    assert "SHADOW written in /home/student" in printed, printed[-2000:]
-    assert result == ["graded", str(float(FULL))], (result, printed[-2000:])
 
 
 def test_the_task_cap_holds_for_a_normal_user(tmp_path):
