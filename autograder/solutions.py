@@ -144,7 +144,7 @@ def package_dir(name: str) -> Path:
         spec = find_spec(name, None) if find_spec else None
         if spec is not None and spec.has_location and spec.submodule_search_locations is not None:
             return Path(spec.origin).resolve().parent
-    raise RuntimeError(f"the package {name!r} cannot be found (only a folder of that name without __init__.py)")
+    raise RuntimeError(f"the package {name!r} cannot be found (a folder of that name without __init__.py is none)")
 
 
 def course_functions(folder: Path | None = None) -> dict[str, set[str]]:
