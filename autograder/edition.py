@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from .solutions import ORDER, SOLUTIONS, check_assignments, stripped
+from .solutions import ORDER, SOLUTIONS, check_assignments, package_dir, stripped
 
 DISTRIBUTION = "sgd-course"
 MARK = "student_edition.json"
@@ -289,8 +289,7 @@ def student_readme(version_: str, released: Sequence[str], wheel: str) -> str:
 
 def edition_files(source: Path, release: Path, released: Sequence[str], tmp: Path) -> dict[str, bytes]:
     """Every file of the edition's wheel (path in the wheel -> content); ``release``: the release notebooks."""
-    import course as course_package
-    files = course_files(Path(course_package.__file__).resolve().parent, released)
+    files = course_files(package_dir("course"), released)
     files.update(autograder_files(Path(__file__).resolve().parent))
     files.update(folder_files(release, f"autograder/{RELEASE}"))
     files.update(replay_files(source, tmp, released))

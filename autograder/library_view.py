@@ -17,14 +17,16 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
 from . import jail
-from .solutions import REFERENCE_STUB, released_before, stripped
+from .solutions import REFERENCE_STUB, package_dir, released_before, stripped
 
 LAUNCHER = "sgd_course_kernel"
 """The grading kernel's module (``python -m sgd_course_kernel``), next to the view's ``course``."""
@@ -105,14 +107,6 @@ def strip_solutions(source: str, names) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def _package_dir(name: str) -> Path:
-    import importlib.util
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the package {name!r} cannot be found")
-    return Path(list(spec.submodule_search_locations)[0]).resolve()
-
-
 _LOCK = threading.Lock()
 
 
@@ -127,35 +121,60 @@ def _view(assignment: str) -> Path:
     """The copy of ``course`` that a student's edition has while ``assignment`` is open (made once per
     library version and assignment, readable by the sandbox's uid): the tools and the solutions of the
     assignments before it, every other function stripped (``solutions.stripped``). An assignment not in
-    the course order (a course of the instructor's own) strips every solution."""
-    source = _package_dir("course")
+    the course order (a course of the instructor's own) strips every solution. A folder of the view's
+    name that another user made or can change is not used (``_ours``): this process makes its own."""
+    source = package_dir("course")
     files = sorted(source.glob("*.py"))
     strip = stripped(released_before(assignment))
     digest = hashlib.sha256(repr(sorted((m, sorted(n)) for m, n in strip.items())).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(REFERENCE_STUB.encode() + LAUNCHER_SOURCE.encode())
-    target = Path(tempfile.gettempdir()) / f"sgd-course-library-{digest.hexdigest()[:16]}" / "course"
-    if not (target.is_dir() and (target.parent / f"{LAUNCHER}.py").is_file()):
-        if target.parent.is_dir():   # left incomplete by an older version: made again
-            shutil.rmtree(target.parent, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix="sgd-course-library-staging-")) / "course"
-        staging.mkdir()
-        for path in files:
-            text = path.read_text()
-            if path.stem in strip:
-                text = strip_solutions(text, strip[path.stem])
-            (staging / path.name).write_text(text)
-        (staging.parent / f"{LAUNCHER}.py").write_text(LAUNCHER_SOURCE)
-        for folder in (staging.parent, staging):
-            folder.chmod(0o755)
-        for path in [*staging.iterdir(), staging.parent / f"{LAUNCHER}.py"]:
-            path.chmod(0o644)
+    target = Path(tempfile.gettempdir()) / f"sgd-course-library-{digest.hexdigest()[:16]}"
+    if _ours(target):
+        return target / "course"
+    if target.is_dir() and not target.is_symlink() and target.stat().st_uid == os.getuid():
+        shutil.rmtree(target, ignore_errors=True)   # left incomplete by an older version: made again
+    staging = _write_view(files, strip)
+    try:
+        staging.rename(target)   # course/ and the launcher at once
+    except OSError:  # another grader made it meanwhile, or another user holds the name: then our own
+        if not _ours(target):
+            return staging / "course"
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / "course"
+
+
+def _write_view(files: list[Path], strip: dict[str, set[str]]) -> Path:
+    """A new folder (readable by all, writable by this uid only) holding ``course/``, the ``files``
+    with the functions in ``strip`` stripped, and the launcher."""
+    staging = Path(tempfile.mkdtemp(prefix="sgd-course-library-staging-"))
+    (staging / "course").mkdir()
+    for path in files:
+        text = path.read_text()
+        if path.stem in strip:
+            text = strip_solutions(text, strip[path.stem])
+        (staging / "course" / path.name).write_text(text)
+    (staging / f"{LAUNCHER}.py").write_text(LAUNCHER_SOURCE)
+    for folder in (staging, staging / "course"):
+        folder.chmod(0o755)
+    for path in [*(staging / "course").iterdir(), staging / f"{LAUNCHER}.py"]:
+        path.chmod(0o644)
+    return staging
+
+
+def _ours(folder: Path) -> bool:
+    """Whether ``folder`` holds a complete view that no other uid made or can change (the temp folder
+    is shared: a folder of that name that another user made, say an empty one a grader running as
+    nobody left, or one a student on the same machine put there, may hold anything)."""
+    for path in (folder, folder / "course", folder / "course" / "__init__.py", folder / f"{LAUNCHER}.py"):
         try:
-            staging.parent.rename(target.parent)   # course/ and the launcher at once
-        except OSError:  # another grader made it meanwhile
-            shutil.rmtree(staging.parent, ignore_errors=True)
-    return target
+            mode = path.lstat()
+        except OSError:
+            return False
+        if mode.st_uid != os.getuid() or stat.S_ISLNK(mode.st_mode) or mode.st_mode & 0o022:
+            return False
+    return True
 
 
 def mounts(assignment: str) -> dict[str, str | None]:
@@ -169,7 +188,7 @@ def mounts(assignment: str) -> dict[str, str | None]:
     # shows, so there is nothing to cover (and covering it would make the way down to it)
     trees = [Path(tree) for tree in jail.python_trees()]
     for name, cover in (("course", stripped), ("autograder", None)):
-        installed = _package_dir(name)
+        installed = package_dir(name)
         if any(installed.is_relative_to(tree) for tree in trees):
             shown[str(installed)] = cover
     return shown

@@ -214,7 +214,9 @@ def _kernel_spec(folder, job, scratch, sockets, cgroup, unsafe):
     """Write the kernelspec of this submission's kernel: ``autograder.jail`` (cgroup, limits, drop
     root) exec'ing bubblewrap, which runs ipykernel in the sandbox (``jail``'s docstring).
     ``unsafe``: no bubblewrap (the instructor's explicit ``--unsafe-no-sandbox``)."""
-    kernel = [sys.executable, "-m", library_view.LAUNCHER, "-f", "{connection_file}",
+    # -P: the kernel's working folder does not go first on sys.path, so a course/ or course.py a cell
+    # writes there cannot hide the library view (IPython adds it later, after the view and the stdlib)
+    kernel = [sys.executable, "-P", "-m", library_view.LAUNCHER, "-f", "{connection_file}",
               "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
     env = _kernel_env()
     env["PYTHONPATH"] = library_view.python_path(job.assignment)

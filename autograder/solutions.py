@@ -16,7 +16,7 @@ one.
 from __future__ import annotations
 
 import ast
-import importlib.util
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -132,12 +132,26 @@ TOOLS: dict[str, tuple[str, ...]] = {
 }
 
 
+def package_dir(name: str) -> Path:
+    """The folder of the installed package ``name`` (``course``, ``autograder``), whatever the current
+    folder holds. A folder of that name without ``__init__.py`` on ``sys.path`` (an nbgrader course
+    folder called ``course`` in the folder the grader was started from, which ``python -c`` or
+    ``python -m`` puts first) is a namespace package to Python, and the path finder returns it before an
+    editable install's finder is asked: the first finder that knows ``name`` as a regular package
+    answers. Raises RuntimeError where none does."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec(name, None) if find_spec else None
+        if spec is not None and spec.has_location and spec.submodule_search_locations is not None:
+            return Path(spec.origin).resolve().parent
+    raise RuntimeError(f"the package {name!r} cannot be found (a folder of that name without __init__.py is none)")
+
+
 def course_functions(folder: Path | None = None) -> dict[str, set[str]]:
     """Module -> the functions and methods (qualified: ``Class.method``) that ``course`` defines at the
     top of its modules (read from the source in ``folder``, default: the installed package)."""
     if folder is None:
-        spec = importlib.util.find_spec("course")
-        folder = Path(list(spec.submodule_search_locations)[0])
+        folder = package_dir("course")
     found: dict[str, set[str]] = {}
     for path in sorted(Path(folder).glob("*.py")):
         names = set()

@@ -1,26 +1,46 @@
 """The grading kernel's sandbox (bubblewrap), seen from inside by a probing submission, and the
 refusal to grade without it.
 
-One step-size submission (the reference answers plus a probe cell) is graded once; the probe prints
-what student code can see and do, and each test reads that from the graded notebook.
+One step-size submission (the reference answers, a first cell that writes a ``course`` package and
+module into its working folder, and a probe cell) is graded once; the probe prints what student code
+can see and do, and each test reads that from the graded notebook.
 """
 
+import contextlib
 import json
 import os
 from pathlib import Path
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import uuid
 
 import nbformat
 import pytest
 
+import autograder
 from autograder import jail, library_view
 from autograder.grading import REPO_SOURCE, Course, SandboxUnavailable
 from autograder.sandbox import UNSAFE_NOTE
 from test_hardening import A, FULL, build
 
+SHADOW = """
+import os
+os.makedirs("course", exist_ok=True)
+for name in ("course.py", "course/__init__.py"):
+    with open(name, "w") as fh:
+        fh.write("raise ImportError('the course a cell wrote')\\n")
+print("SHADOW written in", os.getcwd())
+"""
 PROBE = r'''
-import ctypes, errno, json, os, socket
-seen = {"uid": os.getuid(), "cwd": os.getcwd(), "home_files": os.listdir("."), "root": sorted(os.listdir("/")),
+import ctypes, errno, json, os, shutil, socket, sys
+shadow = sorted(f for f in os.listdir(".") if f.startswith("course"))   # what the first cell (SHADOW) wrote
+shutil.rmtree("course")
+os.remove("course.py")
+seen = {"shadow": shadow, "course_file": sys.modules["course"].__file__,
+        "uid": os.getuid(), "cwd": os.getcwd(), "home_files": os.listdir("."), "root": sorted(os.listdir("/")),
         "env": sorted(os.environ), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
 seen["cap_eff"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
 seen["course_root_visible"] = os.path.exists(@course@)
@@ -97,7 +117,13 @@ def probed(tmp_path_factory):
     for key, value in (("course", str(course.root)), ("sources", str(REPO_SOURCE)), ("seed", str(seed)),
                        ("port", listener.getsockname()[1])):
         probe = probe.replace(f"@{key}@", repr(value))
-    course.submit("probe", A, {A: build(course, after=("stochastic_gradient", probe))})
+    nb = nbformat.reads(build(course, after=("stochastic_gradient", probe)), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(SHADOW))   # before the notebook imports course
+    course.submit("probe", A, {A: nbformat.writes(nb)})
+    submitted = course.submission_dir("probe", A)
+    (submitted / "course").mkdir()
+    for name in ("course.py", "course/__init__.py"):
+        (submitted / name).write_text("raise ImportError('the course in the submission')\n")
     result, = course.grade(A, seed=seed, workers=1)
     listener.close()
     nb = nbformat.read(course.root / "autograded" / "probe" / A / f"{A}.ipynb", 4)
@@ -109,6 +135,15 @@ def probed(tmp_path_factory):
 def test_the_probing_submission_is_graded_normally(probed):
     result, _ = probed
     assert result.graded and result.auto_score == FULL, (result.notes, result.cells)
+
+
+def test_a_course_the_student_writes_or_submits_hides_not_the_library(probed):
+    """The student's first cell writes a ``course/`` and a ``course.py`` into the kernel's working folder
+    before the notebook imports ``course``, and the submission's folder holds both too: the kernel
+    imports the library view all the same (and the answers earn full marks, above)."""
+    _, seen = probed
+    assert seen["shadow"] == ["course", "course.py"], "the first cell wrote both"
+    assert seen["course_file"] == str(library_view.view(A) / "__init__.py")
 
 
 def test_an_unprivileged_uid_without_capabilities(probed):
@@ -196,6 +231,38 @@ def test_library_view_keeps_tools_and_strips_only_that_assignments_solutions():
     assert "not available while grading" in (library_view.view("step_sizes") / "sgd.py").read_text()
 
 
+def test_a_view_folder_another_user_could_change_is_not_used(tmp_path, monkeypatch):
+    """The views live in the shared temp folder under names anyone can compute: a folder of that name
+    that other users may write (or that another uid made) is passed over for a view of this process's
+    own, with the stripped library in it; a view this uid made is used again."""
+    monkeypatch.setattr(library_view.tempfile, "gettempdir", lambda: str(tmp_path))
+    first = library_view.view("a course of one's own")   # not in the course order: every solution stripped
+    assert first.parent.parent == tmp_path and library_view.view("another course of one's own") == first
+    made = {path.name: path.read_text() for path in first.iterdir()}
+    assert "not available while grading" in made["schedules.py"]
+    (first / "schedules.py").write_text("def constant(tau):\n    return lambda k: tau\n")
+    for path in [first.parent, first, *first.iterdir(), first.parent / f"{library_view.LAUNCHER}.py"]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+        if os.getuid() == 0:   # as CI runs the tests: the folder is another user's too
+            os.chown(path, jail.NOBODY, jail.NOBODY)
+    again = library_view.view("a third course of one's own")
+    assert again.parent.parent == tmp_path
+    assert {path.name: path.read_text() for path in again.iterdir()} == made
+
+
+def test_the_view_is_made_from_the_installed_course_whatever_the_graders_folder_holds(tmp_path):
+    """A grader started (``python -c``) in the folder that holds a course folder named ``course`` (no
+    ``__init__.py``: a namespace package to Python, first on that grader's ``sys.path``) makes the
+    kernel's view from the installed library: the files of this process's view."""
+    Course.from_sources(tmp_path / "course")
+    done = subprocess.run([sys.executable, "-c", "import sys; from autograder import library_view; "
+                           "print(library_view.view(sys.argv[1]))", A], capture_output=True, text=True,
+                          timeout=300, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs, mine = Path(done.stdout.strip()), library_view.view(A)
+    assert {p.name: p.read_text() for p in theirs.glob("*.py")} == {p.name: p.read_text() for p in mine.glob("*.py")}
+
+
 def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path):
     """Installed from a source folder (``pip install -e``, a CI clone in /check/...), ``course`` and
     ``autograder`` lie outside what the sandbox shows: covering them would make the folders above them
@@ -203,7 +270,7 @@ def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path)
     venv, clone = tmp_path / "venv", tmp_path / "check" / "clone"
     monkeypatch.setattr(jail, "python_trees", lambda: [str(venv)])
     for home in (clone, venv / "lib" / "site-packages"):
-        monkeypatch.setattr(library_view, "_package_dir", lambda name, home=home: home / name)
+        monkeypatch.setattr(library_view, "package_dir", lambda name, home=home: home / name)
         shown = library_view.mounts(A)
         view = str(library_view.view(A).parent)
         if home == clone:
@@ -267,12 +334,13 @@ except OSError as error:
 else:
     print('fork never refused:', started)
 """
-AS_NOBODY = """
+AS_GRADER = """
 import sys
 from autograder.grading import Course
 result = Course(sys.argv[1], timeout=30).grade(sys.argv[2], seed=3, workers=1, feedback=False)[0]
 print('RESULT', result.status, result.auto_score)
 """
+AS_NOBODY = ["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--"]
 
 
 def _tagged(marker):
@@ -286,45 +354,61 @@ def _tagged(marker):
     return found
 
 
-def test_a_fork_bomb_is_capped_without_root(tmp_path):
-    """Graded by a normal user (uid 65534, no writable pids cgroup), a fork bomb gets at most the
-    sandbox's 256 processes and threads, the class finishes with full marks for the honest answers,
-    and nothing the bomb started outlives the run."""
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-    import uuid
+def _grade_from(folder, course, as_user=()):
+    """Grade ``course`` (a folder in ``folder``) with a fresh ``python -c`` started in ``folder``, which
+    Python puts first on its ``sys.path``, as ``as_user`` (a command prefix); its (status, score) and
+    what the graded notebook of the one student printed."""
+    env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(folder / "home"),
+           "LANG": "C.UTF-8"}
+    done = subprocess.run([*as_user, sys.executable, "-c", AS_GRADER, str(course.root), A], capture_output=True,
+                          text=True, timeout=900, env=env, cwd=str(folder))
+    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
+    assert line, done.stderr[-3000:]
+    student, = course.students(A)
+    graded = nbformat.read(course.root / "autograded" / student / A / f"{A}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return line[0].split()[1:], printed
 
+
+@contextlib.contextmanager
+def _reachable_by_others(*paths):
+    """Let "others" pass through (x, not r) every folder above ``paths`` that does not let them (a Python
+    installed under root's home, mode 700, as on CI's machines), and put the modes back afterwards."""
+    opened = []
+    try:
+        for path in paths:
+            for folder in Path(os.path.realpath(path)).parents:
+                mode = folder.stat().st_mode & 0o7777
+                if not mode & 0o001:
+                    folder.chmod(mode | 0o001)
+                    opened.append((folder, mode))
+        yield
+    finally:
+        for folder, mode in reversed(opened):
+            folder.chmod(mode)
+
+
+def test_a_fork_bomb_is_capped_without_root():
+    """Graded by a normal user (uid 65534, no writable pids cgroup) from the folder that holds the course
+    folder, named ``course``, a fork bomb gets at most the sandbox's 256 processes and threads, the class
+    finishes with full marks for the honest answers, and nothing the bomb started outlives the run."""
     if os.getuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root to become a normal user (setpriv), as CI runs the tests")
-    if subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all", "--",
-                       sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import autograder'], check=True)"], capture_output=True).returncode:
-        pytest.skip(f"uid {jail.NOBODY} cannot run this Python ({sys.executable}); "
-                    "test_the_task_cap_holds_for_a_normal_user checks the cap itself")
     marker = f"3000.{uuid.uuid4().int % 10 ** 9}"
     root = Path(tempfile.mkdtemp(prefix="sgd-course-nobody-"))
     try:
-        course = Course.from_sources(root / "course")
-        course.build([A])
-        nb = nbformat.reads(build(course), as_version=4)
-        nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
-        course.submit("bomber", A, {A: nbformat.writes(nb)})
-        (root / "home").mkdir()
-        for path in [root, *root.rglob("*")]:
-            os.chown(path, jail.NOBODY, jail.NOBODY)
-        root.chmod(0o755)
-        env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(root / "home"),
-               "LANG": "C.UTF-8"}
-        done = subprocess.run(["setpriv", f"--reuid={jail.NOBODY}", f"--regid={jail.NOBODY}", "--clear-groups", "--inh-caps=-all",
-                               "--", sys.executable, "-c", AS_NOBODY, str(course.root), A],
-                              capture_output=True, text=True, timeout=900, env=env, cwd=str(root))
-        line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
-        assert line, done.stderr[-3000:]
-        assert line[0].split()[1:] == ["graded", str(float(FULL))], line
-        graded = nbformat.read(course.root / "autograded" / "bomber" / A / f"{A}.ipynb", as_version=4)
-        printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code"
-                          for o in c.get("outputs", []))
+        with _reachable_by_others(sys.executable, sys.prefix, sys.base_prefix, Path(autograder.__file__).parent):
+            course = Course.from_sources(root / "course")
+            course.build([A])
+            nb = nbformat.reads(build(course), as_version=4)
+            nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
+            course.submit("bomber", A, {A: nbformat.writes(nb)})
+            (root / "home").mkdir()
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, jail.NOBODY, jail.NOBODY)
+            root.chmod(0o755)
+            result, printed = _grade_from(root, course, AS_NOBODY)
+        assert result == ["graded", str(float(FULL))], (result, printed[-2000:])
         assert "fork refused after" in printed, printed[-2000:]
         started = int(printed.split("fork refused after")[1].split()[0])
         assert started < jail.Limits().max_tasks, started
