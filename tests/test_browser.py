@@ -40,7 +40,7 @@ def graded_class(request, tmp_path_factory):
     run there too), the browser tests grade a lean class instead (per assignment: the reference
     solution, the unchanged student version and the truncated file), to keep them fast."""
     here = Path(__file__).resolve()
-    if not is_xdist_worker(request) and any("graded_demo" in item.fixturenames and Path(item.path).resolve() != here
+    if not is_xdist_worker(request) and any("demo_class" in item.fixturenames and Path(item.path).resolve() != here
                                             for item in request.session.items):
         return request.getfixturevalue("demo_class")
     course = Course.from_sources(tmp_path_factory.mktemp("course"))

@@ -183,29 +183,33 @@ def _messages(course, student, assignment) -> dict:
     return found
 
 
-def _verdicts(course, assignment, results) -> dict:
-    """student -> (grade_id -> score, grade_id -> message of a failed cell, why it could not be graded)."""
-    return {r.student: ({c.cell: c.score for c in r.cells}, _messages(course, r.student, assignment), r.reason)
-            for r in results}
+def _graded(course, assignment, submissions=None):
+    """Grade the demo class (or the same files as the course ``submissions``) at ``SEED``."""
+    if submissions is None:
+        roster = demo.submit_demo_class(course, assignment)
+    else:
+        roster = submissions.students(assignment)
+        for student in roster:
+            folder = submissions.submission_dir(student, assignment)
+            course.submit(student, assignment, {p.stem: p.read_bytes() for p in folder.glob("*.ipynb")})
+    results = course.grade(assignment, seed=SEED, feedback=False, workers=2)
+    return roster, {r.student: ({c.cell: c.score for c in r.cells}, _messages(course, r.student, assignment), r.reason)
+                    for r in results}
 
 
 @pytest.mark.parametrize("assignment", ["step_sizes", "nonsmooth", "mlp"])
-def test_replay_grades_the_demo_class_as_grading_does(bundled, graded_demo, tmp_path, assignment, monkeypatch):
+def test_replay_grades_the_demo_class_as_grading_does(bundled, tmp_path, assignment, monkeypatch):
     """The demo class (reference, unchanged, every demo bug, a truncated file) graded with the real hidden
-    tests (the session's demo class, graded at ``SEED``) and with the replayed calls at the same seed:
-    the same score and message in every replayable cell; a cell that is not replayable is graded on its
-    visible tests only."""
-    _, real, rosters, results = graded_demo
-    roster = rosters[assignment]
-    truth = _verdicts(real, assignment, [r for (a, _), r in results.items() if a == assignment])
+    tests and with the replayed calls at the same seed: the same score and message in every replayable
+    cell; a cell that is not replayable is graded on its visible tests only."""
     unsafe = bool(jail.available())
+    real = Course.from_sources(tmp_path / "real", unsafe_no_sandbox=unsafe)
+    real.build([assignment])
+    roster, truth = _graded(real, assignment)
     checking = Course.from_sources(tmp_path / "check", source=bundled / "checks", unsafe_no_sandbox=unsafe)
     checking.build([assignment])
     monkeypatch.setenv(replay.DATA_VARIABLE, str(bundled))
-    for student in real.students(assignment):
-        folder = real.submission_dir(student, assignment)
-        checking.submit(student, assignment, {p.stem: p.read_bytes() for p in folder.glob("*.ipynb")})
-    replayed = _verdicts(checking, assignment, checking.grade(assignment, seed=SEED, feedback=False, workers=2))
+    _, replayed = _graded(checking, assignment, real)
     cells = _cells(bundled)
     assert set(replayed) == set(truth) == set(roster)
     for student, (scores, messages, reason) in truth.items():
