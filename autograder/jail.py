@@ -154,11 +154,14 @@ def task_cap(command: list[str], max_tasks: int) -> list[str]:
 def sandbox_root(pid: int, timeout: float = 20.0) -> str | None:
     """``/proc/<pid>/root`` of the first process under ``pid`` (bubblewrap) that lives in a mount
     namespace other than this process's: the sandbox's file system as the grader reaches it (its socket
-    folder is a tmpfs of the sandbox's own). None if none appears within ``timeout`` seconds."""
+    folder is a tmpfs of the sandbox's own). None if none appears within ``timeout`` seconds, and as soon
+    as ``pid`` has exited (a sandbox that failed to start is reported at once, not after ``timeout``)."""
     mine = os.readlink("/proc/self/ns/mnt")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
+            if _has_exited(pid):  # bubblewrap (or what the kernel spec ran) is gone: nothing will appear
+                return None
             with open(f"/proc/{pid}/task/{pid}/children") as fh:
                 children = [int(c) for c in fh.read().split()]
             for child in children:
@@ -168,6 +171,12 @@ def sandbox_root(pid: int, timeout: float = 20.0) -> str | None:
             return None
         time.sleep(0.01)
     return None
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether ``pid`` has exited and waits to be reaped (a zombie): its state in ``/proc/<pid>/stat``."""
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 # -- the pids cgroup ---------------------------------------------------------------------------------

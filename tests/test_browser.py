@@ -21,6 +21,7 @@ from pathlib import Path
 import browser_helpers as bh
 import pytest
 from conftest import ASSIGNMENTS, SEED
+from xdist import is_xdist_worker
 
 from autograder import demo
 from autograder.grading import REPO_SOURCE, Course
@@ -34,12 +35,13 @@ SOLVED = "solved"  # folder (in the served course directory) with the reference 
 
 @pytest.fixture(scope="session")
 def graded_class(request, tmp_path_factory):
-    """The session's graded demo class (``demo_class``) when other tests of this run need it anyway;
-    run on their own, the browser tests grade a lean class instead (per assignment: the reference
+    """The session's graded demo class (``demo_class``) when other tests of this process need it anyway;
+    run on their own or on a worker of pytest-xdist (which cannot know whether the tests that need it
+    run there too), the browser tests grade a lean class instead (per assignment: the reference
     solution, the unchanged student version and the truncated file), to keep them fast."""
     here = Path(__file__).resolve()
-    if any("demo_class" in item.fixturenames and Path(item.path).resolve() != here
-           for item in request.session.items):
+    if not is_xdist_worker(request) and any("demo_class" in item.fixturenames and Path(item.path).resolve() != here
+                                            for item in request.session.items):
         return request.getfixturevalue("demo_class")
     course = Course.from_sources(tmp_path_factory.mktemp("course"))
     course.build()

@@ -31,28 +31,25 @@ def small_class(tmp_path_factory):
     return course
 
 
-def test_parallel_one_at_a_time_and_dask_agree(small_class):
+def test_parallel_one_at_a_time_and_dask_agree_and_a_rerun_grades_only_new_or_changed_submissions(small_class):
+    """The class graded in parallel, one at a time and on Dask: the same grades. Graded once with a seed,
+    the class is not graded again: a rerun keeps every result and the seed; a changed submission is
+    graded again, alone, with the class's seed. (One test: the rerun needs a graded class, which the
+    first grading is.)"""
     from distributed import Client, LocalCluster
 
     course = small_class
-    parallel = course.grade(A, seed=3, workers=2, feedback=False)
+    parallel = course.grade(A, seed=3, workers=2, feedback=False, regrade=True)
     assert {r.student: r.auto_score for r in parallel if r.graded} == EXPECTED
+    graded = []
+    again = course.grade(A, workers=2, feedback=False, progress=lambda done, total, r: graded.append(r.student))
+    assert graded == [] and again.seed == 3 and _scores(again) == _scores(parallel)
     serial = course.grade(A, seed=3, workers=1, feedback=False, regrade=True)
     assert _scores(serial) == _scores(parallel)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         on_dask = course.grade(A, seed=3, executor=client.get_executor(), feedback=False, regrade=True)
     assert _scores(on_dask) == _scores(parallel)
-
-
-def test_a_second_run_grades_only_new_or_changed_submissions(small_class):
-    """Graded once with a seed, the class is not graded again: a rerun keeps every result and the
-    seed; a changed submission is graded again, alone, with the class's seed."""
-    course = small_class
-    first = course.grade(A, seed=3, workers=2, feedback=False, regrade=True)
-    graded = []
-    again = course.grade(A, workers=2, feedback=False, progress=lambda done, total, r: graded.append(r.student))
-    assert graded == [] and again.seed == 3 and _scores(again) == _scores(first)
     course.submit("bob", A, {A: course.release_path(A, A).read_text() + "\n"})
     late = course.grade(A, workers=2, feedback=False, progress=lambda done, total, r: graded.append(r.student))
     assert graded == ["bob"] and late.seed == 3

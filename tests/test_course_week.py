@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -288,6 +289,21 @@ def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tm
     code, out = grade(course, "--submissions", str(downloads), csv_path=grades, capsys=capsys)
     assert code == 0 and "jo: graded" in out.err and "kira: " not in out.err
     assert read_rows(grades)["jo"]["auto_score"] == "10"
+
+
+def test_a_sandbox_that_exits_at_once_is_reported_at_once():
+    """The grader stops waiting for the sandbox's file system when bubblewrap has exited (it used to wait
+    its whole 20 s, for each of the two tries of the test above)."""
+    from autograder import jail
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    try:
+        while open(f"/proc/{process.pid}/stat").read().rpartition(")")[2].split()[0] != "Z":
+            time.sleep(0.01)   # exited, not yet reaped: as the kernel manager finds bubblewrap
+        started = time.monotonic()
+        assert jail.sandbox_root(process.pid, timeout=20) is None
+        assert time.monotonic() - started < 2
+    finally:
+        process.wait()
 
 
 def test_a_journal_from_before_the_retry_flag_retries_the_graders_own_failures(tmp_path):
