@@ -36,7 +36,11 @@ losses) is the same to the last bit. Changes of form, with the same values:
   - the label's log-probability and the one-hot subtraction go through one flat index j C + y_j into
     the scores (one gather, 2x faster than indexing with the pair (rows, y));
   - AdaGrad divides everywhere and then zeroes the step where c = 0 (a masked divide is 4x slower;
-    data with pixels that are always 0, or ReLUs that never fire, keep some c_i = 0 for good);
+    data with pixels that are always 0, or ReLUs that never fire, keep some c_i = 0 for good). It does
+    not look for them every step: a c_i only grows, so the step zeroes the entries where the last step
+    found c_i = 0 and still finds it, and since x / 0 is inf or nan, one dot product of the steps (15 us,
+    finite or not) tells whether any other c_i is 0 (or nan), and only then looks at every c_i (a pass
+    over c and a masked copy: 100 us or more at 784-256-128-10);
   - the whole-set loss in chunks can differ from course.nn's single pass in the last bits: a GEMM
     does not round every row of its product alike (OpenBLAS computes the last rows of a block with
     other kernels, so a row's bits depend on where it falls in the product), and a row falls
@@ -55,7 +59,7 @@ from course.data import epoch_minibatches
 from course.nn import as_batch, check_labels, mlp_loss_and_grad, num_layers
 from course.train import check_train_inputs, stop_if_diverged
 
-__all__ = ["InPlaceOptimizer", "sgd", "adagrad_norm", "adagrad", "momentum", "adam",
+__all__ = ["InPlaceOptimizer", "sgd", "adagrad_norm", "adagrad", "momentum", "adam", "work_like", "HELD",
            "train_mlp", "mlp_loss", "Workspace"]
 
 
@@ -66,7 +70,8 @@ class InPlaceOptimizer(NamedTuple):
 
     ``step(grads, state, params, work) -> state`` takes the step of ``update`` and
     ``optim.apply_updates`` with the same formulas, but writes it into ``params`` and the state's arrays;
-    ``work`` holds scratch arrays like params (three float, one bool). It returns None, having changed
+    ``work`` holds scratch arrays like params (three float, one bool; ``work_like``) and, as work[HELD], what
+    one step tells the next (AdaGrad: where c_i was 0, a hint that it checks). It returns None, having changed
     nothing, if the step would change params' dtype (a np.float64 step size for float32 params): then
     the caller uses ``update``. With ``flat`` the optimizer treats every entry on its own, so params and
     grads may be all parameters stacked into one flat vector; else they are dicts of arrays.
@@ -76,6 +81,14 @@ class InPlaceOptimizer(NamedTuple):
     update: Callable[..., tuple]
     step: Callable[..., Any]
     flat: bool
+
+
+HELD = 4    # work[HELD]: the indices i where AdaGrad's c_i was 0 (or nan) after its last step
+
+
+def work_like(theta):
+    """The ``work`` of a step on the flat vector theta: three arrays like it, one bool, and work[HELD]."""
+    return [np.empty_like(theta) for _ in range(3)] + [np.empty(theta.shape, bool), np.empty(0, np.intp)]
 
 
 def _keeps_dtype(params, *scalars):
@@ -118,18 +131,29 @@ def adagrad(eta=1.0, c0=0.0) -> InPlaceOptimizer:
     eta = float(eta)
 
     def step(g, state, theta, work):
-        c, (s, root, _, not_positive) = state.c, work
+        c, (s, root, _, not_positive, held) = state.c, work
         c += np.square(g, out=s)                                # c(k+1) = c(k) + g^2
         np.multiply(g, -eta, out=s)
         np.sqrt(c, out=root)
-        with np.errstate(divide="ignore", invalid="ignore"):    # divide all, then set the step to 0
-            np.divide(s, root, out=s)                           # where c > 0 fails
-        np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
-        np.copyto(s, 0, where=not_positive)
+        with np.errstate(all="ignore"):                         # divide all, then set the step to 0
+            np.divide(s, root, out=s)                           # where c > 0 fails: there it is inf or nan
+            held = held[np.logical_not(c[held] > 0)]            # the last step's c_i = 0 still 0 (c grows)
+            s[held] = 0
+            if not np.isfinite(np.dot(s, s)):                   # some other c_i = 0 or nan: find them all
+                held = _zero_where_not_positive(s, c, not_positive)
+        work[HELD] = held
         theta += s
         return optim.AdaGradState(k=state.k + 1, c=c)
 
     return InPlaceOptimizer(pure.init, pure.update, step, flat=True)
+
+
+def _zero_where_not_positive(s, c, not_positive):
+    """s_i = 0 where c_i > 0 fails (c_i = 0 or nan), as course.optim.adagrad's divide with where=c > 0;
+    returns those i. ``not_positive``: a bool array like c (overwritten)."""
+    np.logical_not(np.greater(c, 0, out=not_positive), out=not_positive)
+    np.copyto(s, 0, where=not_positive)
+    return np.flatnonzero(not_positive)
 
 
 def momentum(schedule, beta=0.9) -> InPlaceOptimizer:
@@ -220,8 +244,8 @@ class Workspace:
             view[...] = params[key]
         self.flat = flat
         self.opt_params, self.opt_grads = (self.theta, self.grad) if flat else (self.params, self.grads)
-        work = [np.empty(size, dtype) for _ in range(3)] + [np.empty(size, bool)]   # the optimizer's scratch
-        self.work = work if flat else [self.as_tree(w, params) for w in work]
+        work = work_like(self.theta)                              # the optimizer's scratch
+        self.work = work if flat else [self.as_tree(w, params) for w in work[:HELD]] + work[HELD:]
         self.dW = [None] + [self.grads[f"W{i}"] for i in range(1, L + 1)]
         self.db = [None] + [self.grads[f"b{i}"] for i in range(1, L + 1)]
 

@@ -262,7 +262,7 @@ def steps_of_both(pure, twin, theta, grads):
     agree to the last bit after every step. Returns the in-place params and state."""
     p, s = theta.copy(), pure.init(theta)
     q, t = theta.copy(), twin.init(theta)
-    work = [np.empty_like(theta) for _ in range(3)] + [np.empty(theta.shape, bool)]
+    work = fast.work_like(theta)
     for g in grads:
         updates, s = pure.update(g, s, p)
         p = optim.apply_updates(p, updates)
@@ -298,6 +298,42 @@ def test_in_place_adagrad_with_every_c_positive_and_with_a_nan_gradient(dtype):
         assert np.isnan(t.c[7]) and np.all(np.isfinite(q))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_in_place_adagrad_carries_where_c_is_zero_from_step_to_step(dtype):
+    # the in-place step zeroes the entries where the last step found c_i = 0 (work[HELD]) and finds any
+    # other c_i = 0 or nan through the non-finite quotients x / 0: entries whose c turns positive later
+    # must move from then on, an entry that turns nan later must stop, and any hint gives the same bits
+    rng = np.random.default_rng(14)
+    n = 400
+    theta = rng.standard_normal(n).astype(dtype)
+    tiny = dtype(1e-30 if dtype == np.float32 else 1e-170)       # g^2 underflows to 0
+    grads = [rng.standard_normal(n).astype(dtype) for _ in range(6)]
+    for k, g in enumerate(grads):
+        g[:40] = 0.0                                   # c = 0 for good
+        g[40:80] = 0.0 if k < 2 else g[40:80]          # c = 0 for two steps, then positive
+        g[80:90] = tiny if k < 3 else g[80:90]         # c = 0 (underflow) for three steps
+    grads[3][200] = np.nan                             # c > 0, then nan: no step from then on
+    grads[4][90] = 0.0
+    expected = None
+    for hint in (np.empty(0, np.intp), np.arange(n), np.array([5, 399, 150, 5])):
+        pure, twin = optim.adagrad(eta=0.1), fast.adagrad(eta=0.1)
+        p, s = theta.copy(), pure.init(theta)
+        q, t = theta.copy(), twin.init(theta)
+        work = fast.work_like(theta)
+        work[fast.HELD] = hint
+        for g in grads:
+            updates, s = pure.update(g, s, p)
+            p = optim.apply_updates(p, updates)
+            t = twin.step(g, t, q, work)
+            np.testing.assert_array_equal(q, p)
+            np.testing.assert_array_equal(t.c, s.c)
+            assert sorted(work[fast.HELD]) == list(np.flatnonzero(~(s.c > 0)))
+        assert np.isnan(t.c[200]) and np.all(np.isfinite(q)) and not np.array_equal(q[40:90], theta[40:90])
+        np.testing.assert_array_equal(q[:40], theta[:40])
+        expected = q if expected is None else expected
+        np.testing.assert_array_equal(q, expected)
+
+
 def test_in_place_step_of_adagrad_norm_on_a_dict():
     rng = np.random.default_rng(9)
     params = {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4)}
@@ -319,7 +355,7 @@ def test_in_place_step_of_adagrad_norm_on_a_dict():
 def test_in_place_step_declines_a_step_that_changes_the_dtype():
     theta = np.ones(5, np.float32)
     g = np.ones(5, np.float32)
-    work = [np.empty_like(theta) for _ in range(3)] + [np.empty(5, bool)]
+    work = fast.work_like(theta)
     for opt in (fast.sgd(lambda k: np.float64(0.1)), fast.momentum(lambda k: 0.1, beta=np.float64(0.9)),
                 fast.adam(eta=np.float64(0.1))):
         state = opt.init(theta)
