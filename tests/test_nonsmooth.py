@@ -1,4 +1,5 @@
-"""course.nonsmooth and the nonsmooth layers of course.nn, against exact sets and finite differences.
+"""course.clarke, course.autodiff, course.relu_prime and the nonsmooth layers of course.nn, against exact
+sets and finite differences.
 
 The Clarke subdifferentials checked here are known in closed form: ReLU at 0 is [0, 1], |t| at 0 is
 [-1, 1], leaky ReLU with slope a at 0 is [a, 1], the max of two equal entries is the segment between the
@@ -9,17 +10,17 @@ import numpy as np
 import pytest
 from finite_differences import fd_grad
 
-from course import nonsmooth as ns
+from course import autodiff, clarke, relu_prime
+from course.autodiff import Value
 from course.nn import (leaky_relu_backward, leaky_relu_forward, maxpool_backward, maxpool_forward,
                        prelu_backward, prelu_forward)
-from course.nonsmooth import Value
 
 TOL = 1e-6
 R_VALUES = (0.0, 0.25, 0.5, 1.0)
 
 
 def estimate(grad, theta, seed=0):
-    return ns.clarke_subdifferential(grad, theta, rng=np.random.default_rng(seed))
+    return clarke.clarke_subdifferential(grad, theta, rng=np.random.default_rng(seed))
 
 
 def step(t):
@@ -28,12 +29,12 @@ def step(t):
 
 # ====================================================================== Clarke: exact sets, one variable
 
-@pytest.mark.parametrize("grad", [step, ns.autodiff_gradient(lambda t: t.relu())], ids=["formula", "autodiff"])
+@pytest.mark.parametrize("grad", [step, autodiff.autodiff_gradient(lambda t: t.relu())], ids=["formula", "autodiff"])
 def test_relu_at_zero_is_the_unit_interval(grad):
     np.testing.assert_allclose(estimate(grad, 0.0), [0.0, 1.0], atol=TOL)
 
 
-@pytest.mark.parametrize("grad", [np.sign, ns.autodiff_gradient(abs)], ids=["formula", "autodiff"])
+@pytest.mark.parametrize("grad", [np.sign, autodiff.autodiff_gradient(abs)], ids=["formula", "autodiff"])
 def test_abs_at_zero_is_minus_one_to_one(grad):
     np.testing.assert_allclose(estimate(grad, 0.0), [-1.0, 1.0], atol=TOL)
 
@@ -41,7 +42,7 @@ def test_abs_at_zero_is_minus_one_to_one(grad):
 @pytest.mark.parametrize("a", [0.01, 0.2, 0.5])
 def test_leaky_relu_with_slope_a_gives_a_to_one(a):
     np.testing.assert_allclose(estimate(lambda t: 1.0 if t > 0 else a, 0.0), [a, 1.0], atol=TOL)
-    leaky = ns.autodiff_gradient(lambda t: t.max(a * t))             # max(t, a t) for a < 1
+    leaky = autodiff.autodiff_gradient(lambda t: t.max(a * t))             # max(t, a t) for a < 1
     np.testing.assert_allclose(estimate(leaky, 0.0), [a, 1.0], atol=TOL)
     # and from the course's leaky ReLU layer, sampled at nearby points
     layer = lambda t: float(leaky_relu_backward(np.ones(1), leaky_relu_forward(np.array([t]), a)[1])[0])
@@ -50,10 +51,10 @@ def test_leaky_relu_with_slope_a_gives_a_to_one(a):
 
 @pytest.mark.parametrize("r", R_VALUES)
 def test_E2_at_zero_has_clarke_subdifferential_one_whatever_autodiff_says(r):
-    grad = ns.autodiff_gradient(ns.E2, r)
+    grad = autodiff.autodiff_gradient(autodiff.E2, r)
     assert grad(0.0) == 2 * r                                      # the chain rule at the kink
     np.testing.assert_allclose(estimate(grad, 0.0), [1.0, 1.0], atol=TOL)
-    np.testing.assert_allclose(estimate(ns.autodiff_gradient(ns.E1, r), 0.0), [1.0, 1.0], atol=TOL)
+    np.testing.assert_allclose(estimate(autodiff.autodiff_gradient(autodiff.E1, r), 0.0), [1.0, 1.0], atol=TOL)
 
 
 def test_smooth_points_give_a_single_gradient():
@@ -63,19 +64,19 @@ def test_smooth_points_give_a_single_gradient():
 
 def test_clarke_interval_uses_both_sides_of_every_offset():
     seen = []
-    interval = ns.clarke_interval(lambda t: seen.append(t) or step(t), 0.0, np.array([1e-3, 2e-3]))
+    interval = clarke.clarke_interval(lambda t: seen.append(t) or step(t), 0.0, np.array([1e-3, 2e-3]))
     assert sorted(seen) == [-2e-3, -1e-3, 1e-3, 2e-3]
     np.testing.assert_array_equal(interval, [0.0, 1.0])
 
 
 def test_sample_offsets_lie_in_the_ball_and_depend_only_on_the_generator():
-    d1 = ns.sample_offsets(1, 0.5, 200, np.random.default_rng(3))
-    d2 = ns.sample_offsets(2, 0.5, 200, np.random.default_rng(3))
+    d1 = clarke.sample_offsets(1, 0.5, 200, np.random.default_rng(3))
+    d2 = clarke.sample_offsets(2, 0.5, 200, np.random.default_rng(3))
     assert d1.shape == (200,) and d2.shape == (200, 2)
     assert np.all(np.abs(d1) <= 0.5) and np.all(np.linalg.norm(d2, axis=1) <= 0.5)
-    np.testing.assert_array_equal(d2, ns.sample_offsets(2, 0.5, 200, np.random.default_rng(3)))
+    np.testing.assert_array_equal(d2, clarke.sample_offsets(2, 0.5, 200, np.random.default_rng(3)))
     with pytest.raises(TypeError):
-        ns.sample_offsets(1, 0.5, 10, rng=3)
+        clarke.sample_offsets(1, 0.5, 10, rng=3)
 
 
 # ====================================================================== Clarke: exact sets, two variables
@@ -83,7 +84,7 @@ def test_sample_offsets_lie_in_the_ball_and_depend_only_on_the_generator():
 @pytest.mark.parametrize("c", [0.0, 0.3, -2.0])
 @pytest.mark.parametrize("how", ["formula", "autodiff"])
 def test_max_of_two_equal_entries_is_the_segment_between_the_unit_vectors(c, how):
-    grad = (ns.autodiff_gradient(lambda th: th[0].max(th[1])) if how == "autodiff"
+    grad = (autodiff.autodiff_gradient(lambda th: th[0].max(th[1])) if how == "autodiff"
             else lambda t: np.array([1.0, 0.0]) if t[0] >= t[1] else np.array([0.0, 1.0]))
     hull = estimate(grad, np.array([c, c]))
     np.testing.assert_array_equal(hull, [[0.0, 1.0], [1.0, 0.0]])
@@ -92,15 +93,15 @@ def test_max_of_two_equal_entries_is_the_segment_between_the_unit_vectors(c, how
 
 
 def test_sum_of_absolute_values_gives_the_square():
-    hull = estimate(ns.autodiff_gradient(lambda th: abs(th[0]) + abs(th[1])), np.zeros(2))
+    hull = estimate(autodiff.autodiff_gradient(lambda th: abs(th[0]) + abs(th[1])), np.zeros(2))
     np.testing.assert_array_equal(hull, [[-1, -1], [1, -1], [1, 1], [-1, 1]])
 
 
 def test_euclidean_norm_gives_the_unit_disk():
-    hull = ns.clarke_subdifferential(lambda t: t / np.linalg.norm(t), np.zeros(2), num_pairs=400,
+    hull = clarke.clarke_subdifferential(lambda t: t / np.linalg.norm(t), np.zeros(2), num_pairs=400,
                                      rng=np.random.default_rng(0))
     circle = np.stack([np.cos(np.linspace(0, 2 * np.pi, 721)), np.sin(np.linspace(0, 2 * np.pi, 721))], axis=1)
-    assert ns.hausdorff(hull, ns.convex_hull(circle)) < 0.05
+    assert clarke.hausdorff(hull, clarke.convex_hull(circle)) < 0.05
 
 
 def test_prelu_in_input_and_slope_gives_a_segment():
@@ -113,51 +114,51 @@ def test_prelu_in_input_and_slope_gives_a_segment():
 
 def _strictly_convex_ccw(v):
     n = len(v)
-    return all(ns.cross(v[i], v[(i + 1) % n], v[(i + 2) % n]) > 0 for i in range(n))
+    return all(clarke.cross(v[i], v[(i + 1) % n], v[(i + 2) % n]) > 0 for i in range(n))
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_convex_hull_of_random_points_matches_scipy(seed):
     spatial = pytest.importorskip("scipy.spatial")
     points = np.random.default_rng(seed).standard_normal((40, 2))
-    hull = ns.convex_hull(points)
+    hull = clarke.convex_hull(points)
     expected = points[spatial.ConvexHull(points).vertices]
     assert sorted(map(tuple, hull)) == sorted(map(tuple, expected))
     assert _strictly_convex_ccw(hull)
     assert tuple(hull[0]) == min(map(tuple, points))
-    assert all(ns.distance_to_set(p, hull) < 1e-12 for p in points)
+    assert all(clarke.distance_to_set(p, hull) < 1e-12 for p in points)
 
 
 def test_convex_hull_degenerate_cases():
-    np.testing.assert_array_equal(ns.convex_hull([[2.0, 3.0]] * 4), [[2.0, 3.0]])
-    np.testing.assert_array_equal(ns.convex_hull([[3, 3], [0, 0], [1, 1], [2, 2]]), [[0, 0], [3, 3]])
+    np.testing.assert_array_equal(clarke.convex_hull([[2.0, 3.0]] * 4), [[2.0, 3.0]])
+    np.testing.assert_array_equal(clarke.convex_hull([[3, 3], [0, 0], [1, 1], [2, 2]]), [[0, 0], [3, 3]])
     square = [[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0], [0.5, 0.5], [1, 1], [0, 0.5]]
-    np.testing.assert_array_equal(ns.convex_hull(square), [[0, 0], [1, 0], [1, 1], [0, 1]])
-    assert ns.convex_hull(np.array([[1, 2], [3, 4]], dtype=np.int64)).dtype == np.float64
+    np.testing.assert_array_equal(clarke.convex_hull(square), [[0, 0], [1, 0], [1, 1], [0, 1]])
+    assert clarke.convex_hull(np.array([[1, 2], [3, 4]], dtype=np.int64)).dtype == np.float64
     with pytest.raises(ValueError):
-        ns.convex_hull(np.zeros((3, 3)))
+        clarke.convex_hull(np.zeros((3, 3)))
 
 
 def test_distance_hausdorff_and_minkowski_sum():
-    square = ns.convex_hull([[0, 0], [1, 0], [1, 1], [0, 1]])
-    assert ns.distance_to_set([0.5, 0.5], square) == 0.0
-    assert ns.distance_to_set([2.0, 0.5], square) == pytest.approx(1.0)
-    assert ns.distance_to_set([2.0, 2.0], square) == pytest.approx(np.sqrt(2))
-    assert ns.distance_to_set([0.5, 3.0], [[0.0, 0.0], [1.0, 0.0]]) == pytest.approx(3.0)
-    assert ns.distance_to_set(3.0, [0.0, 1.0]) == pytest.approx(2.0)
-    assert ns.hausdorff([0.0, 1.0], [0.0, 2.0]) == pytest.approx(1.0)
-    assert ns.hausdorff(square, [[0.5, 0.5]]) == pytest.approx(np.sqrt(0.5))
-    np.testing.assert_array_equal(ns.minkowski_sum([0.0, 1.0], [-2.0, 3.0]), [-2.0, 4.0])
-    segment = ns.convex_hull([[0, 0], [1, 0]])
-    np.testing.assert_array_equal(ns.minkowski_sum(segment, ns.convex_hull([[0, 0], [0, 1]])), square)
+    square = clarke.convex_hull([[0, 0], [1, 0], [1, 1], [0, 1]])
+    assert clarke.distance_to_set([0.5, 0.5], square) == 0.0
+    assert clarke.distance_to_set([2.0, 0.5], square) == pytest.approx(1.0)
+    assert clarke.distance_to_set([2.0, 2.0], square) == pytest.approx(np.sqrt(2))
+    assert clarke.distance_to_set([0.5, 3.0], [[0.0, 0.0], [1.0, 0.0]]) == pytest.approx(3.0)
+    assert clarke.distance_to_set(3.0, [0.0, 1.0]) == pytest.approx(2.0)
+    assert clarke.hausdorff([0.0, 1.0], [0.0, 2.0]) == pytest.approx(1.0)
+    assert clarke.hausdorff(square, [[0.5, 0.5]]) == pytest.approx(np.sqrt(0.5))
+    np.testing.assert_array_equal(clarke.minkowski_sum([0.0, 1.0], [-2.0, 3.0]), [-2.0, 4.0])
+    segment = clarke.convex_hull([[0, 0], [1, 0]])
+    np.testing.assert_array_equal(clarke.minkowski_sum(segment, clarke.convex_hull([[0, 0], [0, 1]])), square)
 
 
 # ====================================================================== the sum rule, only an inclusion
 
-@pytest.mark.parametrize("name", list(ns.SUM_RULE_EXAMPLES))
+@pytest.mark.parametrize("name", list(clarke.SUM_RULE_EXAMPLES))
 def test_sum_rule_examples_match_their_exact_sets(name):
-    df, dg, theta, exact_left, exact_right = ns.SUM_RULE_EXAMPLES[name]
-    left, right = ns.sum_rule(df, dg, theta, ns.sample_offsets(1, 1e-6, 30, np.random.default_rng(0)))
+    df, dg, theta, exact_left, exact_right = clarke.SUM_RULE_EXAMPLES[name]
+    left, right = clarke.sum_rule(df, dg, theta, clarke.sample_offsets(1, 1e-6, 30, np.random.default_rng(0)))
     np.testing.assert_allclose(left, exact_left, atol=TOL)
     np.testing.assert_allclose(right, exact_right, atol=TOL)
 
@@ -168,7 +169,7 @@ def test_sum_rule_is_always_an_inclusion(seed):
     kinks = np.sort(rng.uniform(-1, 1, 3))
     df = lambda t, s=rng.normal(size=4): s[np.searchsorted(kinks, t)]
     dg = lambda t, s=rng.normal(size=4): s[np.searchsorted(kinks, t)]
-    left, right = ns.sum_rule(df, dg, float(kinks[1]), ns.sample_offsets(1, 0.5, 40, rng))
+    left, right = clarke.sum_rule(df, dg, float(kinks[1]), clarke.sample_offsets(1, 0.5, 40, rng))
     assert right[0] <= left[0] + 1e-12 and left[1] <= right[1] + 1e-12
 
 
@@ -212,7 +213,7 @@ def test_backward_matches_finite_differences_away_from_kinks(seed):
     leaves = [Value(v) for v in x0]
     out, _ = _run(program, leaves)
     for r in (0.0, 1.0):
-        ns.backward(out, r)
+        autodiff.backward(out, r)
         got = np.array([leaf.grad for leaf in leaves])
         expected = fd_grad(lambda x: _run(program, x)[0], x0)
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
@@ -222,53 +223,54 @@ def test_backward_matches_finite_differences_away_from_kinks(seed):
 @pytest.mark.parametrize("r", R_VALUES)
 def test_autodiff_of_E1_and_E2_at_zero(r):
     x = Value(0.0)
-    ns.backward(ns.E2(x), r)
+    autodiff.backward(autodiff.E2(x), r)
     assert x.grad == 2 * r
     y = Value(0.0)
-    (ns.E1(y) + 0.0).backward(r)
+    (autodiff.E1(y) + 0.0).backward(r)
     assert y.grad == 1.0
-    assert ns.autodiff_gradient(ns.E2, r)(0.3) == 1.0 and ns.autodiff_gradient(ns.E2, r)(-0.3) == 1.0
+    grad = autodiff.autodiff_gradient(autodiff.E2, r)
+    assert grad(0.3) == 1.0 and grad(-0.3) == 1.0
 
 
 def test_shared_nodes_reset_and_the_tie_rule():
     x = Value(3.0)
-    ns.backward(x * x + x)
+    autodiff.backward(x * x + x)
     assert x.grad == 7.0
-    ns.backward(x * x + x)
+    autodiff.backward(x * x + x)
     assert x.grad == 7.0                                  # differentiating twice does not accumulate
-    ns.backward(x - x)
+    autodiff.backward(x - x)
     assert x.grad == 0.0
     a, b = Value(2.0), Value(2.0)
-    ns.backward(a.max(b))
+    autodiff.backward(a.max(b))
     assert (a.grad, b.grad) == (1.0, 0.0)                 # a tie goes to the first argument
-    ns.backward(x.max(x))
+    autodiff.backward(x.max(x))
     assert x.grad == 1.0
     c = Value(0.0)
-    ns.backward(abs(c) + 3 * c - 1 + (2 - c))
+    autodiff.backward(abs(c) + 3 * c - 1 + (2 - c))
     assert c.grad == 2.0                                  # abs'(0) = 0, reversed operators work
 
 
 def test_local_derivatives_of_every_operation():
     x, y = Value(2.0), Value(-3.0)
-    assert ns.local_derivatives(x + y) == (1.0, 1.0)
-    assert ns.local_derivatives(x - y) == (1.0, -1.0)
-    assert ns.local_derivatives(x * y) == (-3.0, 2.0)
-    assert ns.local_derivatives(-x) == (-1.0,)
-    assert ns.local_derivatives(y.relu()) == (0.0,) and ns.local_derivatives(x.relu()) == (1.0,)
-    assert ns.local_derivatives(Value(0.0).relu(), 0.7) == (0.7,)
-    assert ns.local_derivatives(abs(y)) == (-1.0,) and ns.local_derivatives(abs(Value(0.0))) == (0.0,)
-    assert ns.local_derivatives(x.max(y)) == (1.0, 0.0) and ns.local_derivatives(y.max(x)) == (0.0, 1.0)
-    assert ns.local_derivatives(x) == ()
+    assert autodiff.local_derivatives(x + y) == (1.0, 1.0)
+    assert autodiff.local_derivatives(x - y) == (1.0, -1.0)
+    assert autodiff.local_derivatives(x * y) == (-3.0, 2.0)
+    assert autodiff.local_derivatives(-x) == (-1.0,)
+    assert autodiff.local_derivatives(y.relu()) == (0.0,) and autodiff.local_derivatives(x.relu()) == (1.0,)
+    assert autodiff.local_derivatives(Value(0.0).relu(), 0.7) == (0.7,)
+    assert autodiff.local_derivatives(abs(y)) == (-1.0,) and autodiff.local_derivatives(abs(Value(0.0))) == (0.0,)
+    assert autodiff.local_derivatives(x.max(y)) == (1.0, 0.0) and autodiff.local_derivatives(y.max(x)) == (0.0, 1.0)
+    assert autodiff.local_derivatives(x) == ()
     bad = Value(1.0, (x,), "sin")
     with pytest.raises(ValueError, match="unknown operation"):
-        ns.local_derivatives(bad)
+        autodiff.local_derivatives(bad)
 
 
 def test_topological_order_and_long_chains():
     rng = np.random.default_rng(0)
     leaves = [Value(v) for v in rng.normal(size=3)]
     out, _ = _run(_random_program(rng, num_ops=40), leaves)
-    order = ns.topological_order(out)
+    order = autodiff.topological_order(out)
     position = {id(n): i for i, n in enumerate(order)}
     assert len(position) == len(order) and order[-1] is out
     assert all(position[id(p)] < position[id(n)] for n in order for p in n.parents)
@@ -276,32 +278,32 @@ def test_topological_order_and_long_chains():
     y = x
     for _ in range(5000):                                 # deeper than Python's recursion limit
         y = y * 1.0 + 0.0
-    ns.backward(y)
+    autodiff.backward(y)
     assert x.grad == 1.0
 
 
 def test_input_checks_and_table():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ns.backward(Value(1.0).relu(), 1.5)
+        autodiff.backward(Value(1.0).relu(), 1.5)
     with pytest.raises(TypeError):
         Value(1.0) + "2"
     x = Value(0.0)
-    out = ns.E2(x)
+    out = autodiff.E2(x)
     out.backward(1.0)
-    table = ns.graph_table(out)
+    table = autodiff.graph_table(out)
     assert "relu" in table and "neg" in table and len(table.splitlines()) == 6
     assert "grad=2" in repr(x)
-    grad2 = ns.autodiff_gradient(lambda th: th[0] * th[1] + th[0].relu())
+    grad2 = autodiff.autodiff_gradient(lambda th: th[0] * th[1] + th[0].relu())
     np.testing.assert_array_equal(grad2(np.array([2.0, 3.0])), [4.0, 2.0])
 
 
 def test_gradient_descent_stops_at_the_artificial_critical_point():
     def E(theta):
-        e = ns.E2(theta) + 1.0
+        e = autodiff.E2(theta) + 1.0
         return 0.5 * e * e
-    stuck = ns.gradient_descent(ns.autodiff_gradient(E, 0.0), 1.0, 0.5, 6)
+    stuck = autodiff.gradient_descent(autodiff.autodiff_gradient(E, 0.0), 1.0, 0.5, 6)
     np.testing.assert_array_equal(stuck, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    moving = ns.gradient_descent(ns.autodiff_gradient(E, 0.5), 1.0, 0.5, 6)   # ReLU'(0) = 1/2: E2'(0) = 1
+    moving = autodiff.gradient_descent(autodiff.autodiff_gradient(E, 0.5), 1.0, 0.5, 6)   # ReLU'(0) = 1/2: E2'(0) = 1
     np.testing.assert_allclose(moving, [1.0, 0.0, -0.5, -0.75, -0.875, -0.9375, -0.96875])
 
 
@@ -394,22 +396,22 @@ def test_zero_preactivations_and_backprop_differs_on_an_exact_zero():
     params = init_mlp([3, 4, 2], np.random.default_rng(0))
     x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])        # the first example has z = b = 0 exactly
     y = np.array([0, 1])
-    assert ns.zero_preactivations(params, x) == 4
-    assert ns.backprop_differs(params, x, y)
-    assert not ns.backprop_differs(params, x[1:], y[1:])
-    assert ns.relative_drift(params, params) == 0.0
+    assert relu_prime.zero_preactivations(params, x) == 4
+    assert relu_prime.backprop_differs(params, x, y)
+    assert not relu_prime.backprop_differs(params, x[1:], y[1:])
+    assert relu_prime.relative_drift(params, params) == 0.0
 
 
 def test_relu_prime_runs_in_float64_never_differ():
-    res = ns.relu_prime_runs(np.float64, 1.0, steps=60)
+    res = relu_prime.relu_prime_runs(np.float64, 1.0, steps=60)
     assert not res["differs"].any() and not res["zeros"].any()
     assert np.all(res["drift"] == 0.0)
     np.testing.assert_array_equal(res["loss_a"], res["loss_b"])
 
 
 def test_relu_prime_runs_in_float16_differ_and_then_drift():
-    res = ns.relu_prime_runs(np.float16, 1.0, steps=150)
-    again = ns.relu_prime_runs(np.float16, 1.0, steps=150)
+    res = relu_prime.relu_prime_runs(np.float16, 1.0, steps=150)
+    again = relu_prime.relu_prime_runs(np.float16, 1.0, steps=150)
     np.testing.assert_array_equal(res["drift"], again["drift"])          # seeded: reproducible
     assert res["differs"].any(), "float16 should hit an exact zero pre-activation within 150 steps"
     first = int(np.argmax(res["differs"]))
@@ -417,4 +419,4 @@ def test_relu_prime_runs_in_float16_differ_and_then_drift():
     assert np.all(res["drift"][:first] == 0.0) and res["drift"][first] > 0
     assert set(res) >= {"differs", "zeros", "drift", "loss_a", "loss_b", "test_accuracy"}
     with pytest.raises(ValueError):
-        ns.relu_prime_runs(np.int32, 1.0, steps=5)
+        relu_prime.relu_prime_runs(np.int32, 1.0, steps=5)
