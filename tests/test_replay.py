@@ -22,6 +22,7 @@ import course.clarke
 import course.gradcheck
 import course.minibatch
 import course.nn
+import course.relu_prime
 import course.schedules
 import course.sgd
 import course.train
@@ -31,7 +32,7 @@ from autograder.hidden_tests import step_sizes as hidden_step_sizes
 
 SEED = replay.SEEDS[0]
 REFERENCE_MODULES = (course.adaptive, course.autodiff, course.clarke, course.gradcheck, course.minibatch, course.nn,
-                     course.schedules, course.sgd, course.train)
+                     course.relu_prime, course.schedules, course.sgd, course.train)
 NOT_REPLAYABLE = {  # checks whose verdict rests on more than recorded calls and comparisons (see replay)
     ("mlp", "test_epoch_minibatches"), ("mlp", "test_train"),
 }
