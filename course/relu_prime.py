@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from course.data import epoch_minibatches, load_digits
-from course.nn import accuracy, check_relu_prime, init_mlp, mlp_backward, mlp_forward, mlp_loss_and_grad, \
-    softmax_cross_entropy
+from course.nn import (accuracy, check_relu_prime, init_mlp, mlp_backward, mlp_forward, mlp_loss_and_grad,
+                       softmax_cross_entropy)
 from course.validate import positive_int
 
 __all__ = [
