@@ -177,6 +177,7 @@ def topological_order(output):
 
 
 def _lift(x):
+    """x as a Value: a Value as it is, a real number as a new input node; anything else is a TypeError."""
     if isinstance(x, Value):
         return x
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
