@@ -13,7 +13,9 @@ Training fully connected networks with stochastic gradient descent, one concept 
 - ``minibatch``  full and minibatch gradients of a finite sum, their bias and variance
 - ``adaptive``   AdaGrad(-Norm) runs over many step scales, the limit of tau(k) sqrt(k)
 - ``gradcheck``  central finite differences, with a warning when a kink lies within eps
-- ``nonsmooth``  Clarke subdifferentials, a scalar autodiff with a settable ReLU'(0)
+- ``clarke``     Clarke subdifferentials estimated from nearby gradients, convex hulls, the sum rule
+- ``autodiff``   a scalar reverse-mode autodiff (micrograd-sized) with a settable ReLU'(0)
+- ``relu_prime`` does ReLU'(0) matter? Two trainings that differ only in it, in float16/32/64
 - ``validate``   the shape/dtype checks behind the clear error messages students see
 - ``fast``       opt-in: the MLP's training loop on preallocated buffers with in-place optimizer steps,
                  the same numbers as ``train`` (for large data sets and the benchmark against PyTorch)

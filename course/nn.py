@@ -30,7 +30,7 @@ __all__ = [
     "softmax_cross_entropy",
     "init_mlp", "mlp_forward", "mlp_backward", "mlp_loss", "mlp_loss_and_grad",
     "predict", "accuracy",
-    # the input checks, for modules that build on these layers (course.fast, course.nonsmooth)
+    # the input checks, for modules that build on these layers (course.fast, course.autodiff, course.relu_prime)
     "as_batch", "check_labels", "num_layers", "check_relu_prime",
 ]
 

@@ -552,7 +552,7 @@ def relu_prime_drift_figure(axes, count=1):
 
 
 def relu_prime_drift(results_by_name):
-    """ReLU'(0) and precision: for each run pair of ``course.nonsmooth.relu_prime_runs`` (by label),
+    """ReLU'(0) and precision: for each run pair of ``course.relu_prime.relu_prime_runs`` (by label),
     left the relative distance ||theta_A - theta_B|| / ||theta_A|| after each step (log scale; a pair that
     never separates is listed as identical), right the number of steps so far at which backprop differed."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))

@@ -42,7 +42,7 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.layout_engine import TightLayoutEngine
 
-from . import adaptive, minibatch, nonsmooth, plots, problems, sgd
+from . import adaptive, minibatch, plots, problems, relu_prime, sgd
 
 DPI = 80                  # pixels per inch of the PNG an explorer shows (an 11-inch figure: 880 pixels)
 PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}   # fast zlib level: the PNG only goes to the browser
@@ -481,15 +481,15 @@ def learning_curve_explorer(fit):
 def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
     """Choose the precision and ReLU'(0) of run B; see how far it drifts from run A (ReLU'(0) = 0).
 
-    Both runs train the same network on the same minibatches (``course.nonsmooth.relu_prime_runs``,
+    Both runs train the same network on the same minibatches (``course.relu_prime.relu_prime_runs``,
     or ``runs_fn(dtype, relu_prime_at_zero, steps=...)``). ``computed`` maps (dtype name, ReLU'(0) of B)
     to results already computed with the same ``steps``. With the reference, every setting is computed
-    when the explorer starts (``course.nonsmooth.relu_prime_table``: a few seconds, for the float16 runs),
+    when the explorer starts (``course.relu_prime.relu_prime_table``: a few seconds, for the float16 runs),
     so that a move only redraws; with a ``runs_fn`` of your own, each setting is computed when first chosen.
     """
     import ipywidgets as w
 
-    table = nonsmooth.relu_prime_table(steps=steps, computed=computed) if runs_fn is None else dict(computed or {})
+    table = relu_prime.relu_prime_table(steps=steps, computed=computed) if runs_fn is None else dict(computed or {})
 
     @_cached
     def compute(dtype, r):
@@ -498,9 +498,9 @@ def relu_prime_explorer(runs_fn=None, steps=300, computed=None):
         return table[dtype, r]
 
     controls = {
-        "precision": w.ToggleButtons(options=list(nonsmooth.RELU_PRIME_DTYPES), value="float16",
+        "precision": w.ToggleButtons(options=list(relu_prime.RELU_PRIME_DTYPES), value="float16",
                                      description="precision"),
-        "prime": w.SelectionSlider(options=list(nonsmooth.RELU_PRIME_CHOICES), value=1.0,
+        "prime": w.SelectionSlider(options=list(relu_prime.RELU_PRIME_CHOICES), value=1.0,
                                    description="ReLU'(0) of B",
                                    style={"description_width": "initial"}),
     }

@@ -52,8 +52,8 @@ REFS = {
                 "linear_forward", "linear_backward", "relu_forward", "relu_backward", "softmax_cross_entropy")},
             "numerical_gradient": ("course.gradcheck", "numerical_gradient", None),
             "epoch_minibatches": ("course.data", "epoch_minibatches", None)},
-    "nonsmooth": {**{name: ("course.nonsmooth", name, None) for name in (
-                      "clarke_interval", "convex_hull", "local_derivatives", "backward")},
+    "nonsmooth": {**{name: ("course.clarke", name, None) for name in ("clarke_interval", "convex_hull")},
+                  **{name: ("course.autodiff", name, None) for name in ("local_derivatives", "backward")},
                   "maxpool_backward": ("course.nn", "maxpool_backward", None)},
 }
 

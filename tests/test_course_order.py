@@ -122,10 +122,10 @@ def test_the_stripped_copy_has_stubs_of_the_assignment_and_the_later_ones_only(t
     import sys
 
     library = stripped_course("mlp", tmp_path)
-    probe = ("import numpy as np, course.minibatch as m, course.nn as nn, course.nonsmooth as ns\n"
+    probe = ("import numpy as np, course.minibatch as m, course.nn as nn, course.clarke as clarke\n"
              "print(m.full_gradient(np.ones(1), np.ones((2, 1)), np.zeros(2)))\n"
              "for f, args in ((nn.softmax_cross_entropy, (np.zeros((1, 2)), np.zeros(1, int))),"
-             " (ns.convex_hull, (np.zeros((3, 2)),))):\n"
+             " (clarke.convex_hull, (np.zeros((3, 2)),))):\n"
              "    try:\n        f(*args)\n    except NotImplementedError as e:\n        print('stub:', e)\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(library)}, cwd=tmp_path).stdout.splitlines()

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 import autograder.hidden_tests.nonsmooth as hidden
+import course.autodiff
+import course.clarke
 import course.nn
-import course.nonsmooth
 from autograder import remote
 from loopback import LoopbackKernel
 from autograder.checks import SEED_VARIABLE, CheckFailed
@@ -48,7 +49,7 @@ def namespace(answers, only=None):
     """What the notebook's import cell defines, plus the graded functions of ``answers``
     (only the one named ``only``; the others are unanswered stubs, as in a fresh student version)."""
     from course.nn import maxpool_forward
-    from course.nonsmooth import Value
+    from course.autodiff import Value
     from course.validate import check_returned
     ns = {"np": np, "Value": Value, "maxpool_forward": maxpool_forward, "check_returned": check_returned}
     for name in GRADED:
@@ -63,11 +64,11 @@ def run_check(name, fn, seed, monkeypatch):
     getattr(hidden, f"check_{name}")(fn)
 
 
-STRIPPED = {course.nonsmooth: ("clarke_interval", "gradients_near", "convex_hull", "local_derivatives",
-                               "topological_order", "backward"),
+STRIPPED = {course.clarke: ("clarke_interval", "gradients_near", "convex_hull"),
+            course.autodiff: ("local_derivatives", "topological_order", "backward"),
             course.nn: ("maxpool_backward",),
-            course.nonsmooth.Value: ("__add__", "__sub__", "__mul__", "__radd__", "__rsub__", "__rmul__",
-                                     "__neg__", "__abs__", "relu", "max", "backward")}
+            course.autodiff.Value: ("__add__", "__sub__", "__mul__", "__radd__", "__rsub__", "__rmul__",
+                                    "__neg__", "__abs__", "relu", "max", "backward")}
 
 
 @contextlib.contextmanager
@@ -114,7 +115,7 @@ def test_reference_answers_pass_through_the_kernel_protocol(answers, seed, monke
 
 def test_the_loopback_kernel_has_no_solutions(answers, monkeypatch):
     ns = namespace(answers)
-    ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: course.nonsmooth.backward(output)
+    ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: course.autodiff.backward(output)
     with pytest.raises(CheckFailed, match="not available while grading"):
         run_check("backward", graded(ns, "backward", "kernel"), 0, monkeypatch)
     ns["backward"] = lambda output, relu_prime_at_zero=0.0, local=None: output.backward()
@@ -140,12 +141,11 @@ def test_test_cells_call_their_hidden_check_like_step_sizes(cells):
 
 
 def test_calling_the_reference_gets_no_credit(monkeypatch):
-    import course.nonsmooth
     monkeypatch.setenv(SEED_VARIABLE, "0")
     with pytest.raises(CheckFailed, match="calls the reference implementation"):
-        hidden.check_convex_hull(lambda points: course.nonsmooth.convex_hull(points))
+        hidden.check_convex_hull(lambda points: course.clarke.convex_hull(points))
     with pytest.raises(CheckFailed, match="calls the reference implementation"):
-        hidden.check_backward(lambda out, r=0.0, local=None: course.nonsmooth.backward(out, r, local))
+        hidden.check_backward(lambda out, r=0.0, local=None: course.autodiff.backward(out, r, local))
 
 
 @pytest.mark.parametrize("how", ["local", "kernel"])
@@ -421,15 +421,17 @@ def test_the_kernels_course_has_no_nonsmooth_solutions_but_what_the_notebook_run
         spec.loader.exec_module(made)
         return made
 
-    ns, nn = stripped(course.nonsmooth, "nonsmooth"), stripped(course.nn, "nn")
-    x = ns.Value(0.0)
-    out = ns.E2(x)
-    assert "relu" in ns.graph_table(out) and len(ns.topological_order(out)) == 5
+    clarke, autodiff, nn = (stripped(module, module.__name__.split(".")[1])
+                            for module in (course.clarke, course.autodiff, course.nn))
+    x = autodiff.Value(0.0)
+    out = autodiff.E2(x)
+    assert "relu" in autodiff.graph_table(out) and len(autodiff.topological_order(out)) == 5
+    assert clarke.sample_offsets(1, 1e-6, 3, np.random.default_rng(0)).shape == (3,)
     assert nn.maxpool_forward(np.zeros((1, 2, 2)), 2)[0].shape == (1, 1, 1)
-    for call in (lambda: ns.clarke_interval(np.sign, 0.0, np.array([1e-3])),
-                 lambda: ns.gradients_near(np.sign, 0.0, np.array([1e-3])),
-                 lambda: ns.convex_hull(np.zeros((3, 2))), lambda: ns.local_derivatives(out),
-                 lambda: ns.backward(out), lambda: out.backward(),
+    for call in (lambda: clarke.clarke_interval(np.sign, 0.0, np.array([1e-3])),
+                 lambda: clarke.gradients_near(np.sign, 0.0, np.array([1e-3])),
+                 lambda: clarke.convex_hull(np.zeros((3, 2))), lambda: autodiff.local_derivatives(out),
+                 lambda: autodiff.backward(out), lambda: out.backward(),
                  lambda: nn.maxpool_backward(np.ones((1, 1, 1)), (np.zeros((1, 2, 2)), 2))):
         with pytest.raises(NotImplementedError, match="not available while grading"):
             call()

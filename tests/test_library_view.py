@@ -22,9 +22,9 @@ REFERENCES = {
             "relu_forward": "nn.relu_forward", "relu_backward": "nn.relu_backward",
             "softmax_cross_entropy": "nn.softmax_cross_entropy", "numerical_gradient": "gradcheck.numerical_gradient",
             "epoch_minibatches": "data.epoch_minibatches", "train": "train.train"},
-    "nonsmooth": {"clarke_interval": "nonsmooth.clarke_interval", "convex_hull": "nonsmooth.convex_hull",
-                  "maxpool_backward": "nn.maxpool_backward", "local_derivatives": "nonsmooth.local_derivatives",
-                  "backward": "nonsmooth.backward"},
+    "nonsmooth": {"clarke_interval": "clarke.clarke_interval", "convex_hull": "clarke.convex_hull",
+                  "maxpool_backward": "nn.maxpool_backward", "local_derivatives": "autodiff.local_derivatives",
+                  "backward": "autodiff.backward"},
 }
 
 

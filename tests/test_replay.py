@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 
 import course.adaptive
+import course.autodiff
+import course.clarke
 import course.gradcheck
 import course.minibatch
 import course.nn
-import course.nonsmooth
+import course.relu_prime
 import course.schedules
 import course.sgd
 import course.train
@@ -29,8 +31,8 @@ from autograder.grading import REPO_SOURCE, Course
 from autograder.hidden_tests import step_sizes as hidden_step_sizes
 
 SEED = replay.SEEDS[0]
-REFERENCE_MODULES = (course.adaptive, course.gradcheck, course.minibatch, course.nn, course.nonsmooth,
-                     course.schedules, course.sgd, course.train)
+REFERENCE_MODULES = (course.adaptive, course.autodiff, course.clarke, course.gradcheck, course.minibatch, course.nn,
+                     course.relu_prime, course.schedules, course.sgd, course.train)
 NOT_REPLAYABLE = {  # checks whose verdict rests on more than recorded calls and comparisons (see replay)
     ("mlp", "test_epoch_minibatches"), ("mlp", "test_train"),
 }

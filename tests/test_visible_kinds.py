@@ -19,7 +19,7 @@ from mutation import run_cell
 from autograder.demo import reference_answers
 from autograder.grading import REPO_SOURCE
 from course.nn import maxpool_forward
-from course.nonsmooth import Value
+from course.autodiff import Value
 from course.validate import ReturnedValueError, check_returned
 
 IMPORTS = "from course.validate import check_returned"

@@ -17,7 +17,7 @@ from mutation import mutate, run_cell
 from autograder.demo import reference_answers
 from autograder.grading import REPO_SOURCE
 from course.nn import maxpool_forward
-from course.nonsmooth import Value
+from course.autodiff import Value
 from course.validate import check_returned
 
 # answer cell -> [(mistake, edits of the model solution, test cell that must fail it, words of its message)]

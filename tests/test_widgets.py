@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from course import adaptive, minibatch, nonsmooth, plots, problems, schedules, widgets
+from course import adaptive, minibatch, plots, problems, relu_prime, schedules, widgets
 from course.sgd import sgd_iterates
 
 
@@ -324,7 +324,7 @@ STEPS = 40   # float16 meets its first exact zero within these steps
 
 @pytest.fixture(scope="module")
 def relu_table():
-    return nonsmooth.relu_prime_table(steps=STEPS)
+    return relu_prime.relu_prime_table(steps=STEPS)
 
 
 def assert_same_result(a, b):
@@ -334,7 +334,7 @@ def assert_same_result(a, b):
 
 
 def test_relu_prime_table_holds_every_setting(relu_table):
-    assert set(relu_table) == {(d, r) for d in nonsmooth.RELU_PRIME_DTYPES for r in nonsmooth.RELU_PRIME_CHOICES}
+    assert set(relu_table) == {(d, r) for d in relu_prime.RELU_PRIME_DTYPES for r in relu_prime.RELU_PRIME_CHOICES}
     assert relu_table["float16", 1.0]["zeros"].sum() > 0, "float16 should meet an exact zero in these steps"
 
 
@@ -342,7 +342,7 @@ def test_relu_prime_table_holds_every_setting(relu_table):
                                       ("float64", 0.75)])
 def test_relu_prime_table_gives_what_a_run_gives(relu_table, dtype, r):
     """Including the settings the shortcuts fill in (ReLU'(0) = 0; no exact zero in float32/64)."""
-    assert_same_result(relu_table[dtype, r], nonsmooth.relu_prime_runs(np.dtype(dtype), r, steps=STEPS))
+    assert_same_result(relu_table[dtype, r], relu_prime.relu_prime_runs(np.dtype(dtype), r, steps=STEPS))
 
 
 def test_relu_prime_explorer_shows_the_chosen_setting(relu_table):
@@ -380,7 +380,7 @@ def test_plots_functions_still_draw_new_figures():
     fig = plots.regimes({"constant": iterates})
     _, _, mid, _ = plots.band_stats(iterates)
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), mid)
-    res = nonsmooth.relu_prime_runs(np.float32, 1.0, steps=5)
+    res = relu_prime.relu_prime_runs(np.float32, 1.0, steps=5)
     fig = plots.relu_prime_drift({"float32": res})
     assert "identical runs" in fig.axes[0].get_legend().get_texts()[0].get_text()
     matplotlib.pyplot.close("all")

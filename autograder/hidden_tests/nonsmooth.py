@@ -1,7 +1,7 @@
 """Hidden tests of the nonsmooth-training assignment (notebooks/source/nonsmooth).
 
 Every check draws its inputs at grading time (``grading_rng``), computes the expected result here with
-the reference in ``course.nonsmooth`` / ``course.nn``, and calls the student's function through
+the reference in ``course.clarke``, ``course.autodiff`` and ``course.nn``, and calls the student's function through
 ``student_call`` (which, outside grading, fails it if it calls the reference module; while grading the
 reference is not in the student's kernel at all).
 
@@ -29,15 +29,16 @@ import numbers
 
 import numpy as np
 
+import course.autodiff
+import course.clarke
 import course.nn
-import course.nonsmooth
-from course.nonsmooth import Value
+from course.autodiff import Value
 
 from ..bugs import Bug
 from ..checks import CheckFailed, assert_all_match, assert_matches, fmt, grading_rng, student_call, student_global
 from ..remote import Fixture, RemoteValue
 
-FORBIDDEN = [course.nonsmooth]
+FORBIDDEN = [course.clarke, course.autodiff]
 
 
 # =============================================================================== test functions
@@ -99,7 +100,7 @@ def check_clarke_interval(clarke_interval):
     for description, grad, theta, deltas in _one_d_cases(rng):
         call = f"clarke_interval(grad=<{description}>, theta={theta:g}, deltas={fmt(deltas)})"
         got = student_call(clarke_interval, grad, theta, deltas.copy(), call=call, forbidden=FORBIDDEN)
-        expected = course.nonsmooth.clarke_interval(grad, theta, deltas)
+        expected = course.clarke.clarke_interval(grad, theta, deltas)
         plus = np.array([grad(theta + d) for d in deltas], dtype=float)      # the fixture, run here
         minus = np.array([grad(theta - d) for d in deltas], dtype=float)
         both = np.concatenate([plus, minus])
@@ -152,7 +153,7 @@ def _collinear_kept(points):
     def half(seq):
         chain = []
         for p in seq:
-            while len(chain) >= 2 and course.nonsmooth.cross(chain[-2], chain[-1], p) < 0:
+            while len(chain) >= 2 and course.clarke.cross(chain[-2], chain[-1], p) < 0:
                 chain.pop()
             chain.append(p)
         return chain
@@ -167,7 +168,7 @@ def check_convex_hull(convex_hull):
     for description, points in _hull_cases(rng):
         call = f"convex_hull(points=<{description}: {fmt(points)}>)"
         got = student_call(convex_hull, points.copy(), call=call, forbidden=FORBIDDEN)
-        expected = course.nonsmooth.convex_hull(points)
+        expected = course.clarke.convex_hull(points)
         hints = [
             (_collinear_kept(points), "a point on an edge between two corners is not a vertex: drop it "
                                       "when the walk goes straight on (cross product <= 0, not < 0)."),
@@ -464,7 +465,7 @@ def check_local_derivatives(local_derivatives):
         call = f"local_derivatives(node=<{description}>, relu_prime_at_zero={r:g})"
         got = student_call(driver, "local_derivatives", graph, r, call=call, forbidden=FORBIDDEN)
         got = _as_partials(got, len(node.parents), call)
-        expected = np.asarray(course.nonsmooth.local_derivatives(node, r), dtype=np.float64)
+        expected = np.asarray(course.autodiff.local_derivatives(node, r), dtype=np.float64)
         hints = []
         p = [q.data for q in node.parents]
         if node.op == "relu" and p[0] == 0:
@@ -556,7 +557,7 @@ def _state(graph, grads, before):
     for node, grad in zip(nodes, grads or ()):
         node.grad = grad
     for r in before:
-        course.nonsmooth.backward(nodes[-1], r, local=LOCAL)
+        course.autodiff.backward(nodes[-1], r, local=LOCAL)
     return nodes
 
 
@@ -564,7 +565,7 @@ def _variant_grads(nodes, r, *, overwrite=False, forward=False, reset=True):
     """The grads that known mistakes produce (overwriting instead of summing, forward order, no reset),
     in the graph's order; ``nodes`` is the graph in the state before the call."""
     out = nodes[-1]
-    order = course.nonsmooth.topological_order(out)     # depth first, as a student's backward would
+    order = course.autodiff.topological_order(out)     # depth first, as a student's backward would
     if reset:
         for node in order:
             node.grad = 0.0
@@ -614,7 +615,7 @@ def check_backward(backward):
         got = _as_grads(got, n, call)
         fresh = lambda: _state(graph, grads, before)
         nodes = fresh()
-        course.nonsmooth.backward(nodes[-1], r, local=LOCAL)
+        course.autodiff.backward(nodes[-1], r, local=LOCAL)
         expected = np.array([node.grad for node in nodes])
         start = np.zeros(n) if grads is None else np.asarray(grads)
         hints = [
@@ -657,6 +658,6 @@ DEMO_BUGS = [
         "parent.grad += d * node.grad", "parent.grad = d * node.grad", ("test_backward",)),
     Bug("nils", "calls the course library's convex hull", "convex_hull",
         "pts = np.unique(np.asarray(points, dtype=float), axis=0)   # sorted, duplicates removed",
-        "from course.nonsmooth import convex_hull as _reference\n    return _reference(points)",
+        "from course.clarke import convex_hull as _reference\n    return _reference(points)",
         ("test_convex_hull",)),
 ]
