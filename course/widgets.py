@@ -11,8 +11,11 @@ Each explorer answers a slider move within about a tenth of a second. How:
   time); log axes end at whole decades and linear axes fitted to the data at round numbers, and the
   limits shown stay while the new ones fit inside and fill at least half of them (``keep_limits``), so
   the limits, and with them the kept pixels, rarely change from one move to the next;
-- the figure is shown as PNG bytes in an ``ipywidgets.Image``, at a modest resolution and with a fast
-  PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
+- a text drawn before (same string, font and place: tick labels, legends, titles) is drawn from the
+  glyph images kept the first time (``TextStampRenderer``): matplotlib 3.11 lays out and renders every
+  glyph anew at each drawing, which was most of a move's rendering;
+- the figure is shown as PNG bytes (RGB: the figure is opaque) in an ``ipywidgets.Image``, at a modest
+  resolution and with a fast PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
   each cost a whole extra rendering per move);
 - every setting is computed once (``functools.lru_cache``): going back to a setting only redraws,
   and what does not depend on a control is not recomputed when it moves (the learning curves of fewer
