@@ -11,8 +11,11 @@ Each explorer answers a slider move within about a tenth of a second. How:
   time); log axes end at whole decades and linear axes fitted to the data at round numbers, and the
   limits shown stay while the new ones fit inside and fill at least half of them (``keep_limits``), so
   the limits, and with them the kept pixels, rarely change from one move to the next;
-- the figure is shown as PNG bytes in an ``ipywidgets.Image``, at a modest resolution and with a fast
-  PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
+- a text drawn before (same string, font and place: tick labels, legends, titles) is drawn from the
+  glyph images kept the first time (``TextStampRenderer``): matplotlib 3.11 lays out and renders every
+  glyph anew at each drawing, which was most of a move's rendering;
+- the figure is shown as PNG bytes (RGB: the figure is opaque) in an ``ipywidgets.Image``, at a modest
+  resolution and with a fast PNG compression (clearing the axes, ``tight_layout`` and the inline backend's tight bounding box
   each cost a whole extra rendering per move);
 - every setting is computed once (``functools.lru_cache``): going back to a setting only redraws,
   and what does not depend on a control is not recomputed when it moves (the learning curves of fewer
@@ -32,9 +35,10 @@ import functools
 import io
 import warnings
 
+import matplotlib
 import numpy as np
 import PIL.Image
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.collections import Collection
 from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
@@ -49,6 +53,77 @@ PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}   # fast zlib level: the PNG
 CACHE_SIZE = 256          # settings remembered per explorer
 LEGEND_LOCATIONS = {(v, h): "center" if v == h == "center" else f"{v} {h}"    # matplotlib's names
                     for v in ("upper", "center", "lower") for h in ("left", "center", "right")}
+
+
+class TextStampRenderer(RendererAgg):
+    """Matplotlib's Agg renderer, but a text it has drawn before, in the same font at the same place, is
+    drawn again from the glyph images it kept (its stamps): matplotlib lays a text out and renders every
+    glyph anew at each drawing, and texts (tick labels, legends, titles) are most of an explorer's drawing
+    time. Colour, transparency and clipping come from the drawing at hand, as before, so the pixels are
+    the ones matplotlib draws. A text that is not only glyphs (mathtext's rules: a fraction bar, a root)
+    is drawn as usual every time."""
+
+    STAMPS = 4096           # texts kept (first kept, first forgotten)
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self.stamps = {}
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        key = (s, ismath, hash(prop), angle, x, y, gc.get_antialiased(), matplotlib.rcParams["text.hinting"],
+               matplotlib.rcParams["text.hinting_factor"], _shaping(mtext))
+        stamp = self.stamps.get(key)
+        if stamp is not None:
+            for image, left, top, image_angle in stamp:
+                self._renderer.draw_text_image(image, left, top, image_angle, gc)
+            return
+        agg, recorder = self._renderer, GlyphRecorder(self._renderer)
+        self._renderer = recorder               # the glyphs matplotlib draws go through the recorder
+        try:
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+        finally:
+            self._renderer = agg
+        if recorder.glyphs is not None:
+            self.stamps[key] = recorder.glyphs
+            if len(self.stamps) > self.STAMPS:
+                self.stamps.pop(next(iter(self.stamps)))
+
+
+def _shaping(mtext):
+    """What else shapes the glyphs of the Text ``mtext``: its font features and language (matplotlib >= 3.10)."""
+    features = getattr(mtext, "get_fontfeatures", lambda: None)()
+    return (tuple(features) if features else None), getattr(mtext, "get_language", lambda: None)()
+
+
+class GlyphRecorder:
+    """Stands for the Agg core renderer ``agg`` while a text is drawn: draws what it is given and keeps a
+    copy of each glyph image, ``glyphs`` [(image, x, y, angle)], or None once anything else is drawn."""
+
+    def __init__(self, agg):
+        self.agg, self.glyphs = agg, []
+
+    def draw_text_image(self, image, x, y, angle, gc):
+        self.agg.draw_text_image(image, x, y, angle, gc)
+        if self.glyphs is not None:
+            try:
+                self.glyphs.append((np.array(image, dtype=np.uint8), x, y, angle))
+            except (TypeError, ValueError):      # not an array of coverage values: draw it anew each time
+                self.glyphs = None
+
+    def __getattr__(self, name):                # a rule (draw_path) or anything else: not only glyphs
+        self.glyphs = None
+        return getattr(self.agg, name)
+
+
+class TextStampCanvas(FigureCanvasAgg):
+    """A FigureCanvasAgg whose renderer is a ``TextStampRenderer``."""
+
+    def get_renderer(self):
+        w, h = self.get_width_height(physical=True)
+        if getattr(self, "renderer", None) is None or self._lastKey != (w, h, self.figure.dpi):
+            self.renderer = TextStampRenderer(w, h, self.figure.dpi)
+            self._lastKey = w, h, self.figure.dpi
+        return self.renderer
 
 
 class LiveFigure:
@@ -70,7 +145,7 @@ class LiveFigure:
         import ipywidgets as w
 
         self.figure = Figure(figsize=figsize, dpi=dpi)   # not pyplot's: the inline backend leaves it alone
-        self.canvas = FigureCanvasAgg(self.figure)
+        self.canvas = TextStampCanvas(self.figure)
         self.axes = self.figure.subplots(1, ncols)
         self.draw = build(self.axes)
         self.title = None
@@ -131,7 +206,7 @@ class LiveFigure:
                 self.figure.draw_artist(artist)
         width, height = self.canvas.get_width_height()
         buffer = io.BytesIO()
-        PIL.Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1) \
+        PIL.Image.frombytes("RGB", (width, height), self.canvas.buffer_rgba(), "raw", "RGBX") \
             .save(buffer, format="png", **PNG_OPTIONS["pil_kwargs"])
         return buffer.getvalue()
 

@@ -457,3 +457,47 @@ def test_keep_limits_keeps_the_shown_limits_while_the_new_ones_fill_at_least_hal
         assert (ax.get_xlim() == pytest.approx(shown[0]), ax.get_ylim() == pytest.approx(shown[1])) == kept
         for got, new, keep in ((ax.get_xlim(), xlim, kept[0]), (ax.get_ylim(), ylim, kept[1])):
             assert keep or got == pytest.approx(new)
+
+
+# -- drawing texts from kept glyphs ----------------------------------------------------------------
+
+def _text_figure(canvas_class, moved=False):
+    """A figure full of texts (ticks, a rotated mathtext label, a legend, a root: a mathtext rule) drawn
+    by ``canvas_class``; ``moved``: the title elsewhere and in another colour, one legend entry renamed."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5, 3), dpi=80)
+    canvas = canvas_class(fig)
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [3, 1, 2], label="first run")
+    ax.plot([1, 2, 3], [1, 2, 2.5], label=r"minimiser $\theta^*$")
+    ax.set(xlabel="step k", ylabel=r"$\tau(k)\,\sqrt{k}$")
+    ax.legend(["renamed" if moved else "first run", r"minimiser $\theta^*$"], fontsize=8)
+    fig.suptitle("backprop differed at 12 of 300 steps", x=0.45 if moved else 0.5, color="red" if moved else "k")
+    return canvas
+
+
+def test_text_stamps_draw_the_pixels_matplotlib_draws_and_lay_out_only_new_texts(monkeypatch):
+    """A TextStampCanvas draws a text it has drawn before (same string, font and place) from its kept
+    glyphs: the pixels are plain Agg's, also with a text moved, renamed or in another colour, and a second
+    drawing asks matplotlib's renderer only for the new texts and those with rules (the root)."""
+    from matplotlib.backends import backend_agg
+    stamped = _text_figure(widgets.TextStampCanvas)
+    stamped.draw()
+    drawn = []
+    original = backend_agg.RendererAgg.draw_text
+    monkeypatch.setattr(backend_agg.RendererAgg, "draw_text",
+                        lambda self, gc, x, y, s, *args, **kwargs: drawn.append(s) or
+                        original(self, gc, x, y, s, *args, **kwargs))
+    stamped.draw()
+    assert drawn == [r"$\tau(k)\,\sqrt{k}$"]                 # every other text came from its stamps
+    for moved in (False, True):
+        again = _text_figure(widgets.TextStampCanvas, moved)
+        again.renderer = stamped.get_renderer()               # the stamps of the first drawings
+        again._lastKey = stamped._lastKey
+        plain = _text_figure(backend_agg.FigureCanvasAgg, moved)
+        plain.draw()
+        drawn.clear()
+        again.draw()
+        np.testing.assert_array_equal(np.asarray(again.buffer_rgba()), np.asarray(plain.buffer_rgba()))
+        assert ("backprop differed at 12 of 300 steps" in drawn) == moved   # moved: drawn anew
+        assert ("renamed" in drawn) == moved and "first run" not in drawn and "step k" not in drawn
