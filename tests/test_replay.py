@@ -36,7 +36,7 @@ NOT_REPLAYABLE = {  # checks whose verdict rests on more than recorded calls and
 }
 OWN_WORDS = {  # mutants (tests/test_hidden_*.py) that the check fails in its own words, the replay in its
     ("test_constant", "scalar for arrays"), ("test_constant", "not a factory"),
-    ("test_adagrad_diag", "one c per run, taus per run"), ("test_bias_variance", "per-coordinate variances"),
+    ("test_adagrad_diag_run", "one c per run, taus per run"), ("test_bias_variance", "per-coordinate variances"),
     ("test_linear_forward", "cache (x, W, b)"), ("test_linear_forward", "cache (out, W)"),
     ("test_linear_backward", "dx missing"), ("test_relu", "cache is the output"), ("test_relu", "returns only out"),
     ("test_softmax_cross_entropy", "no max subtracted (overflows)"),
@@ -61,7 +61,7 @@ def test_a_cell_whose_fixture_is_an_open_answer_is_not_shipped(tmp_path):
     cells = _cells(out)
     assert not cells[("gd_vs_sgd", "test_descent")]["replayable"]
     assert "gd_vs_sgd" in cells[("gd_vs_sgd", "test_descent")]["reason"]
-    assert cells[("step_sizes", "test_sgd")]["replayable"]          # its fixtures' answers are released
+    assert cells[("step_sizes", "test_sgd_iterates")]["replayable"]          # its fixtures' answers are released
     assert not cells[("nonsmooth", "test_backward")]["replayable"]
     text = "\n".join(p.read_text() for p in out.rglob("*.json"))
     for name in ("least_squares_gradient", "local_rules"):
