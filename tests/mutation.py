@@ -58,6 +58,14 @@ def survivors(trials) -> tuple[int, int, list[str]]:
     return caught, len(trials), alive
 
 
+def assert_all_caught(label: str, capsys, trials) -> None:
+    """Run (name, thunk) trials (``survivors``); print the mutation score; fail naming the survivors."""
+    caught, total, alive = survivors(trials)
+    with capsys.disabled():
+        print(f"\n{label} mutation score: {caught}/{total}")
+    assert not alive, f"mutants not caught: {alive}"
+
+
 SEED_VARIABLE = "SGD_COURSE_GRADING_SEED"
 
 
@@ -114,11 +122,8 @@ class Suite:
                 for key, mutants in self.mutants.items() for name, edits in mutants.items() if name not in skip]
 
     def assert_every_mutant_caught(self, label: str, capsys, run=None, skip=()) -> None:
-        """Run every mutant; print the mutation score; fail naming the mutants that passed."""
-        caught, total, alive = survivors(self.trials(run, skip))
-        with capsys.disabled():
-            print(f"\n{label} mutation score: {caught}/{total}")
-        assert not alive, f"mutants not caught: {alive}"
+        """Run every mutant (``trials``); print the mutation score; fail naming the mutants that passed."""
+        assert_all_caught(label, capsys, self.trials(run, skip))
 
     def failed_tests(self, answers: dict) -> set:
         """The test cells whose checks fail on ``answers`` (a whole submission: each graded answer cell
