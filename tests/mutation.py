@@ -100,6 +100,20 @@ class Suite:
     def __init__(self, answers: dict, graded: dict, mutants: dict):
         self.answers, self.graded, self.mutants = answers, graded, mutants
 
+    @classmethod
+    def one_function_per_cell(cls, answers: dict, checks: dict, mutants: dict) -> "Suite":
+        """The usual notebook: answer cell ``f`` defines the function ``f``, checked by ``checks[f]`` in the
+        test cell ``test_f``; ``mutants`` are keyed by the cell."""
+        return cls(answers, {cell: Graded("test_" + cell, check, cell, (cell,)) for cell, check in checks.items()},
+                   mutants)
+
+    def assert_complete(self, hidden, minimum: int = 5) -> None:
+        """Every check of the module ``hidden`` is in the table, with ``minimum`` mutants or more."""
+        checks = {name for name in dir(hidden) if name.startswith("check_")}
+        assert checks == {graded.check.__name__ for graded in self.graded.values()}
+        assert set(self.mutants) == set(self.graded)
+        assert all(len(mutants) >= minimum for mutants in self.mutants.values())
+
     def functions(self, key, source: str | None = None) -> list:
         """The functions ``key``'s check takes, as the cell ``source`` (default: the reference) defines them."""
         graded = self.graded[key]
