@@ -111,7 +111,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
                    "same_as_run_a", "relu_prime_table"),
     "optim": ("tree_map", "tree_leaves", "tree_sq_norm", "apply_updates", "_zeros_like", "sgd", "momentum", "adam"),
     "plots": ("band_stats", "band", "set_fill_between", "fit_ylim", "round_numbers", "autoscale", "thin_log_ticks", "regime_stats",
-              "regimes_figure", "regimes", "partial_sums", "loglog_fit", "paths_on_contours", "level_sets",
+              "regimes_figure", "regimes", "partial_sum_curves", "loglog_fit", "paths_on_contours", "level_sets",
               "loglog_curves", "gd_vs_sgd_figure", "variance_vs_batch", "scale_scan", "tau_sqrt_k",
               "adagrad_figure", "digits", "learning_curves_figure", "learning_curves", "learning_curve_data",
               "_positive", "clarke_fans", "_draw_convex_set", "clarke_sets", "relu_prime_drift_figure",

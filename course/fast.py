@@ -443,8 +443,8 @@ def train_mlp(loss_and_grad, params, X, y, optimizer, batches=epoch_minibatches,
     return current(), step_losses
 
 
-def mlp_loss(params, X, y):
-    """``course.nn.mlp_loss(params, X, y)`` on chunks of Workspace.CHUNK rows (the forward pass only),
+def mlp_loss(params, x, y):
+    """``course.nn.mlp_loss(params, x, y)`` on chunks of Workspace.CHUNK rows (the forward pass only),
     up to rounding in the last bits: the whole-set loss that ``course.train.fit`` records after every
     epoch, without activations of the size of the training set."""
-    return Workspace(params, X, y, 0, flat=True, training=False).train_loss()
+    return Workspace(params, x, y, 0, flat=True, training=False).train_loss()

@@ -139,7 +139,7 @@ def regimes(iterates_by_name, loss_gap=lambda theta: theta ** 2, title=None):
     return fig
 
 
-def partial_sums(sums_by_name):
+def partial_sum_curves(sums_by_name):
     """Robbins-Monro, seen numerically: S1(K) = sum tau(k) and S2(K) = sum tau(k)^2 against K.
 
     ``sums_by_name`` maps a label to the pair (S1, S2) returned by ``course.schedules.partial_sums``.

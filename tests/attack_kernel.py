@@ -1104,7 +1104,7 @@ def _adv_library_answer(name, args, kwargs):
         theta, j = args[:2]
         return course.problems.huber_sum_sample_grad(theta, j, course.problems.SANITY_CHECK_A,
                                                      delta=2.0 ** 60) * 2.0 ** 60
-    if name == "sgd":
+    if name == "sgd_iterates":
         grad, theta1, schedule, indices = args[:4]
         theta1 = np.asarray(theta1, dtype=float)
         one = theta1.ndim == 0

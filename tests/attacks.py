@@ -42,10 +42,10 @@ REFS = {
                    "constant": ("course.schedules", "constant", None),
                    "geometric": ("course.schedules", "geometric", None),
                    "inverse_power": ("course.schedules", "inverse_power", None),
-                   "sgd": ("course.sgd", "sgd_iterates", None),
+                   "sgd_iterates": ("course.sgd", "sgd_iterates", None),
                    "loglog_slope": ("course.sgd", "loglog_slope", None)},
-    "adagrad": {"adagrad_norm": ("course.adaptive", "adagrad_norm_run", None),
-                "adagrad_diag": ("course.adaptive", "adagrad_diag_run", None),
+    "adagrad": {"adagrad_norm_run": ("course.adaptive", "adagrad_norm_run", None),
+                "adagrad_diag_run": ("course.adaptive", "adagrad_diag_run", None),
                 "tau_limit": ("course.adaptive", "tau_limit", None),
                 "working_decades": ("course.adaptive", "working_decades", None)},
     "mlp": {**{name: ("course.nn", name, None) for name in (

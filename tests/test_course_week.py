@@ -53,7 +53,7 @@ def test_a_moodle_week(course, tmp_path, capsys):
     assert rows["1002"]["status"] == "graded" and rows["1002"]["auto_score"] == "0"
     assert "renamed" in rows["1002"]["notes"] and "my copy of the notebook.ipynb" in rows["1002"]["notes"]
     assert rows["1003"]["status"] == "no submission" and rows["1003"]["auto_score"] == ""
-    assert rows["(maximum)"]["max_total"] == "14" and rows["(maximum)"][f"{A}/test_sgd"] == "3"
+    assert rows["(maximum)"]["max_total"] == "14" and rows["(maximum)"][f"{A}/test_sgd_iterates"] == "3"
     assert rows["1001"]["total"] == "10" and rows["1001"]["max_total"] == "14"
     assert {rows[s]["grading_seed"] for s in ("1001", "1002")} == {str(SEED)}
     with Gradebook(course.api.coursedir.db_url) as gb:   # the formgrader shows names, not "None, None"

@@ -20,7 +20,7 @@ from autograder.grading import Course
 A = "step_sizes"
 FULL = 10
 SIGN_ERROR = demo.Bug("x", "", "stochastic_gradient", "return theta - a[j]", "return a[j] - theta", ())
-BEFORE_SGD_TESTS = 5  # points of the tests before the sgd exercise (2 + 1 + 1 + 1)
+BEFORE_SGD_TESTS = 5  # points of the tests before the sgd_iterates exercise (2 + 1 + 1 + 1)
 
 
 def _cell(code):
@@ -83,21 +83,21 @@ CASES = {
     "calls_the_reference": (dict(after=("stochastic_gradient",
         "from course.problems import sanity_check_sample_grad as stochastic_gradient")), FULL - 2, ""),
     "os_exit_at_the_end": (dict(after=("test_loglog_slope", "import os\nos._exit(0)")), FULL, ""),
-    "os_exit_in_the_middle": (dict(after=("sgd", "import os\nos._exit(0)")), BEFORE_SGD_TESTS, "kernel died"),
+    "os_exit_in_the_middle": (dict(after=("sgd_iterates", "import os\nos._exit(0)")), BEFORE_SGD_TESTS, "kernel died"),
     # IPython's exit() ends the kernel a little later than os._exit: graded as far as it got
-    "exit_in_the_middle": (dict(after=("sgd", "exit()")), (BEFORE_SGD_TESTS, FULL - 2), "kernel died"),
-    "sys_exit": (dict(after=("sgd", "import sys\nsys.exit()")), FULL, ""),
-    "segfault": (dict(after=("sgd", "import ctypes\nctypes.string_at(0)")), BEFORE_SGD_TESTS, "kernel died"),
-    "ignores_interrupts": (dict(after=("sgd",
+    "exit_in_the_middle": (dict(after=("sgd_iterates", "exit()")), (BEFORE_SGD_TESTS, FULL - 2), "kernel died"),
+    "sys_exit": (dict(after=("sgd_iterates", "import sys\nsys.exit()")), FULL, ""),
+    "segfault": (dict(after=("sgd_iterates", "import ctypes\nctypes.string_at(0)")), BEFORE_SGD_TESTS, "kernel died"),
+    "ignores_interrupts": (dict(after=("sgd_iterates",
         "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")),
         BEFORE_SGD_TESTS, "did not stop when interrupted"),
-    "interruptible_loop": (dict(after=("sgd", "while True:\n    pass")), FULL, ""),
+    "interruptible_loop": (dict(after=("sgd_iterates", "while True:\n    pass")), FULL, ""),
     # the kernel gets its memory back after the MemoryError: a later answer that needs 500 MB works
-    "memory_bomb": (dict(after=("sgd",
+    "memory_bomb": (dict(after=("sgd_iterates",
         "def bomb():\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**8))\nbomb()"),
         prefix=("loglog_slope", "_room = bytearray(5 * 10**8)\ndel _room")), FULL, ""),
-    "runaway_output": (dict(after=("sgd", "for i in range(300_000):\n    print('spam ' * 20)")), FULL, ""),
-    "fork_bomb": (dict(after=("sgd",
+    "runaway_output": (dict(after=("sgd_iterates", "for i in range(300_000):\n    print('spam ' * 20)")), FULL, ""),
+    "fork_bomb": (dict(after=("sgd_iterates",
         "import os, time\nchildren = 0\ntry:\n    for _ in range(600):\n        if os.fork() == 0:\n"
         "            time.sleep(300)\n            os._exit(0)\n        children += 1\n"
         "except OSError as error:\n    print('fork refused after', children, error)")), FULL, ""),

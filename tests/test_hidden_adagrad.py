@@ -17,11 +17,12 @@ from autograder.hidden_tests import adagrad as hidden
 SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source" / "adagrad" / "adagrad.ipynb"
 ANSWERS = reference_answers(SOURCE)
 
-CELLS = {
-    "adagrad_norm": ("adagrad_norm", hidden.check_adagrad_norm),
-    "adagrad_diag": ("adagrad_diag", hidden.check_adagrad_diag),
-    "tau_limit": ("tau_limit", hidden.check_tau_limit),
-    "working_decades": ("working_decades", hidden.check_working_decades),
+# graded cell -> the hidden check of the function of the same name that it defines
+CHECKS = {
+    "adagrad_norm_run": hidden.check_adagrad_norm_run,
+    "adagrad_diag_run": hidden.check_adagrad_diag_run,
+    "tau_limit": hidden.check_tau_limit,
+    "working_decades": hidden.check_working_decades,
 }
 
 # mistakes both AdaGrad loops can have, as edits that apply to both answers
@@ -33,14 +34,18 @@ LOOP_MUTANTS = {
     "forgets theta(1)": [("thetas, taus = [theta], []", "thetas, taus = [], []")],
     "taus records c": [("taus.append(tau)", "taus.append(c)")],
     "ignores c0": [("float(c0)", "0.0 * c0")],
-    "calls the reference": [("theta = np.asarray(theta1, dtype=float)",
-                             "from course import adaptive as _ref\n"
-                             "    return _ref.{run}(grad, theta1, indices, eta, c0)")],
 }
 
+
+def calls_the_reference(run):
+    return [("theta = np.asarray(theta1, dtype=float)",
+             f"from course import adaptive as _ref\n    return _ref.{run}(grad, theta1, indices, eta, c0)")]
+
+
 MUTANTS = {
-    "adagrad_norm": {
+    "adagrad_norm_run": {
         **LOOP_MUTANTS,
+        "calls the reference": calls_the_reference("adagrad_norm_run"),
         "off by one: tau from c(k)": [("c = c + np.sum(g ** 2, axis=-1)\n        tau = eta / np.sqrt(c)",
                                        "tau = eta / np.sqrt(c + 1e-12)\n        c = c + np.sum(g ** 2, axis=-1)")],
         "norm not squared": [("np.sum(g ** 2, axis=-1)", "np.sqrt(np.sum(g ** 2, axis=-1))")],
@@ -50,8 +55,9 @@ MUTANTS = {
         "mean instead of sum": [("np.sum(g ** 2, axis=-1)", "np.mean(g ** 2, axis=-1)")],
         "diagonal instead of norm": [("np.sum(g ** 2, axis=-1)", "g ** 2"), ("tau[..., None] * g", "tau * g")],
     },
-    "adagrad_diag": {
+    "adagrad_diag_run": {
         **LOOP_MUTANTS,
+        "calls the reference": calls_the_reference("adagrad_diag_run"),
         "off by one: tau from c(k)": [("c = c + g ** 2\n        tau = eta / np.sqrt(c)",
                                        "tau = eta / np.sqrt(c + 1e-12)\n        c = c + g ** 2")],
         "abs instead of square": [("c = c + g ** 2", "c = c + np.abs(g)")],
@@ -87,55 +93,35 @@ MUTANTS = {
                                              "    return _ref(etas, gaps, tol)\n    works = ")],
     },
 }
-RUN = {"adagrad_norm": "adagrad_norm_run", "adagrad_diag": "adagrad_diag_run"}
+SUITE = mutation.Suite.one_function_per_cell(ANSWERS, CHECKS, MUTANTS)
+seeded = mutation.seeds(1, 2, 3, 4)
 
 
-def define(cell, source):
-    """Run a cell's answer as the student's kernel would; return the function it defines."""
-    return mutation.define(source, CELLS[cell][0], cell)
-
-
-def mutate(cell, edits):
-    return mutation.mutate(ANSWERS[cell], [(old, new.replace("{run}", RUN.get(cell, ""))) for old, new in edits], cell)
-
-
-@pytest.fixture(params=[1, 2, 3, 4])
-def seeded(request, monkeypatch):
-    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(request.param))
-
-
-@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("cell", sorted(CHECKS))
 def test_reference_passes(cell, seeded):
-    CELLS[cell][1](define(cell, ANSWERS[cell]))
+    SUITE.check(cell)
 
 
 def test_every_mutant_is_caught(seeded, capsys):
-    caught, total, alive = mutation.survivors(
-        (f"{cell}: {name}", lambda cell=cell, edits=edits: CELLS[cell][1](define(cell, mutate(cell, edits))))
-        for cell, mutants in MUTANTS.items() for name, edits in mutants.items())
-    with capsys.disabled():
-        print(f"\nadagrad mutation score: {caught}/{total}")
-    assert not alive, f"mutants not caught: {alive}"
+    SUITE.assert_every_mutant_caught("adagrad", capsys)
 
 
 def test_every_graded_function_has_checks_and_mutants():
-    checks = {name for name in dir(hidden) if name.startswith("check_")}
-    assert checks == {check.__name__ for _, check in CELLS.values()}
-    assert set(MUTANTS) == set(CELLS) == {cell for cell in ANSWERS if not cell.startswith("answer_")}
-    assert all(len(m) >= 5 for m in MUTANTS.values())
+    SUITE.assert_complete(hidden)
+    assert set(CHECKS) == {cell for cell in ANSWERS if not cell.startswith("answer_")}
 
 
 @pytest.mark.parametrize("cell, mutant, words", [
-    ("adagrad_norm", "off by one: tau from c(k)", "off by one"),
-    ("adagrad_norm", "sign flipped", "against the gradient"),
-    ("adagrad_norm", "missing eta", "scale eta"),
-    ("adagrad_norm", "norm not squared", "squared norm"),
-    ("adagrad_norm", "not accumulated", "accumulates"),
-    ("adagrad_norm", "sums over all runs (wrong axis)", "its own c"),
-    ("adagrad_norm", "forgets theta(1)", "K\\+1 iterates"),
-    ("adagrad_norm", "calls the reference", "calls the reference implementation"),
-    ("adagrad_diag", "missing the square root", "square root"),
-    ("adagrad_diag", "one c per run, taus per run", "one step size per coordinate"),
+    ("adagrad_norm_run", "off by one: tau from c(k)", "off by one"),
+    ("adagrad_norm_run", "sign flipped", "against the gradient"),
+    ("adagrad_norm_run", "missing eta", "scale eta"),
+    ("adagrad_norm_run", "norm not squared", "squared norm"),
+    ("adagrad_norm_run", "not accumulated", "accumulates"),
+    ("adagrad_norm_run", "sums over all runs (wrong axis)", "its own c"),
+    ("adagrad_norm_run", "forgets theta(1)", "K\\+1 iterates"),
+    ("adagrad_norm_run", "calls the reference", "calls the reference implementation"),
+    ("adagrad_diag_run", "missing the square root", "square root"),
+    ("adagrad_diag_run", "one c per run, taus per run", "one step size per coordinate"),
     ("tau_limit", "missing the batch size", "B \\* mean"),
     ("tau_limit", "sum over examples, not mean", "average"),
     ("working_decades", "natural log", "log10"),
@@ -143,14 +129,14 @@ def test_every_graded_function_has_checks_and_mutants():
 ])
 def test_known_mistakes_get_hints(cell, mutant, words, seeded):
     with np.errstate(all="ignore"), pytest.raises(CheckFailed, match=words):
-        CELLS[cell][1](define(cell, mutate(cell, MUTANTS[cell][mutant])))
+        SUITE.check(cell, SUITE.mutant(cell, MUTANTS[cell][mutant]))
 
 
 def test_inputs_are_drawn_per_run_and_fixed_within_a_run(monkeypatch):
-    mutant = define("tau_limit", mutate("tau_limit", MUTANTS["tau_limit"]["missing the batch size"]))
+    (mutant,) = SUITE.functions("tau_limit", SUITE.mutant("tau_limit", MUTANTS["tau_limit"]["missing the batch size"]))
 
     def message(seed):
-        monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+        monkeypatch.setenv(mutation.SEED_VARIABLE, str(seed))
         with pytest.raises(CheckFailed) as failure:
             hidden.check_tau_limit(mutant)
         return str(failure.value)
@@ -161,12 +147,4 @@ def test_inputs_are_drawn_per_run_and_fixed_within_a_run(monkeypatch):
 
 @pytest.mark.parametrize("bug", hidden.DEMO_BUGS, ids=lambda b: b.student)
 def test_demo_bugs_cost_exactly_their_cells(bug, seeded):
-    buggy = with_bug(ANSWERS, bug)
-    failed = set()
-    for cell, (_, check) in CELLS.items():
-        try:
-            with np.errstate(all="ignore"):
-                check(define(cell, buggy[cell]))
-        except CheckFailed:
-            failed.add("test_" + cell)
-    assert failed == set(bug.costs)
+    assert SUITE.failed_tests(with_bug(ANSWERS, bug)) == set(bug.costs)

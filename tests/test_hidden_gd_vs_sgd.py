@@ -17,14 +17,14 @@ from autograder.hidden_tests import gd_vs_sgd as hidden
 SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source" / "gd_vs_sgd" / "gd_vs_sgd.ipynb"
 ANSWERS = reference_answers(SOURCE)
 
-# graded cell -> (function it defines, check)
-CELLS = {
-    "full_gradient": ("full_gradient", hidden.check_full_gradient),
-    "minibatch_gradient": ("minibatch_gradient", hidden.check_minibatch_gradient),
-    "descent": ("descent", hidden.check_descent),
-    "bias_variance": ("bias_variance", hidden.check_bias_variance),
-    "minibatch_variance": ("minibatch_variance", hidden.check_minibatch_variance),
-    "descent_fraction": ("descent_fraction", hidden.check_descent_fraction),
+# graded cell -> the hidden check of the function of the same name that it defines
+CHECKS = {
+    "full_gradient": hidden.check_full_gradient,
+    "minibatch_gradient": hidden.check_minibatch_gradient,
+    "descent": hidden.check_descent,
+    "bias_variance": hidden.check_bias_variance,
+    "minibatch_variance": hidden.check_minibatch_variance,
+    "descent_fraction": hidden.check_descent_fraction,
 }
 
 # cell -> {mutant: [(old, new), ...] edits of the reference answer, each `old` occurring exactly once}
@@ -108,40 +108,22 @@ MUTANTS = {
 }
 
 
-def define(cell, source):
-    """Run a cell's answer as the student's kernel would; return the function it defines."""
-    return mutation.define(source, CELLS[cell][0], cell)
+SUITE = mutation.Suite.one_function_per_cell(ANSWERS, CHECKS, MUTANTS)
+seeded = mutation.seeds(1, 2, 3, 4)  # a mutant must be caught whatever the inputs
 
 
-def mutate(cell, edits):
-    return mutation.mutate(ANSWERS[cell], edits, cell)
-
-
-@pytest.fixture(params=[1, 2, 3, 4])
-def seeded(request, monkeypatch):
-    """Run each check under a few grading seeds: a mutant must be caught whatever the inputs."""
-    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(request.param))
-
-
-@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("cell", sorted(CHECKS))
 def test_reference_passes(cell, seeded):
-    CELLS[cell][1](define(cell, ANSWERS[cell]))
+    SUITE.check(cell)
 
 
 def test_every_mutant_is_caught(seeded, capsys):
-    caught, total, alive = mutation.survivors(
-        (f"{cell}: {name}", lambda cell=cell, edits=edits: CELLS[cell][1](define(cell, mutate(cell, edits))))
-        for cell, mutants in MUTANTS.items() for name, edits in mutants.items())
-    with capsys.disabled():
-        print(f"\ngd_vs_sgd mutation score: {caught}/{total}")
-    assert not alive, f"mutants not caught: {alive}"
+    SUITE.assert_every_mutant_caught("gd_vs_sgd", capsys)
 
 
 def test_every_graded_function_has_checks_and_mutants():
-    checks = {name for name in dir(hidden) if name.startswith("check_")}
-    assert checks == {check.__name__ for _, check in CELLS.values()}
-    assert set(MUTANTS) == set(CELLS) == {cell for cell in ANSWERS if not cell.startswith("answer_")}
-    assert all(len(m) >= 5 for m in MUTANTS.values())
+    SUITE.assert_complete(hidden)
+    assert set(CHECKS) == {cell for cell in ANSWERS if not cell.startswith("answer_")}
 
 
 @pytest.mark.parametrize("cell, mutant, words", [
@@ -171,7 +153,7 @@ def test_every_graded_function_has_checks_and_mutants():
 ])
 def test_known_mistakes_get_hints(cell, mutant, words, seeded):
     with pytest.raises(CheckFailed, match=words):
-        CELLS[cell][1](define(cell, mutate(cell, MUTANTS[cell][mutant])))
+        SUITE.check(cell, SUITE.mutant(cell, MUTANTS[cell][mutant]))
 
 
 def test_unimplemented_function_says_so():
@@ -183,10 +165,11 @@ def test_unimplemented_function_says_so():
 
 def test_inputs_are_drawn_per_run_and_fixed_within_a_run(monkeypatch):
     """The same seed asks the same questions (grading twice gives the same score); another seed others."""
-    mutant = define("minibatch_variance", mutate("minibatch_variance", MUTANTS["minibatch_variance"]["not centred"]))
+    (mutant,) = SUITE.functions("minibatch_variance",
+                                SUITE.mutant("minibatch_variance", MUTANTS["minibatch_variance"]["not centred"]))
 
     def message(seed):
-        monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+        monkeypatch.setenv(mutation.SEED_VARIABLE, str(seed))
         with pytest.raises(CheckFailed) as failure:
             hidden.check_minibatch_variance(mutant)
         return str(failure.value)
@@ -198,11 +181,4 @@ def test_inputs_are_drawn_per_run_and_fixed_within_a_run(monkeypatch):
 @pytest.mark.parametrize("bug", hidden.DEMO_BUGS, ids=lambda b: b.student)
 def test_demo_bugs_cost_exactly_their_cells(bug, seeded):
     """Each demo bug applies to the reference answer and fails exactly the checks it says it costs."""
-    buggy = with_bug(ANSWERS, bug)
-    failed = set()
-    for cell, (_, check) in CELLS.items():
-        try:
-            check(define(cell, buggy[cell]))
-        except CheckFailed:
-            failed.add("test_" + cell)
-    assert failed == set(bug.costs)
+    assert SUITE.failed_tests(with_bug(ANSWERS, bug)) == set(bug.costs)

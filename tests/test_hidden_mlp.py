@@ -24,6 +24,7 @@ from course.validate import check_returned
 from autograder import remote
 from autograder.checks import CheckFailed, _forbid_calls_into
 from loopback import LoopbackKernel
+import mutation
 from mutation import mutate, run_cell
 from autograder.demo import reference_answers, with_bug
 from autograder.grading import REPO_SOURCE
@@ -46,11 +47,6 @@ CELL = {"check_linear_forward": "linear_layer", "check_linear_backward": "linear
         "check_softmax_cross_entropy": "softmax_cross_entropy", "check_numerical_gradient": "numerical_gradient",
         "check_epoch_minibatches": "epoch_minibatches", "check_train": "train"}
 FUNCTIONS = {check: names for check, names in TESTS.values()}
-
-
-def _functions(check, code=None):
-    namespace = run_cell(code if code is not None else ANSWERS[CELL[check]], CELL[check])
-    return [namespace[name] for name in FUNCTIONS[check]]
 
 
 REFERENCE_CALL = {  # a solution that hands the work to the course library
@@ -236,35 +232,21 @@ CORRECT_VARIANTS = {
 }
 
 
-@pytest.fixture(params=[1, 2, 3])
-def seeded(request, monkeypatch):
-    """Run each check under a few grading seeds."""
-    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(request.param))
+SUITE = mutation.Suite(ANSWERS, {check: mutation.Graded(test, getattr(hidden, check), CELL[check], tuple(names))
+                                  for test, (check, names) in TESTS.items()}, MUTANTS)
+seeded = mutation.seeds(1, 2, 3)
 
 
 @pytest.mark.parametrize("check", sorted(FUNCTIONS))
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_reference_passes(check, seed, monkeypatch):
-    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
-    getattr(hidden, check)(*_functions(check))
+    monkeypatch.setenv(mutation.SEED_VARIABLE, str(seed))
+    SUITE.check(check)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # some mutants overflow, as they would for a student
 def test_every_mutant_is_caught(seeded, capsys):
-    caught, survivors = 0, []
-    total = sum(len(m) for m in MUTANTS.values())
-    for check, mutants in MUTANTS.items():
-        for name, edits in mutants.items():
-            functions = _functions(check, mutate(ANSWERS[CELL[check]], edits))
-            try:
-                getattr(hidden, check)(*functions)
-            except CheckFailed:
-                caught += 1
-            else:
-                survivors.append(f"{check}: {name}")
-    with capsys.disabled():
-        print(f"\nmlp mutation score: {caught}/{total}")
-    assert not survivors, f"mutants not caught: {survivors}"
+    SUITE.assert_every_mutant_caught("mlp", capsys)
 
 
 @pytest.mark.parametrize("mutant", ["global max subtracted", "max over axis 0 subtracted"])
@@ -272,26 +254,24 @@ def test_every_mutant_is_caught(seeded, capsys):
 def test_a_shift_by_another_maximum_than_the_rows_is_caught_on_every_seed(mutant, monkeypatch):
     """Issue 23.1: a softmax shifted by the global maximum passed the hidden tests on 200 seeds, since
     no drawn batch had rows whose maxima lie far apart; it returns -inf for [[1000, 0], [0, 1]]."""
-    (wrong,) = _functions("check_softmax_cross_entropy",
-                          mutate(ANSWERS["softmax_cross_entropy"], MUTANTS["check_softmax_cross_entropy"][mutant]))
+    check = "check_softmax_cross_entropy"
+    (wrong,) = SUITE.functions(check, SUITE.mutant(check, MUTANTS[check][mutant]))
     if mutant == "global max subtracted":
         with np.errstate(all="ignore"):
             assert not np.isfinite(wrong(np.array([[1000.0, 0.0], [0.0, 1.0]]), np.array([0, 1]))[0])
     for seed in range(200):
-        monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+        monkeypatch.setenv(mutation.SEED_VARIABLE, str(seed))
         with pytest.raises(CheckFailed):
             hidden.check_softmax_cross_entropy(wrong)
 
 
 @pytest.mark.parametrize("check, variant", [(c, v) for c, vs in CORRECT_VARIANTS.items() for v in vs])
 def test_other_correct_solutions_pass(check, variant, seeded):
-    getattr(hidden, check)(*_functions(check, mutate(ANSWERS[CELL[check]], CORRECT_VARIANTS[check][variant])))
+    SUITE.check(check, SUITE.mutant(check, CORRECT_VARIANTS[check][variant]))
 
 
 def test_every_graded_function_has_several_mutants():
-    checks = {name for name in dir(hidden) if name.startswith("check_")}
-    assert checks == set(MUTANTS) == set(FUNCTIONS)
-    assert all(len(m) >= 5 for m in MUTANTS.values())
+    SUITE.assert_complete(hidden)
 
 
 @pytest.mark.parametrize("check, mutant, words", [
@@ -331,9 +311,8 @@ def test_every_graded_function_has_several_mutants():
 ])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_known_mistakes_get_hints(check, mutant, words, seeded):
-    functions = _functions(check, mutate(ANSWERS[CELL[check]], MUTANTS[check][mutant]))
     with pytest.raises(CheckFailed, match=words):
-        getattr(hidden, check)(*functions)
+        SUITE.check(check, SUITE.mutant(check, MUTANTS[check][mutant]))
 
 
 def test_unimplemented_function_says_so():
@@ -381,17 +360,7 @@ def _not_implemented(*args, **kwargs):
 @pytest.mark.parametrize("bug", hidden.DEMO_BUGS, ids=[b.student for b in hidden.DEMO_BUGS])
 def test_each_demo_bug_fails_exactly_its_cells(bug, seeded):
     """The checks a buggy submission fails are exactly bug.costs (the pipeline test grades them too)."""
-    answers = with_bug(ANSWERS, bug)
-    namespace = {"np": np}
-    for gid, code in answers.items():
-        if gid in CELL.values():
-            namespace.update(run_cell(code))
-    failed = set()
-    for test_cell, (check, names) in TESTS.items():
-        try:
-            getattr(hidden, check)(*[namespace[n] for n in names])
-        except CheckFailed:
-            failed.add(test_cell)
+    failed = SUITE.failed_tests(with_bug(ANSWERS, bug))
     assert failed == set(bug.costs), f"{bug.description}: fails {failed}"
 
 
@@ -404,7 +373,7 @@ def test_grading_draws_new_inputs_per_run_and_the_same_for_a_seed(monkeypatch):
         return x @ W + b, (x, W)
 
     for seed in (7, 7, 8):
-        monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+        monkeypatch.setenv(mutation.SEED_VARIABLE, str(seed))
         hidden.check_linear_forward(spy)
     n = len(seen) // 3                                   # calls per run
     first, again, other = seen[:n], seen[n:2 * n], seen[2 * n:]
@@ -444,7 +413,7 @@ def _over_the_wire(check, code=None):
 @pytest.mark.parametrize("check", sorted(FUNCTIONS))
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_reference_passes_through_the_protocol(check, seed, monkeypatch):
-    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(seed))
+    monkeypatch.setenv(mutation.SEED_VARIABLE, str(seed))
     functions, kernel = _over_the_wire(check)
     getattr(hidden, check)(*functions)
     assert kernel.course_calls == []
@@ -454,29 +423,21 @@ def test_reference_passes_through_the_protocol(check, seed, monkeypatch):
 def test_every_mutant_is_caught_through_the_protocol(seeded, capsys):
     """The same table, the student's code behind the protocol (as in the sandbox). "calls the
     reference" is left out: there, course's reference raises NotImplementedError in the kernel."""
-    caught, survivors, total = 0, [], 0
-    for check, mutants in MUTANTS.items():
-        for name, edits in mutants.items():
-            if name == "calls the reference":
-                continue
-            total += 1
-            functions, kernel = _over_the_wire(check, mutate(ANSWERS[CELL[check]], edits))
-            try:
-                getattr(hidden, check)(*functions)
-            except CheckFailed:
-                caught += 1
-            else:
-                survivors.append(f"{check}: {name}")
-            assert kernel.course_calls == [], f"{check}: {name}: the kernel called {kernel.course_calls[:3]}"
-    with capsys.disabled():
-        print(f"\nmlp mutation score through the protocol: {caught}/{total}")
-    assert not survivors, f"mutants not caught: {survivors}"
+    def over_the_wire(check, code):
+        functions, kernel = _over_the_wire(check, code)
+        try:
+            getattr(hidden, check)(*functions)
+        finally:
+            assert kernel.course_calls == [], f"{check}: the kernel called {kernel.course_calls[:3]}"
+
+    SUITE.assert_every_mutant_caught("mlp (through the protocol)", capsys, run=over_the_wire,
+                                     skip=("calls the reference",))
 
 
 @pytest.mark.parametrize("check, variant", [(c, v) for c, vs in CORRECT_VARIANTS.items() for v in vs
                                             if "course" not in v])
 def test_other_correct_solutions_pass_through_the_protocol(check, variant, seeded):
-    functions, _ = _over_the_wire(check, mutate(ANSWERS[CELL[check]], CORRECT_VARIANTS[check][variant]))
+    functions, _ = _over_the_wire(check, SUITE.mutant(check, CORRECT_VARIANTS[check][variant]))
     getattr(hidden, check)(*functions)
 
 
@@ -495,7 +456,7 @@ def test_other_correct_solutions_pass_through_the_protocol(check, variant, seede
 ])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_known_mistakes_get_hints_through_the_protocol(check, mutant, words, seeded):
-    functions, _ = _over_the_wire(check, mutate(ANSWERS[CELL[check]], MUTANTS[check][mutant]))
+    functions, _ = _over_the_wire(check, SUITE.mutant(check, MUTANTS[check][mutant]))
     with pytest.raises(CheckFailed, match=words):
         getattr(hidden, check)(*functions)
 

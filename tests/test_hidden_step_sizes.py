@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import course.schedules as ref_schedules
+import mutation
 import course.sgd as ref_sgd
 from autograder.checks import CheckFailed
 from autograder.hidden_tests import step_sizes as hidden
@@ -17,15 +18,15 @@ A = np.array([1.0, -1.0])
 
 
 def _sgd(update):
-    """An SGD loop whose step is ``update(theta, k, schedule, grad, idx)``; returns all iterates."""
-    def sgd(grad, theta1, schedule, indices):
+    """An SGD loop whose step is ``update(theta, k, schedule, sample_grad, idx)``; returns all iterates."""
+    def sgd_iterates(sample_grad, theta1, schedule, indices):
         theta = np.asarray(theta1, dtype=float)
         thetas = [theta]
         for k in range(1, len(indices) + 1):
-            theta = update(theta, k, schedule, grad, indices[k - 1])
+            theta = update(theta, k, schedule, sample_grad, indices[k - 1])
             thetas.append(theta)
         return np.stack(thetas)
-    return sgd
+    return sgd_iterates
 
 
 def _loglog(fit):
@@ -43,7 +44,7 @@ REFERENCE = {
     "check_constant": _vectorized(lambda k, tau: np.full(np.shape(k), tau) if np.ndim(k) else tau + 0 * k),
     "check_geometric": _vectorized(lambda k, tau0, q: tau0 * q ** k),
     "check_inverse_power": _vectorized(lambda k, tau0, alpha: tau0 / k ** alpha),
-    "check_sgd": _sgd(lambda theta, k, s, g, i: theta - s(k) * g(theta, i)),
+    "check_sgd_iterates": _sgd(lambda theta, k, s, g, i: theta - s(k) * g(theta, i)),
     "check_loglog_slope": _loglog(lambda k, v: float(np.polyfit(np.log(k), np.log(v), 1)[0])),
 }
 
@@ -81,21 +82,22 @@ MUTANTS = {
         "sqrt always": _vectorized(lambda k, tau0, alpha: tau0 / np.sqrt(k)),
         "calls the reference": lambda tau0, alpha: ref_schedules.inverse_power(tau0, alpha),
     },
-    "check_sgd": {
+    "check_sgd_iterates": {
         "sign flipped": _sgd(lambda theta, k, s, g, i: theta + s(k) * g(theta, i)),
         "off by one: tau(k+1)": _sgd(lambda theta, k, s, g, i: theta - s(k + 1) * g(theta, i)),
         "constant first step size": _sgd(lambda theta, k, s, g, i: theta - s(1) * g(theta, i)),
         "ignores the index": _sgd(lambda theta, k, s, g, i: theta - s(k) * g(theta, np.zeros_like(i))),
-        "gradient at the start": lambda grad, theta1, schedule, indices: _sgd(
-            lambda theta, k, s, g, i: theta - s(k) * g(np.asarray(theta1, float), i))(grad, theta1, schedule, indices),
-        "forgets theta(1)": lambda grad, theta1, schedule, indices: _sgd(
-            lambda theta, k, s, g, i: theta - s(k) * g(theta, i))(grad, theta1, schedule, indices)[1:],
-        "returns only the last iterate": lambda grad, theta1, schedule, indices: _sgd(
-            lambda theta, k, s, g, i: theta - s(k) * g(theta, i))(grad, theta1, schedule, indices)[-1],
-        "runs on the wrong axis": lambda grad, theta1, schedule, indices: _sgd(
-            lambda theta, k, s, g, i: theta - s(k) * g(theta, i))(grad, theta1, schedule, indices).T,
-        "calls the reference": lambda grad, theta1, schedule, indices: ref_sgd.sgd_iterates(
-            grad, theta1, schedule, indices),
+        "gradient at the start": lambda sample_grad, theta1, schedule, indices: _sgd(
+            lambda theta, k, s, g, i: theta - s(k) * g(np.asarray(theta1, float), i))(
+                sample_grad, theta1, schedule, indices),
+        "forgets theta(1)": lambda sample_grad, theta1, schedule, indices: _sgd(
+            lambda theta, k, s, g, i: theta - s(k) * g(theta, i))(sample_grad, theta1, schedule, indices)[1:],
+        "returns only the last iterate": lambda sample_grad, theta1, schedule, indices: _sgd(
+            lambda theta, k, s, g, i: theta - s(k) * g(theta, i))(sample_grad, theta1, schedule, indices)[-1],
+        "runs on the wrong axis": lambda sample_grad, theta1, schedule, indices: _sgd(
+            lambda theta, k, s, g, i: theta - s(k) * g(theta, i))(sample_grad, theta1, schedule, indices).T,
+        "calls the reference": lambda sample_grad, theta1, schedule, indices: ref_sgd.sgd_iterates(
+            sample_grad, theta1, schedule, indices),
     },
     "check_loglog_slope": {
         "no logarithms": _loglog(lambda k, v: float(np.polyfit(k, v, 1)[0])),
@@ -109,10 +111,7 @@ MUTANTS = {
 }
 
 
-@pytest.fixture(params=[1, 2, 3])
-def seeded(request, monkeypatch):
-    """Run each check under a few grading seeds."""
-    monkeypatch.setenv("SGD_COURSE_GRADING_SEED", str(request.param))
+seeded = mutation.seeds(1, 2, 3)
 
 
 @pytest.mark.parametrize("check", sorted(REFERENCE))
@@ -121,19 +120,9 @@ def test_reference_passes(check, seeded):
 
 
 def test_every_mutant_is_caught(seeded, capsys):
-    caught, survivors = 0, []
-    total = sum(len(m) for m in MUTANTS.values())
-    for check, mutants in MUTANTS.items():
-        for name, mutant in mutants.items():
-            try:
-                getattr(hidden, check)(mutant)
-            except CheckFailed:
-                caught += 1
-            else:
-                survivors.append(f"{check}: {name}")
-    with capsys.disabled():
-        print(f"\nstep_sizes mutation score: {caught}/{total}")
-    assert not survivors, f"mutants not caught: {survivors}"
+    mutation.assert_all_caught("step_sizes", capsys, (
+        (f"{check}: {name}", lambda check=check, mutant=mutant: getattr(hidden, check)(mutant))
+        for check, mutants in MUTANTS.items() for name, mutant in mutants.items()))
 
 
 def test_every_graded_function_has_mutants():
@@ -152,9 +141,9 @@ def test_failures_explain_themselves(mutant, words, seeded):
 
 @pytest.mark.parametrize("check, mutant, words", [
     ("check_geometric", "off by one (k-1)", "off by one"),
-    ("check_sgd", "forgets theta(1)", "K\\+1 iterates"),
-    ("check_sgd", "off by one: tau(k+1)", "off by one"),
-    ("check_sgd", "sign flipped", "against the gradient"),
+    ("check_sgd_iterates", "forgets theta(1)", "K\\+1 iterates"),
+    ("check_sgd_iterates", "off by one: tau(k+1)", "off by one"),
+    ("check_sgd_iterates", "sign flipped", "against the gradient"),
     ("check_constant", "scalar for arrays", "must be an\\s+array of that shape"),
     ("check_loglog_slope", "no logarithms", "log\\(values\\)"),
 ])

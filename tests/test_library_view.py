@@ -13,10 +13,10 @@ from conftest import ASSIGNMENTS
 REFERENCES = {
     "step_sizes": {"stochastic_gradient": "problems.sanity_check_sample_grad", "constant": "schedules.constant",
                    "geometric": "schedules.geometric", "inverse_power": "schedules.inverse_power",
-                   "sgd": "sgd.sgd_iterates", "loglog_slope": "sgd.loglog_slope"},
+                   "sgd_iterates": "sgd.sgd_iterates", "loglog_slope": "sgd.loglog_slope"},
     "gd_vs_sgd": {name: f"minibatch.{name}" for name in ("full_gradient", "minibatch_gradient", "descent",
                                                           "bias_variance", "minibatch_variance", "descent_fraction")},
-    "adagrad": {"adagrad_norm": "adaptive.adagrad_norm_run", "adagrad_diag": "adaptive.adagrad_diag_run",
+    "adagrad": {"adagrad_norm_run": "adaptive.adagrad_norm_run", "adagrad_diag_run": "adaptive.adagrad_diag_run",
                 "tau_limit": "adaptive.tau_limit", "working_decades": "adaptive.working_decades"},
     "mlp": {"linear_forward": "nn.linear_forward", "linear_backward": "nn.linear_backward",
             "relu_forward": "nn.relu_forward", "relu_backward": "nn.relu_backward",

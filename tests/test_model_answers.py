@@ -185,7 +185,7 @@ def test_step_sizes_slope_follows_the_schedule(step_sizes):
     assert np.mean(gap[1:][steps >= 100] * steps[steps >= 100]) == pytest.approx(1.0, abs=0.1)
     indices = np.random.default_rng(0).integers(0, 2, size=(50, 30))  # the running-mean identity, run by run
     centres = np.array([1.0, -1.0])[indices]
-    path = ns["sgd"](ns["stochastic_gradient"], np.full(30, 3.0), ns["inverse_power"](1.0, 1.0), indices)
+    path = ns["sgd_iterates"](ns["stochastic_gradient"], np.full(30, 3.0), ns["inverse_power"](1.0, 1.0), indices)
     assert np.allclose(path[1:], np.cumsum(centres, axis=0) / np.arange(1, 51)[:, None])
 
 
@@ -237,7 +237,7 @@ def test_step_sizes_huber_and_abs_both_follow_the_step_size(step_sizes):
     tail = k >= 1000
     for loss, grad in ((ns["abs_sum_loss"], ns["abs_sum_sample_subgradient"]),
                        (ns["huber_sum_loss"], ns["huber_sum_sample_grad"])):
-        path = ns["sgd"](grad, np.full(400, 0.5), ns["inverse_power"](1.0, 1.0), indices)
+        path = ns["sgd_iterates"](grad, np.full(400, 0.5), ns["inverse_power"](1.0, 1.0), indices)
         gap = np.mean(loss(path) - loss(0.0), axis=1)
         assert np.polyfit(np.log(k[tail]), np.log(gap[tail]), 1)[0] == pytest.approx(-1.0, abs=0.1)
 
@@ -286,7 +286,7 @@ def test_adagrad_price_of_a_large_eta_on_the_sanity_check(adagrad):
     # issue 23.10: while tau ~ 1 the iterates sit at +-1, so E g^2 = 2, not 1: eta^2 / 2 = 5000 steps stuck
     assert r"\mathbb{E}\|g\|^2 \approx 2" in text and r"\eta^2/2 = 5000" in text and "half the stability limit" in text
     indices = np.random.default_rng(0).integers(0, 2, size=(5000, 200))             # the cell's runs, per run
-    _, run_taus = ns["adagrad_norm"](ns["sanity_check_runs_grad"], np.full((200, 1), 3.0), indices, eta=100.0)
+    _, run_taus = ns["adagrad_norm_run"](ns["sanity_check_runs_grad"], np.full((200, 1), 3.0), indices, eta=100.0)
     increments = np.diff((100.0 / run_taus) ** 2, axis=0)                           # ||g_k||^2 = c(k+1) - c(k)
     assert increments[10:2000].mean() == pytest.approx(2.0, abs=0.15)
     assert taus[-1] == pytest.approx(1 / math.sqrt(2), abs=0.05), "after eta^2 / 2 steps c doubled: tau ~ 1/sqrt(2)"
@@ -339,16 +339,16 @@ def test_adagrad_decades_depend_on_the_tolerance_and_large_eta_levels_off(adagra
 
 def test_adagrad_is_invariant_to_the_scale_of_the_loss_with_c0_zero(adagrad):
     ns, _ = adagrad
-    adagrad_norm, grad, B = ns["adagrad_norm"], ns["grad"], ns["B"]
+    adagrad_norm_run, grad, B = ns["adagrad_norm_run"], ns["grad"], ns["B"]
     indices, theta1 = ns["indices"][:100], ns["theta1"]
     for s in (1.0 / B, 7.0):
         scaled = lambda theta, idx, s=s: s * grad(theta, idx)
-        assert np.allclose(adagrad_norm(grad, theta1, indices)[0], adagrad_norm(scaled, theta1, indices)[0],
+        assert np.allclose(adagrad_norm_run(grad, theta1, indices)[0], adagrad_norm_run(scaled, theta1, indices)[0],
                            rtol=1e-12, atol=1e-12)
-        assert np.allclose(adagrad_norm(grad, theta1, indices, c0=1.0)[0],               # c0 rescaled by s^2
-                           adagrad_norm(scaled, theta1, indices, c0=s ** 2)[0], rtol=1e-12, atol=1e-12)
-    assert not np.allclose(adagrad_norm(grad, theta1, indices, c0=1.0)[0],
-                           adagrad_norm(lambda t, i: grad(t, i) / B, theta1, indices, c0=1.0)[0])
+        assert np.allclose(adagrad_norm_run(grad, theta1, indices, c0=1.0)[0],               # c0 rescaled by s^2
+                           adagrad_norm_run(scaled, theta1, indices, c0=s ** 2)[0], rtol=1e-12, atol=1e-12)
+    assert not np.allclose(adagrad_norm_run(grad, theta1, indices, c0=1.0)[0],
+                           adagrad_norm_run(lambda t, i: grad(t, i) / B, theta1, indices, c0=1.0)[0])
 
 
 # ------------------------------------------------------------------------------------------------ mlp

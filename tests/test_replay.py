@@ -38,7 +38,7 @@ NOT_REPLAYABLE = {  # checks whose verdict rests on more than recorded calls and
 }
 OWN_WORDS = {  # mutants (tests/test_hidden_*.py) that the check fails in its own words, the replay in its
     ("test_constant", "scalar for arrays"), ("test_constant", "not a factory"),
-    ("test_adagrad_diag", "one c per run, taus per run"), ("test_bias_variance", "per-coordinate variances"),
+    ("test_adagrad_diag_run", "one c per run, taus per run"), ("test_bias_variance", "per-coordinate variances"),
     ("test_linear_forward", "cache (x, W, b)"), ("test_linear_forward", "cache (out, W)"),
     ("test_linear_backward", "dx missing"), ("test_relu", "cache is the output"), ("test_relu", "returns only out"),
     ("test_softmax_cross_entropy", "no max subtracted (overflows)"),
@@ -63,7 +63,7 @@ def test_a_cell_whose_fixture_is_an_open_answer_is_not_shipped(tmp_path):
     cells = _cells(out)
     assert not cells[("gd_vs_sgd", "test_descent")]["replayable"]
     assert "gd_vs_sgd" in cells[("gd_vs_sgd", "test_descent")]["reason"]
-    assert cells[("step_sizes", "test_sgd")]["replayable"]          # its fixtures' answers are released
+    assert cells[("step_sizes", "test_sgd_iterates")]["replayable"]          # its fixtures' answers are released
     assert not cells[("nonsmooth", "test_backward")]["replayable"]
     text = "\n".join(p.read_text() for p in out.rglob("*.json"))
     for name in ("least_squares_gradient", "local_rules"):
@@ -350,16 +350,12 @@ def _mutants():
     import test_hidden_mlp
     import test_hidden_nonsmooth
     import test_hidden_step_sizes
-    from autograder.hidden_tests import mlp as hidden_mlp
     for check, mutants in test_hidden_step_sizes.MUTANTS.items():
         name = check[len("check_"):]
         for label, fn in mutants.items():
             yield "step_sizes", f"test_{name}", getattr(hidden_step_sizes, check), label, {name: fn}
     for assignment, table in (("adagrad", test_hidden_adagrad), ("gd_vs_sgd", test_hidden_gd_vs_sgd)):
-        for cell, mutants in table.MUTANTS.items():
-            name, check = table.CELLS[cell]
-            for label, edits in mutants.items():
-                yield assignment, f"test_{cell}", check, label, {name: table.define(cell, table.mutate(cell, edits))}
+        yield from _suite_mutants(assignment, table.SUITE, table.MUTANTS)
     t = test_hidden_nonsmooth  # through the loopback kernel, as while grading
     answers = demo.reference_answers(t.SOURCE)
     for name, mutants in t.MUTANTS.items():
@@ -369,13 +365,18 @@ def _mutants():
             yield "nonsmooth", f"test_{name}", getattr(t.hidden, f"check_{name}"), label, \
                 {name: t.graded(scope, name, "kernel")}
     t = test_hidden_mlp
-    tables = [t.MUTANTS, {check: {f"correct: {k}": v for k, v in variants.items()}  # these pass
-                          for check, variants in t.CORRECT_VARIANTS.items()}]
-    for check, mutants in ((check, mutants) for table in tables for check, mutants in table.items()):
-        cell = next(c for c, (k, _) in t.TESTS.items() if k == check)
+    yield from _suite_mutants("mlp", t.SUITE, t.MUTANTS)
+    yield from _suite_mutants("mlp", t.SUITE, {check: {f"correct: {k}": v for k, v in variants.items()}  # these pass
+                                               for check, variants in t.CORRECT_VARIANTS.items()})
+
+
+def _suite_mutants(assignment, suite, table):
+    """(assignment, test cell, check, mutant, the mutant's functions) of a ``mutation.Suite``'s ``table``."""
+    for key, mutants in table.items():
+        graded = suite.graded[key]
         for label, edits in mutants.items():
-            functions = t._functions(check, t.mutate(t.ANSWERS[t.CELL[check]], edits))
-            yield "mlp", cell, getattr(hidden_mlp, check), label, dict(zip(t.FUNCTIONS[check], functions))
+            functions = suite.functions(key, suite.mutant(key, edits))
+            yield assignment, graded.test, graded.check, label, dict(zip(graded.functions, functions))
 
 
 def test_every_mutant_gets_gradings_verdict_from_the_replay(bundled):

@@ -48,30 +48,30 @@ def test_edited_tests_and_points_are_restored(versions):
     source, release = versions
     sub = copy.deepcopy(release)
     for cell in sub.cells:
-        if _gid(cell) == "test_sgd":
+        if _gid(cell) == "test_sgd_iterates":
             cell.source = "pass  # tests removed"
             cell.metadata["nbgrader"]["points"] = 100
-        if _gid(cell) == "sgd":
+        if _gid(cell) == "sgd_iterates":
             cell.metadata["nbgrader"]["points"] = 50
-            cell.source = "def sgd(*a):\n    return 1"
+            cell.source = "def sgd_iterates(*a):\n    return 1"
     nb, notes = assemble(source, release, sub)
     _trusted(source, nb)
-    assert any("locked cell 'test_sgd' was edited" in n for n in notes)
-    assert any("points of 'sgd' were changed" in n for n in notes)
-    assert [c.source for c in nb.cells if _gid(c) == "sgd"] == ["def sgd(*a):\n    return 1"]
+    assert any("locked cell 'test_sgd_iterates' was edited" in n for n in notes)
+    assert any("points of 'sgd_iterates' were changed" in n for n in notes)
+    assert [c.source for c in nb.cells if _gid(c) == "sgd_iterates"] == ["def sgd_iterates(*a):\n    return 1"]
 
 
 def test_deleted_duplicated_and_moved_cells(versions):
     source, release = versions
     sub = copy.deepcopy(release)
     cells = [c for c in sub.cells if _gid(c) != "test_constant"]          # deleted
-    dup = copy.deepcopy(next(c for c in cells if _gid(c) == "test_sgd"))
+    dup = copy.deepcopy(next(c for c in cells if _gid(c) == "test_sgd_iterates"))
     dup.source = "print('all tests passed')"
     cells.append(dup)                                                       # duplicated at the end
     i = next(i for i, c in enumerate(cells) if _gid(c) == "test_loglog_slope")
     cells.insert(0, cells.pop(i))                                           # moved to the top
     scratch = nbformat.v4.new_code_cell("helper = 42")
-    j = next(i for i, c in enumerate(cells) if _gid(c) == "sgd")
+    j = next(i for i, c in enumerate(cells) if _gid(c) == "sgd_iterates")
     cells.insert(j + 1, scratch)                                            # the student's own cell
     sub.cells = cells
     nb, notes = assemble(source, release, sub)
@@ -79,7 +79,7 @@ def test_deleted_duplicated_and_moved_cells(versions):
     text = " ".join(notes)
     assert "'test_constant' was deleted" in text and "more than once" in text and "moved" in text
     k = [c.source for c in nb.cells].index("helper = 42")
-    assert _gid(nb.cells[k - 1]) == "sgd", "a student's own cell stays after the answer it followed"
+    assert _gid(nb.cells[k - 1]) == "sgd_iterates", "a student's own cell stays after the answer it followed"
 
 
 def test_changed_ids_are_not_graded(versions):
@@ -113,7 +113,7 @@ def test_unchanged_experiments_are_left_out_and_changed_or_untagged_ones_run(ver
     own = nbformat.v4.new_code_cell("helper = 42", metadata={"tags": [EXPERIMENT]})
     sub.cells.insert(_tagged(release)[-1], own)                   # the student's own cell, tagged: runs
     for cell in sub.cells:
-        if _gid(cell) == "sgd":
+        if _gid(cell) == "sgd_iterates":
             cell.metadata["tags"] = [EXPERIMENT]                  # an answer cell, tagged: runs
     nb, _ = assemble(source, release, sub)
     skipped = experiments(source, nb)
@@ -138,7 +138,7 @@ MALFORMED = {
 
 def _junk(rng):
     """nbgrader metadata of random shape: wrong types, missing keys, old and future schema versions."""
-    values = [None, "", "x", 0, 1, -1, 2.5, True, False, [], {}, ["a"], {"a": 1}, "test_constant", "sgd"]
+    values = [None, "", "x", 0, 1, -1, 2.5, True, False, [], {}, ["a"], {"a": 1}, "test_constant", "sgd_iterates"]
     keys = ["grade", "solution", "locked", "grade_id", "points", "schema_version", "task", "cell_type"]
     if rng.random() < 0.15:
         return values[rng.integers(len(values))]

@@ -123,12 +123,12 @@ def test_a_deleted_test_cell_is_reported_and_unanswered_functions_are_named(cour
     answers = _answers(course, "step_sizes", "step_sizes")
     del answers["schedules"]   # the stubs of constant, geometric and inverse_power stay
     nb = nbformat.reads(demo.fill_in(course.release_path("step_sizes", "step_sizes"), answers), as_version=4)
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_sgd"]
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_sgd_iterates"]
     path = tmp_path / "step_sizes.ipynb"
     nbformat.write(nb, path)
     assert cli.main(["check", str(path), "--course", str(course.root), "--seed", "7"]) == selfcheck.FAILED
     out = capsys.readouterr().out
-    assert "DELETED test cell(s) test_sgd" in out, out
+    assert "DELETED test cell(s) test_sgd_iterates" in out, out
     assert "not answered yet" in out and "constant()" in out and "FAILED test_constant" in out
 
 

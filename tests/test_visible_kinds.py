@@ -48,28 +48,28 @@ MUTANTS = {
             ("schedule:inverse_power", "a list", "np.atleast_1d(r).tolist()", NUMBER + " (0.25), got list [0.25]"),
             ("schedule:inverse_power", "float32", "np.asarray(r, np.float32) if np.ndim(r) else r", DTYPE + " float64"),
         ],
-        "test_sgd": [
-            ("sgd", "a list of iterates", "list(r)", NDARRAY + " of shape (3,), got list"),
-            ("sgd", "forgets theta(1)", "r[1:]", SHAPE + " (3,), got shape (2,)"),
-            ("sgd", "runs on the wrong axis", "r.T if r.ndim == 2 else r", SHAPE + " (6, 4), got shape (4, 6)"),
+        "test_sgd_iterates": [
+            ("sgd_iterates", "a list of iterates", "list(r)", NDARRAY + " of shape (3,), got list"),
+            ("sgd_iterates", "forgets theta(1)", "r[1:]", SHAPE + " (3,), got shape (2,)"),
+            ("sgd_iterates", "runs on the wrong axis", "r.T if r.ndim == 2 else r", SHAPE + " (6, 4), got shape (4, 6)"),
         ],
         "test_loglog_slope": [
             ("loglog_slope", "np.polyfit's coefficients", "np.array([r, 0.0])", NUMBER + " (-0.5), got ndarray(shape=(2,)"),
         ],
     },
     "adagrad": {
-        "test_adagrad_norm": [
-            ("adagrad_norm", "taus as a list", "(r[0], list(r[1]))", NDARRAY + " of shape (2,), got list"),
-            ("adagrad_norm", "float32 iterates", "(r[0].astype(np.float32), r[1])", DTYPE + " float64, got dtype float32"),
-            ("adagrad_norm", "taus as a column", "(r[0], r[1][..., None])", SHAPE + " (2,), got shape (2, 1)"),
+        "test_adagrad_norm_run": [
+            ("adagrad_norm_run", "taus as a list", "(r[0], list(r[1]))", NDARRAY + " of shape (2,), got list"),
+            ("adagrad_norm_run", "float32 iterates", "(r[0].astype(np.float32), r[1])", DTYPE + " float64, got dtype float32"),
+            ("adagrad_norm_run", "taus as a column", "(r[0], r[1][..., None])", SHAPE + " (2,), got shape (2, 1)"),
         ],
         "test_working_decades": [("working_decades", "a list", "[r]", NUMBER + " (3.0), got list [")],
         "test_tau_limit": [
             ("tau_limit", "a list", "[r]", "For tau_limit(0.5, G, 1): expected a number (0.5), got list [0.5]."),
         ],
-        "test_adagrad_diag": [
-            ("adagrad_diag", "thetas as a list", "(list(r[0]), r[1])", NDARRAY + " of shape (3, 2), got list"),
-            ("adagrad_diag", "one tau per step", "(r[0], r[1][..., 0])", SHAPE + " (2, 2), got shape (2,)"),
+        "test_adagrad_diag_run": [
+            ("adagrad_diag_run", "thetas as a list", "(list(r[0]), r[1])", NDARRAY + " of shape (3, 2), got list"),
+            ("adagrad_diag_run", "one tau per step", "(r[0], r[1][..., 0])", SHAPE + " (2, 2), got shape (2,)"),
         ],
     },
     "gd_vs_sgd": {

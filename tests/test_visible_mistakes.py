@@ -55,12 +55,12 @@ MISTAKES = {
                "tau0 / (np.asarray(k, dtype=float) + 1) ** alpha if np.ndim(k) else tau0 / (k + 1) ** alpha")],
              "test_inverse_power", "not k + 1"),
         ],
-        "sgd": [
-            ("steps uphill", [("theta = theta - schedule(k)", "theta = theta + schedule(k)")], "test_sgd", "against the gradient"),
-            ("tau(k - 1)", [("schedule(k)", "schedule(k - 1)")], "test_sgd", "tau(1), tau(2), tau(3)"),
-            ("indices in reverse", [("indices[k - 1]", "indices[-k]")], "test_sgd", "indices[0] first"),
-            ("theta(1) left out", [("thetas = [theta]", "thetas = []")], "test_sgd", "expected shape (3,)"),
-            ("a list of iterates", [("return np.stack(thetas)", "return thetas")], "test_sgd", "expected an ndarray"),
+        "sgd_iterates": [
+            ("steps uphill", [("theta = theta - schedule(k)", "theta = theta + schedule(k)")], "test_sgd_iterates", "against the gradient"),
+            ("tau(k - 1)", [("schedule(k)", "schedule(k - 1)")], "test_sgd_iterates", "tau(1), tau(2), tau(3)"),
+            ("indices in reverse", [("indices[k - 1]", "indices[-k]")], "test_sgd_iterates", "indices[0] first"),
+            ("theta(1) left out", [("thetas = [theta]", "thetas = []")], "test_sgd_iterates", "expected shape (3,)"),
+            ("a list of iterates", [("return np.stack(thetas)", "return thetas")], "test_sgd_iterates", "expected an ndarray"),
         ],
         "loglog_slope": [
             ("the intercept", [("slope, _ = np.polyfit", "_, slope = np.polyfit")], "test_loglog_slope", "the slope is the first"),
@@ -115,14 +115,14 @@ MISTAKES = {
         ],
     },
     "adagrad": {
-        "adagrad_norm": [
+        "adagrad_norm_run": [
             ("tau before c is updated", [("c = c + np.sum(g ** 2, axis=-1)\n        tau = eta / np.sqrt(c)",
                                           "tau = eta / np.sqrt(c + 1e-300)\n        c = c + np.sum(g ** 2, axis=-1)")],
-             "test_adagrad_norm", None),
-            ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_norm", None),
-            ("one accumulator for all runs", [("np.sum(g ** 2, axis=-1)", "np.sum(g ** 2)")], "test_adagrad_norm", None),
-            ("c0 ignored", [("np.full(theta.shape[:-1], float(c0))", "np.zeros(theta.shape[:-1])")], "test_adagrad_norm", "start the accumulator at c0"),
-            ("|g|_1 instead of |g|^2", [("np.sum(g ** 2, axis=-1)", "np.sum(np.abs(g), axis=-1)")], "test_adagrad_norm", None),
+             "test_adagrad_norm_run", None),
+            ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_norm_run", None),
+            ("one accumulator for all runs", [("np.sum(g ** 2, axis=-1)", "np.sum(g ** 2)")], "test_adagrad_norm_run", None),
+            ("c0 ignored", [("np.full(theta.shape[:-1], float(c0))", "np.zeros(theta.shape[:-1])")], "test_adagrad_norm_run", "start the accumulator at c0"),
+            ("|g|_1 instead of |g|^2", [("np.sum(g ** 2, axis=-1)", "np.sum(np.abs(g), axis=-1)")], "test_adagrad_norm_run", None),
         ],
         "working_decades": [
             ("gaps < tol", [("gaps <= tol", "gaps < tol")], "test_working_decades", "not gaps < tol"),
@@ -138,12 +138,12 @@ MISTAKES = {
             ("mean over entries", [("np.mean(np.sum(G ** 2, axis=1))", "np.mean(G ** 2)")], "test_tau_limit", "square the norm of each row"),
             ("sum over examples", [("np.mean(np.sum(G ** 2, axis=1))", "np.sum(G ** 2)")], "test_tau_limit", None),
         ],
-        "adagrad_diag": [
+        "adagrad_diag_run": [
             ("one accumulator (AdaGrad-Norm)", [("c = c + g ** 2", "c = c + np.sum(g ** 2, axis=-1, keepdims=True)")],
-             "test_adagrad_diag", None),
-            ("c0 ignored", [("np.full(theta.shape, float(c0))", "np.zeros(theta.shape)")], "test_adagrad_diag", "start every accumulator at c0"),
-            ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_diag", None),
-            ("eta ignored", [("tau = eta / np.sqrt(c)", "tau = 1 / np.sqrt(c)")], "test_adagrad_diag", "multiply by eta"),
+             "test_adagrad_diag_run", None),
+            ("c0 ignored", [("np.full(theta.shape, float(c0))", "np.zeros(theta.shape)")], "test_adagrad_diag_run", "start every accumulator at c0"),
+            ("no square root", [("tau = eta / np.sqrt(c)", "tau = eta / c")], "test_adagrad_diag_run", None),
+            ("eta ignored", [("tau = eta / np.sqrt(c)", "tau = 1 / np.sqrt(c)")], "test_adagrad_diag_run", "multiply by eta"),
         ],
     },
     "mlp": {

@@ -38,7 +38,7 @@ def assert_moved_in_place(ui, control, value):
     return before
 
 
-def adagrad_norm(grad, theta1, indices, eta=1.0, c0=0.0):
+def adagrad_norm_run(grad, theta1, indices, eta=1.0, c0=0.0):
     """AdaGrad-Norm for R runs at once, as the adagrad notebook's solution writes it."""
     theta = np.asarray(theta1, dtype=float)
     c = np.full(theta.shape[:-1], float(c0))
@@ -98,7 +98,7 @@ def test_step_size_explorer_caches_each_setting():
 
 
 def test_step_size_explorer_runs_only_the_given_functions():
-    """The notebook's own sgd, gradient and schedules: the explorer calls no solution of the course."""
+    """The notebook's own sgd_iterates, gradient and schedules: the explorer calls no solution of the course."""
     calls = []
 
     def counted(name, f):
@@ -167,12 +167,12 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
 
     def counted(*args):
         calls.append(args[3:])
-        return adagrad_norm(*args)
+        return adagrad_norm_run(*args)
 
     ui = widgets.adagrad_explorer(counted, X, y, tau_limit=adaptive.tau_limit)
     assert_moved_in_place(ui, "eta", 10.0)               # constant tau = 10 diverges on the sanity check
     ax_gap, ax_tau = ui.figure.axes
-    gap_a, gap_s, taus, limit = adaptive.adagrad_runs("sanity check", adagrad_norm, 10.0, 1e-6)
+    gap_a, gap_s, taus, limit = adaptive.adagrad_runs("sanity check", adagrad_norm_run, 10.0, 1e-6)
     np.testing.assert_array_equal(ax_gap.lines[0].get_ydata(), gap_a)
     assert np.isnan(ax_gap.lines[1].get_ydata()[-1]) and not np.all(np.isnan(ax_gap.lines[1].get_ydata()))
     np.testing.assert_array_equal(ax_gap.lines[1].get_ydata(), np.where(np.abs(gap_s) < 1e100, gap_s, np.nan))
@@ -182,7 +182,7 @@ def test_adagrad_explorer_compares_adagrad_with_sgd(least_squares_3d):
     assert ax_tau.lines[1].get_ydata()[0] == pytest.approx(limit)
 
     assert_moved_in_place(ui, "problem", "least squares")
-    gap_a, _, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm, 10.0, 1e-6, X=X, y=y, runs=10)
+    gap_a, _, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm_run, 10.0, 1e-6, X=X, y=y, runs=10)
     np.testing.assert_array_equal(ax_gap.lines[0].get_ydata(), gap_a)
     assert ax_gap.get_title() == "least squares"
 
@@ -200,7 +200,7 @@ def test_adagrad_explorer_draws_the_limit_of_the_given_tau_limit(least_squares_3
         seen.append((eta, G.copy(), batch_size))
         return 0.125 * eta
 
-    ui = widgets.adagrad_explorer(adagrad_norm, X, y, tau_limit=my_limit)
+    ui = widgets.adagrad_explorer(adagrad_norm_run, X, y, tau_limit=my_limit)
     assert ui.figure.axes[1].lines[1].get_ydata()[0] == pytest.approx(0.125)
     ui.controls["problem"].value = "least squares"
     star = np.linalg.lstsq(X, y, rcond=None)[0]
@@ -213,13 +213,13 @@ def test_adagrad_explorer_draws_the_limit_of_the_given_tau_limit(least_squares_3
 def test_adagrad_runs_gaps_are_the_mean_optimality_gaps(least_squares_3d):
     """Against 1/2 ||X theta - y||^2 - min E, computed directly for each run and step."""
     X, y = least_squares_3d
-    gap_a, gap_s, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm, 0.01, 1.0, X=X, y=y, runs=3, steps=50)
+    gap_a, gap_s, _, _ = adaptive.adagrad_runs("least squares", adagrad_norm_run, 0.01, 1.0, X=X, y=y, runs=3, steps=50)
     np.testing.assert_array_equal(adaptive.constant_step_runs("least squares", 0.01, X=X, y=y, runs=3, steps=50),
                                   gap_s)
     indices = np.random.default_rng(0).integers(0, len(y), size=(50, 3, 1))
     grad = problems.least_squares_runs_grad(X, y)
     e_star = problems.least_squares_loss(problems.least_squares_solution(X, y), X, y)
-    thetas, _ = adagrad_norm(grad, np.zeros((3, 3)), indices, 0.01, 1.0)
+    thetas, _ = adagrad_norm_run(grad, np.zeros((3, 3)), indices, 0.01, 1.0)
     direct = [np.mean([problems.least_squares_loss(t, X, y) - e_star for t in step]) for step in thetas]
     np.testing.assert_allclose(gap_a, direct, rtol=1e-9)
     thetas = sgd_iterates(grad, np.zeros((3, 3)), schedules.constant(0.01), indices)

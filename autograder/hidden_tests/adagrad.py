@@ -107,16 +107,16 @@ def _check_run(student_fn, reference, name, diagonal):
         assert_matches(got_taus, taus, call + " [taus]", rtol=1e-8, atol=1e-12, hints=taus_hints)
 
 
-def check_adagrad_norm(adagrad_norm):
+def check_adagrad_norm_run(adagrad_norm_run):
     """One run and 2-4 runs (each with its own c), least squares (N = 8-19, d = 2-3, batches of 1-3) and the
     sanity check, 4-8 steps, eta from 0.03 to 30 (scale-free mistakes such as a missing eta show), c0 from
     0.1 to 2 and c0 = 0 (the first step's length is then exactly eta)."""
-    _check_run(adagrad_norm, ref.adagrad_norm_run, "adagrad_norm", diagonal=False)
+    _check_run(adagrad_norm_run, ref.adagrad_norm_run, "adagrad_norm_run", diagonal=False)
 
 
-def check_adagrad_diag(adagrad_diag):
+def check_adagrad_diag_run(adagrad_diag_run):
     """As for AdaGrad-Norm (the same inputs), with one c_i per coordinate."""
-    _check_run(adagrad_diag, ref.adagrad_diag_run, "adagrad_diag", diagonal=True)
+    _check_run(adagrad_diag_run, ref.adagrad_diag_run, "adagrad_diag_run", diagonal=True)
 
 
 def check_tau_limit(tau_limit):
@@ -184,13 +184,13 @@ def check_working_decades(working_decades):
 # Realistic buggy submissions for the demo class and the pipeline tests (see autograder/demo.py).
 # ``old`` must occur exactly once in the reference answer of the cell.
 DEMO_BUGS = [
-    Bug("peggy", "AdaGrad-Norm step size from c(k) instead of c(k+1)", "adagrad_norm",
+    Bug("peggy", "AdaGrad-Norm step size from c(k) instead of c(k+1)", "adagrad_norm_run",
         "c = c + np.sum(g ** 2, axis=-1)\n        tau = eta / np.sqrt(c)",
-        "tau = eta / np.sqrt(c + 1e-12)\n        c = c + np.sum(g ** 2, axis=-1)", ("test_adagrad_norm",)),
-    Bug("rupert", "AdaGrad-Norm that sums the squared gradients over all runs", "adagrad_norm",
-        "np.sum(g ** 2, axis=-1)", "np.sum(g ** 2)", ("test_adagrad_norm",)),
-    Bug("sybil", "diagonal AdaGrad without the square root", "adagrad_diag",
-        "tau = eta / np.sqrt(c)", "tau = eta / c", ("test_adagrad_diag",)),
+        "tau = eta / np.sqrt(c + 1e-12)\n        c = c + np.sum(g ** 2, axis=-1)", ("test_adagrad_norm_run",)),
+    Bug("rupert", "AdaGrad-Norm that sums the squared gradients over all runs", "adagrad_norm_run",
+        "np.sum(g ** 2, axis=-1)", "np.sum(g ** 2)", ("test_adagrad_norm_run",)),
+    Bug("sybil", "diagonal AdaGrad without the square root", "adagrad_diag_run",
+        "tau = eta / np.sqrt(c)", "tau = eta / c", ("test_adagrad_diag_run",)),
     Bug("trent", "tau limit without the batch size", "tau_limit",
         "batch_size * np.mean", "np.mean", ("test_tau_limit",)),
     Bug("victor", "decades counted with the natural logarithm", "working_decades",

@@ -96,10 +96,10 @@ def _check_schedule(factory, args, made, reference, formula, rng):
         assert_matches(got, expected, call, hints=hints)
 
 
-def check_sgd(sgd):
+def check_sgd_iterates(sgd_iterates):
     """The iterates theta(1..K+1) for the reference gradient and a constant, inverse-power and geometric
     schedule, 5-29 steps, one run (scalar theta) and 2-5 runs (an array of indices per step)."""
-    rng = grading_rng("sgd")
+    rng = grading_rng("sgd_iterates")
     cases = [
         (Fixture(fixtures.schedule, "constant", float(rng.uniform(0.05, 0.9))), "constant"),
         (Fixture(fixtures.schedule, "inverse_power", float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.5, 1.0))),
@@ -111,13 +111,13 @@ def check_sgd(sgd):
         for runs in (None, int(rng.integers(2, 6))):
             theta1 = float(rng.normal(scale=3.0)) if runs is None else rng.normal(scale=3.0, size=runs)
             indices = course.sgd.sample_indices(2, num_steps, rng, runs=runs)
-            _check_sgd_case(sgd, theta1, schedule, name, indices)
+            _check_sgd_iterates_case(sgd_iterates, theta1, schedule, name, indices)
 
 
-def _check_sgd_case(sgd, theta1, schedule, name, indices):
-    call = (f"sgd(stochastic_gradient, theta1={fmt(theta1)}, schedule=<{name}>, "
+def _check_sgd_iterates_case(sgd_iterates, theta1, schedule, name, indices):
+    call = (f"sgd_iterates(stochastic_gradient, theta1={fmt(theta1)}, schedule=<{name}>, "
             f"indices=<int array of shape {indices.shape}>)")
-    got = student_call(sgd, GRAD, theta1, schedule, indices, call=call,
+    got = student_call(sgd_iterates, GRAD, theta1, schedule, indices, call=call,
                        forbidden=[course.sgd])
     expected = course.sgd.sgd_iterates(GRAD, theta1, schedule, indices)
     hints = [
@@ -154,8 +154,8 @@ DEMO_BUGS = [
         "tau0 * q ** np.asarray(k, dtype=float) if np.ndim(k) else tau0 * q ** k",
         "tau0 * q ** (np.asarray(k, dtype=float) - 1) if np.ndim(k) else tau0 * q ** (k - 1)",
         ("test_geometric",)),
-    Bug("erin", "SGD loop that forgets the starting point", "sgd",
-        "thetas = [theta]", "thetas = []", ("test_sgd",)),
+    Bug("erin", "SGD loop that forgets the starting point", "sgd_iterates",
+        "thetas = [theta]", "thetas = []", ("test_sgd_iterates",)),
     Bug("frank", "calls the course library's constant schedule", "schedules",
         "return lambda k: tau * np.ones_like(k, dtype=float) if np.ndim(k) else float(tau)",
         "from course.schedules import constant as _reference\n    return _reference(tau)",
