@@ -45,7 +45,7 @@ SOLUTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "adagrad": {
         "adaptive": ("adagrad_norm_run", "adagrad_diag_run", "tau_limit", "working_decades"),
         "optim": ("adagrad_step_size", "adagrad_norm", "adagrad"),
-        "fast": ("adagrad_norm", "adagrad"),
+        "fast": ("adagrad_norm", "adagrad", "_zero_where_not_positive"),
     },
     "mlp": {
         "nn": ("_linear_forward", "_linear_backward", "linear_forward", "linear_backward", "_relu_backward",
@@ -90,7 +90,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "adaptive": ("_adagrad_problem", "adagrad_runs", "adagrad_only_runs", "constant_step_runs"),
     "data": ("minibatches_with_replacement", "epoch_minibatches_with_replacement", "_stratified_split",
              "load_digits", "_digits", "_shuffled", "two_moons", "spirals"),
-    "fast": ("_keeps_dtype", "sgd", "momentum", "adam", "Workspace.__init__", "Workspace._flat_vectors",
+    "fast": ("_keeps_dtype", "work_like", "sgd", "momentum", "adam", "Workspace.__init__", "Workspace._flat_vectors",
              "Workspace.as_tree", "Workspace._allocate", "Workspace._first_rows", "Workspace._rows",
              "Workspace.add", "Workspace.copy_params", "_check_mlp"),
     "gradcheck": ("_check_theta", "_scalar", "relative_error", "GradCheckResult.message",

@@ -483,7 +483,7 @@ def adagrad_explorer(adagrad_fn, X, y, tau_limit):
 def first_epochs(history, trained, epochs):
     """The part of ``history``, of a run of ``trained`` epochs, that covers its first ``epochs``: the
     "step_loss" of their steps and the first ``epochs`` + 1 entries of every per-epoch list (epoch 0 to
-    ``epochs``). For the notebook's ``fit`` this is the history of a run of ``epochs``: both start from the
+    ``epochs``). For the notebook's ``train_digits`` this is the history of a run of ``epochs``: both start from the
     same network and draw the same minibatches, and the longer run just goes on."""
     steps = len(history["step_loss"]) * epochs // trained
     return {key: values[:steps] if key == "step_loss" else

@@ -99,3 +99,36 @@ def test_the_twins_take_the_same_parameters():
     for (a, b), names in TWINS.items():
         for name in names:
             assert parameter_names(getattr(modules[a], name)) == parameter_names(getattr(modules[b], name))
+
+
+def notebook_functions(assignment):
+    """name -> parameter names of each top-level function any code cell of the source notebook defines
+    (experiments and helpers too, not only answers)."""
+    import nbformat
+    nb = nbformat.read(REPO_SOURCE / assignment / f"{assignment}.ipynb", as_version=4)
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:            # an IPython magic
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                args = node.args
+                found[node.name] = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    return found
+
+
+@pytest.mark.parametrize("assignment", ORDER)
+def test_a_notebook_helper_named_like_a_library_function_takes_its_parameters(assignment):
+    """A function a notebook writes for itself (an experiment's gradient, say) under a ``course`` name takes
+    that function's parameters: a reader who knows one knows the other."""
+    library = {module: public_definitions(m) for module, m in course_modules().items()}
+    clashes = [f"{assignment}'s {name}({', '.join(params)}) differs from course.{module}.{name}"
+               f"({', '.join(parameter_names(defined[name]))})"
+               for name, params in notebook_functions(assignment).items()
+               for module, defined in library.items()
+               if name in defined and not same_parameters(params, defined[name])]
+    assert not clashes, "\n".join(clashes)

@@ -298,15 +298,15 @@ def test_first_epochs_of_the_notebooks_fit_are_its_shorter_run():
     namespace = {}
     with threadpool_limits(limits=None):                  # the notebook limits BLAS to one thread: undone
         for cell in nb.cells:
-            if cell.cell_type == "code" and ("def fit(" in cell.source or "import" in cell.source.split("\n")[0]
+            if cell.cell_type == "code" and ("def train_digits(" in cell.source or "import" in cell.source.split("\n")[0]
                                              or cell.metadata.get("nbgrader", {}).get("solution")
                                              or cell.source.startswith("def network_forward")):
                 exec(cell.source, namespace)
     data = namespace["load_digits"]()
     namespace.update(zip(("X_train", "y_train", "X_test", "y_test"), (d[:300] for d in data)))
     for sampler in ("shuffle", "replacement"):
-        _, longer = namespace["fit"](epochs=5, batch_size=32, sampler=sampler)
-        _, shorter = namespace["fit"](epochs=2, batch_size=32, sampler=sampler)
+        _, longer = namespace["train_digits"](epochs=5, batch_size=32, sampler=sampler)
+        _, shorter = namespace["train_digits"](epochs=2, batch_size=32, sampler=sampler)
         assert widgets.first_epochs(longer, 5, 2) == shorter
 
 
