@@ -40,15 +40,18 @@ def exercise_functions(assignment):
     """name -> parameter names of each top-level function the source notebook's solution cells define."""
     found = {}
     for answer in reference_answers(REPO_SOURCE / assignment / f"{assignment}.ipynb").values():
-        try:
-            tree = ast.parse(answer)
-        except SyntaxError:            # a markdown (written) answer
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef):
-                args = node.args
-                found[node.name] = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+        found.update(defined_functions(answer))      # a markdown (written) answer defines none
     return found
+
+
+def defined_functions(source):
+    """name -> parameter names of each top-level function ``source`` defines ({} if it is not Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    return {node.name: [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+            for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def parameter_names(function, required=False):
@@ -108,16 +111,8 @@ def notebook_functions(assignment):
     nb = nbformat.read(REPO_SOURCE / assignment / f"{assignment}.ipynb", as_version=4)
     found = {}
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:            # an IPython magic
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef):
-                args = node.args
-                found[node.name] = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+        if cell.cell_type == "code":
+            found.update(defined_functions(cell.source))
     return found
 
 
