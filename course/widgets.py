@@ -491,9 +491,9 @@ def first_epochs(history, trained, epochs):
             for key, values in history.items()}
 
 
-def learning_curve_explorer(fit):
+def learning_curve_explorer(train_fn):
     """Sliders for the batch size, AdaGrad's scale eta, the sampler and the number of epochs; draws the
-    learning curves of ``fit(batch_size=, eta=, sampler=, epochs=) -> (params, history)`` next to those
+    learning curves of ``train_fn(batch_size=, eta=, sampler=, epochs=) -> (params, history)`` next to those
     of the previous setting (dashed).
 
     Each setting of batch size, eta and sampler is trained once, for the most epochs asked so far: fewer
@@ -520,7 +520,7 @@ def learning_curve_explorer(fit):
         trained, history = runs.get((batch_size, eta, sampler), (0, None))
         if trained < epochs:
             trained = epochs if history is None else min(max(epochs, 2 * trained), c["epochs"].max)
-            history = fit(batch_size=batch_size, eta=eta, sampler=sampler, epochs=trained)[1]
+            history = train_fn(batch_size=batch_size, eta=eta, sampler=sampler, epochs=trained)[1]
             runs[batch_size, eta, sampler] = trained, history
         return first_epochs(history, trained, epochs)
 
@@ -540,7 +540,7 @@ def learning_curve_explorer(fit):
                 status.value = ""
             histories = [(setting, history)] + [(f"previous: {k}", v) for k, v in previous.items() if k != setting]
             live.update(histories, title=f"{setting}: test accuracy {history['test_acc'][-1]:.3f}")
-            # inside the block: the Output widget shows and swallows an error of fit (an unanswered
+            # inside the block: the Output widget shows and swallows an error of train_fn (an unanswered
             # exercise), and then there is no history to remember
             previous.clear()
             previous[setting] = history
