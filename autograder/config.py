@@ -16,7 +16,7 @@ from nbconvert.preprocessors.sanitize import SanitizeHTML
 from traitlets.config import Config
 
 from .cells import CODE_STUB
-from .feedback import TEMPLATES, GetGradesAndPending, HideHiddenTests
+from .feedback import TEMPLATES, FeedbackExporter, GetGradesAndPending, HideHiddenTests
 from .sanitize import EXPERIMENT
 
 COURSE_ID = "sgd-course"
@@ -48,6 +48,7 @@ def nbgrader_config(course_root, *, timeout: int = CELL_TIMEOUT, exchange_root=N
     c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGradesAndPending, SanitizeHTML,
                                         CSSHTMLHeaderPreprocessor]
     c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
+    c.GenerateFeedback.exporter_class = FeedbackExporter   # an HTMLExporter: the settings below apply
     c.GenerateFeedback.HTMLExporter.template_name = "sgd_feedback"
     c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     c.GenerateFeedback.HTMLExporter.filters = {"mathml": "autograder.feedback.mathml"}

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from pathlib import Path
 
+import jinja2
+from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 HIDDEN_NOTE = "# Hidden tests ran here with fresh random inputs; their verdict is shown below."
@@ -71,6 +74,41 @@ class GetGradesAndPending(GetGrades):
         else:
             parts["auto_max"] += points
             parts["auto"] += float(grade.score or 0)
+
+
+# -- the page -----------------------------------------------------------------------------------------
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in memory for the whole process: Jinja still reads each
+    template's source and compiles it again when the source changed (its checksum is in the key)."""
+
+    def __init__(self):
+        self._code, self._lock = {}, threading.Lock()
+
+    def load_bytecode(self, bucket):
+        with self._lock:
+            code = self._code.get((bucket.key, bucket.checksum))
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        with self._lock:
+            self._code[bucket.key, bucket.checksum] = bucket.bytecode_to_string()
+
+
+COMPILED = CompiledTemplates()
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTMLExporter, the same pages, but the templates are compiled once per process
+    (``COMPILED``): nbgrader makes a new exporter for every student's page, and compiling the nine
+    templates of one page took about 0.3 s, a third of writing it."""
+
+    @property
+    def environment(self):
+        env = super().environment
+        env.bytecode_cache = COMPILED
+        return env
 
 
 # -- maths without a network ----------------------------------------------------------------------------
