@@ -1,5 +1,8 @@
 """Grading a class: in parallel, one at a time and on a Dask cluster give the same grades, and a
-run killed with SIGKILL and started again completes with the same grades, nothing lost or doubled."""
+run killed with SIGKILL and started again completes with the same grades, nothing lost or doubled.
+
+The class is step_sizes' demo class; its grading in parallel is the session's ``demo_class`` (graded two
+at a time at ``conftest.SEED``), and this module works on a copy of it (``small_class``)."""
 
 import json
 import os
@@ -12,8 +15,8 @@ import time
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.demo import submit_demo_class
-from autograder.grading import JOURNAL, Course
+from autograder.grading import JOURNAL
+from conftest import SEED, copy_course
 
 A = "step_sizes"
 EXPECTED = {"alice": 10, "bob": 0, "carol": 8, "dave": 9, "erin": 7, "frank": 9, "grace": 10}
@@ -24,35 +27,35 @@ def _scores(results):
 
 
 @pytest.fixture(scope="module")
-def small_class(tmp_path_factory):
-    course = Course.from_sources(tmp_path_factory.mktemp("class"))
-    course.build([A])
-    submit_demo_class(course, A)
-    return course
+def small_class(demo_class, tmp_path_factory):
+    """A copy of the session's demo class (every assignment), step_sizes' graded in parallel at SEED."""
+    course, _, _ = demo_class
+    return copy_course(course, tmp_path_factory.mktemp("class") / "course")
 
 
-def test_parallel_one_at_a_time_and_dask_agree_and_a_rerun_grades_only_new_or_changed_submissions(small_class):
-    """The class graded in parallel, one at a time and on Dask: the same grades. Graded once with a seed,
-    the class is not graded again: a rerun keeps every result and the seed; a changed submission is
-    graded again, alone, with the class's seed. (One test: the rerun needs a graded class, which the
-    first grading is.)"""
+def test_parallel_one_at_a_time_and_dask_agree_and_a_rerun_grades_only_new_or_changed_submissions(
+        demo_class, small_class):
+    """The class graded in parallel (the session's demo class), one at a time and on Dask: the same
+    grades. Graded once with a seed, the class is not graded again: a rerun keeps every result and the
+    seed; a changed submission is graded again, alone, with the class's seed."""
     from distributed import Client, LocalCluster
 
     course = small_class
-    parallel = course.grade(A, seed=3, workers=2, feedback=False, regrade=True)
+    parallel = [r for (assignment, _), r in demo_class[2].items() if assignment == A]
+    assert sorted(r.student for r in parallel) == course.students(A)
     assert {r.student: r.auto_score for r in parallel if r.graded} == EXPECTED
     graded = []
     again = course.grade(A, workers=2, feedback=False, progress=lambda done, total, r: graded.append(r.student))
-    assert graded == [] and again.seed == 3 and _scores(again) == _scores(parallel)
-    serial = course.grade(A, seed=3, workers=1, feedback=False, regrade=True)
+    assert graded == [] and again.seed == SEED and _scores(again) == _scores(parallel)
+    serial = course.grade(A, seed=SEED, workers=1, feedback=False, regrade=True)
     assert _scores(serial) == _scores(parallel)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        on_dask = course.grade(A, seed=3, executor=client.get_executor(), feedback=False, regrade=True)
+        on_dask = course.grade(A, seed=SEED, executor=client.get_executor(), feedback=False, regrade=True)
     assert _scores(on_dask) == _scores(parallel)
     course.submit("bob", A, {A: course.release_path(A, A).read_text() + "\n"})
     late = course.grade(A, workers=2, feedback=False, progress=lambda done, total, r: graded.append(r.student))
-    assert graded == ["bob"] and late.seed == 3
+    assert graded == ["bob"] and late.seed == SEED
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])

@@ -1,5 +1,6 @@
 """The whole way an assignment travels: source -> student version -> submissions -> nbgrader grades,
-feedback and the grades CSV, in a temporary course directory (graded once per session)."""
+feedback and the grades CSV, in a temporary course directory (graded once per session: ``demo_class``;
+the tests that submit or grade more work on a copy)."""
 
 import csv
 import re
@@ -10,7 +11,7 @@ import pytest
 from autograder import cli, demo, export
 from autograder.sanitize import EXPERIMENT, NOT_RUN
 from autograder.demo import MALFORMED, REFERENCE, UNCHANGED, demo_bugs
-from conftest import ASSIGNMENTS, SEED
+from conftest import ASSIGNMENTS, SEED, copy_course
 
 BUGS = [(a, bug) for a in ASSIGNMENTS for bug in demo_bugs(a)]
 
@@ -118,18 +119,19 @@ def test_grades_csv_tells_not_gradable_from_zero(demo_class, tmp_path):
     assert {r["grading_seed"] for r in rows} == {str(SEED)}
 
 
-def test_regrading_with_other_random_inputs_gives_the_same_scores(demo_class):
+def test_regrading_with_other_random_inputs_gives_the_same_scores(demo_class, tmp_path):
     course, _, results = demo_class
+    course = copy_course(course, tmp_path / "course")
     for assignment in ASSIGNMENTS:
         students = [REFERENCE, UNCHANGED] + [b.student for b in demo_bugs(assignment)][:1]
-        again = course.grade(assignment, students, seed=SEED + 1, feedback=False)
+        again = course.grade(assignment, students, seed=SEED + 1, feedback=False, workers=2)
         for result in again:
             first = results[assignment, result.student]
             assert [(c.cell, c.score) for c in result.cells] == [(c.cell, c.score) for c in first.cells]
 
 
-def test_submission_checks_name_the_problem(demo_class):
-    course, _, _ = demo_class
+def test_submission_checks_name_the_problem(built_course, tmp_path):
+    course = copy_course(built_course, tmp_path / "course")
     assignment = ASSIGNMENTS[0]
     notebook = course.notebooks(assignment)[0]
     cases = {
@@ -147,8 +149,8 @@ def test_submission_checks_name_the_problem(demo_class):
         assert words in course.check_submission(assignment, student_id), student
 
 
-def test_instructor_command_grades_a_folder_and_exports(demo_class, tmp_path, capsys):
-    course, _, _ = demo_class
+def test_instructor_command_grades_a_folder_and_exports(built_course, tmp_path, capsys):
+    course = copy_course(built_course, tmp_path / "course")
     assignment = "step_sizes"
     source = course.root / "source" / assignment / f"{assignment}.ipynb"
     folder = tmp_path / "downloads"

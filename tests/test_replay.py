@@ -2,7 +2,8 @@
 as data at build time, replayed against a student's functions through the grading pipeline.
 
 The truth every replay is held to is grading itself: the same demo class graded with the real hidden
-tests at the same seed, cell by cell (scores and messages). The bundle is made once per module.
+tests at the same seed, cell by cell (scores and messages): the session's ``demo_class``, graded at the
+bundle's first seed. The bundle, and a course built from its check notebooks, are made once per module.
 """
 
 import inspect
@@ -29,8 +30,8 @@ import course.train
 from autograder import checks, demo, jail, replay, selfcheck, solutions
 from autograder.grading import REPO_SOURCE, Course
 from autograder.hidden_tests import step_sizes as hidden_step_sizes
+from conftest import SEED, copy_course
 
-SEED = replay.SEEDS[0]
 REFERENCE_MODULES = (course.adaptive, course.autodiff, course.clarke, course.gradcheck, course.minibatch, course.nn,
                      course.relu_prime, course.schedules, course.sgd, course.train)
 NOT_REPLAYABLE = {  # checks whose verdict rests on more than recorded calls and comparisons (see replay)
@@ -53,6 +54,15 @@ def bundled(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "replay_data"
     replay.bundle(REPO_SOURCE, out, released=solutions.ORDER)   # every cell, to test the replay itself
     return out
+
+
+@pytest.fixture(scope="module")
+def checking_course(bundled, tmp_path_factory):
+    """A course built from the bundle's check notebooks, as ``sgd-course check`` grades with them."""
+    course = Course.from_sources(tmp_path_factory.mktemp("check") / "course", source=bundled / "checks",
+                                 unsafe_no_sandbox=bool(jail.available()))
+    course.build()
+    return course
 
 
 def test_a_cell_whose_fixture_is_an_open_answer_is_not_shipped(tmp_path):
@@ -162,11 +172,9 @@ def test_the_bundle_holds_no_hidden_test_code_no_reference_and_no_solution(bundl
     assert "BEGIN MARK SCHEME" not in raw and "autograder.hidden_tests" not in raw
 
 
-def test_the_check_notebooks_build_the_same_student_versions(bundled, tmp_path):
-    real = Course.from_sources(tmp_path / "real")
-    real.build()
-    checking = Course.from_sources(tmp_path / "check", source=bundled / "checks")
-    checking.build()
+def test_the_check_notebooks_build_the_same_student_versions(built_course, checking_course):
+    real, checking = built_course, checking_course
+    assert checking.assignments == real.assignments
     for assignment in real.assignments:
         for notebook in real.notebooks(assignment):
             ours = nbformat.read(checking.release_path(assignment, notebook), as_version=4)
@@ -185,52 +193,10 @@ def _messages(course, student, assignment) -> dict:
     return found
 
 
-def _graded(course, assignment, submissions=None):
-    """Grade the demo class (or the same files as the course ``submissions``) at ``SEED``."""
-    if submissions is None:
-        roster = demo.submit_demo_class(course, assignment)
-    else:
-        roster = submissions.students(assignment)
-        for student in roster:
-            folder = submissions.submission_dir(student, assignment)
-            course.submit(student, assignment, {p.stem: p.read_bytes() for p in folder.glob("*.ipynb")})
-    results = course.grade(assignment, seed=SEED, feedback=False, workers=2)
-    return roster, {r.student: ({c.cell: c.score for c in r.cells}, _messages(course, r.student, assignment), r.reason)
-                    for r in results}
-
-
-@pytest.mark.parametrize("assignment", ["step_sizes", "nonsmooth", "mlp"])
-def test_replay_grades_the_demo_class_as_grading_does(bundled, tmp_path, assignment, monkeypatch):
-    """The demo class (reference, unchanged, every demo bug, a truncated file) graded with the real hidden
-    tests and with the replayed calls at the same seed: the same score and message in every replayable
-    cell; a cell that is not replayable is graded on its visible tests only."""
-    unsafe = bool(jail.available())
-    real = Course.from_sources(tmp_path / "real", unsafe_no_sandbox=unsafe)
-    real.build([assignment])
-    roster, truth = _graded(real, assignment)
-    checking = Course.from_sources(tmp_path / "check", source=bundled / "checks", unsafe_no_sandbox=unsafe)
-    checking.build([assignment])
-    monkeypatch.setenv(replay.DATA_VARIABLE, str(bundled))
-    _, replayed = _graded(checking, assignment, real)
-    cells = _cells(bundled)
-    assert set(replayed) == set(truth) == set(roster)
-    for student, (scores, messages, reason) in truth.items():
-        got_scores, got_messages, got_reason = replayed[student]
-        assert got_reason == reason
-        for cell, score in scores.items():
-            if (assignment, cell) in cells and not cells[assignment, cell]["replayable"]:
-                continue
-            assert got_scores[cell] == score, (student, cell, got_messages.get(cell), messages.get(cell))
-            assert got_messages.get(cell) == messages.get(cell), (student, cell)
-    full = truth[demo.REFERENCE][0]
-    assert all(score is None or score > 0 for score in full.values()) and replayed[demo.REFERENCE][0] == full
-
-
-def test_check_with_recorded_calls_gives_full_marks_and_gradings_message(bundled, tmp_path):
+def test_check_with_recorded_calls_gives_full_marks_and_gradings_message(bundled, built_course, tmp_path):
     """``sgd-course check`` in the student edition's mode: the reference answers pass every cell, a
     demo bug fails its cell with grading's own words."""
-    course = Course.from_sources(tmp_path / "course")
-    course.build(["step_sizes"])
+    course = built_course
     source = course.root / "source" / "step_sizes" / "step_sizes.ipynb"
     answers = demo.reference_answers(source)
     release = course.release_path("step_sizes", "step_sizes")
@@ -250,9 +216,8 @@ def test_check_with_recorded_calls_gives_full_marks_and_gradings_message(bundled
     assert report.failed[0].message == " ".join(str(raised.value).split())
 
 
-def test_a_cell_that_is_not_replayable_is_named_by_check(bundled, tmp_path):
-    course = Course.from_sources(tmp_path / "course")
-    course.build(["mlp"])
+def test_a_cell_that_is_not_replayable_is_named_by_check(bundled, built_course, tmp_path):
+    course = built_course
     source = course.root / "source" / "mlp" / "mlp.ipynb"
     path = tmp_path / "mlp.ipynb"
     path.write_text(demo.fill_in(course.release_path("mlp", "mlp"), demo.reference_answers(source)))
@@ -397,3 +362,44 @@ def test_every_mutant_gets_gradings_verdict_from_the_replay(bundled):
             if got != want:
                 own.add((cell, label))
     assert own == OWN_WORDS and tried > 400
+
+
+def _by_student(course, assignment, results) -> dict:
+    """student -> ({cell: score}, {cell: grading's message}, why it could not be graded) of ``results``."""
+    return {r.student: ({c.cell: c.score for c in r.cells}, _messages(course, r.student, assignment), r.reason)
+            for r in results}
+
+
+def _graded_as(checking, real, assignment):
+    """Grade in ``checking`` the same files as ``real``'s submissions of ``assignment``, at ``SEED``."""
+    for student in real.students(assignment):
+        folder = real.submission_dir(student, assignment)
+        checking.submit(student, assignment, {p.stem: p.read_bytes() for p in folder.glob("*.ipynb")})
+    results = checking.grade(assignment, seed=SEED, feedback=False, workers=2)
+    return _by_student(checking, assignment, results)
+
+
+@pytest.mark.parametrize("assignment", ["step_sizes", "nonsmooth", "mlp"])
+def test_replay_grades_the_demo_class_as_grading_does(bundled, checking_course, demo_class, tmp_path, assignment,
+                                                      monkeypatch):
+    """The demo class (reference, unchanged, every demo bug, a truncated file) graded with the real hidden
+    tests (the session's demo class, at SEED) and with the replayed calls at the same seed: the same score
+    and message in every replayable cell; a cell that is not replayable is graded on its visible tests only."""
+    real, rosters, results = demo_class
+    roster = rosters[assignment]
+    truth = _by_student(real, assignment, [r for (a, _), r in results.items() if a == assignment])
+    checking = copy_course(checking_course, tmp_path / "check", unsafe_no_sandbox=checking_course.unsafe_no_sandbox)
+    monkeypatch.setenv(replay.DATA_VARIABLE, str(bundled))
+    replayed = _graded_as(checking, real, assignment)
+    cells = _cells(bundled)
+    assert set(replayed) == set(truth) == set(roster)
+    for student, (scores, messages, reason) in truth.items():
+        got_scores, got_messages, got_reason = replayed[student]
+        assert got_reason == reason
+        for cell, score in scores.items():
+            if (assignment, cell) in cells and not cells[assignment, cell]["replayable"]:
+                continue
+            assert got_scores[cell] == score, (student, cell, got_messages.get(cell), messages.get(cell))
+            assert got_messages.get(cell) == messages.get(cell), (student, cell)
+    full = truth[demo.REFERENCE][0]
+    assert all(score is None or score > 0 for score in full.values()) and replayed[demo.REFERENCE][0] == full
