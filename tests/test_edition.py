@@ -5,13 +5,17 @@ full package's own wheel (``pip install .``) holds no hidden tests and no notebo
 notebook, with its model answers filled in, runs top to bottom against the edition that releases the
 assignments before it.
 
-One venv for the module (``pip install`` of the first edition with its dependencies, from pip's cache),
-then editions are swapped with ``pip install --no-deps --force-reinstall`` (seconds); editions are
-built once."""
+One venv for the module: a fresh ``python -m venv`` holding the test environment's installed packages
+(hard links: the same files, no download and no copy) but not sgd-course itself, into which ``pip install``
+puts the first edition (its requirements must be met already, no index is asked); then editions are
+swapped with ``pip install --no-deps --force-reinstall`` (seconds). Editions are built once, and the parts
+of a build that do not depend on what is released (the release notebooks, the replay records) are made
+once for them all (``shared_build_steps``); the byte-identity test builds without that."""
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import marshal
 import os
@@ -26,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, demo, edition
+from autograder import cli, demo, edition, replay
 from autograder.grading import REPO_SOURCE
 from autograder.solutions import ORDER, SOLUTIONS, released_before, stripped
 
@@ -43,13 +47,60 @@ SHORTEST = 12
 # -- fixtures: the editions, one venv ---------------------------------------------------------------------
 
 
+class SharedBuildSteps:
+    """The steps of ``edition.build`` that do not depend on what is released, made once for several builds:
+    the release notebooks (nbgrader's build of the sources) and each test cell's replay record (a function
+    of the cell, the notebook's variants and the seeds). The first build within ``shared()`` makes them as
+    a build does; the later ones reuse them, and ``replay.bundle`` still decides per edition which records
+    an edition may hold."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.release, self.spaces, self.records = folder, {}, {}, {}
+
+    def release_notebooks(self, source, tmp):
+        if source not in self.release:
+            tmp = self.folder / f"{len(self.release)}"
+            tmp.mkdir()
+            self.release[source] = self.real["release_notebooks"](source, tmp)
+        return self.release[source]
+
+    def variants(self, source_path, assignment):
+        key = (Path(source_path).resolve(), assignment)
+        if key not in self.spaces:
+            self.spaces[key] = self.real["variants"](source_path, assignment)
+        return self.spaces[key]
+
+    def record_cell(self, found, spaces, seeds):
+        key = (repr(found), id(spaces), tuple(int(s) for s in seeds))
+        if key not in self.records:
+            self.records[key] = self.real["record_cell"](found, spaces, seeds)
+        return self.records[key]
+
+    @contextlib.contextmanager
+    def shared(self):
+        self.real = {"release_notebooks": edition.release_notebooks, "variants": replay.variants,
+                     "record_cell": replay.record_cell}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(edition, "release_notebooks", self.release_notebooks)
+            patch.setattr(replay, "variants", self.variants)
+            patch.setattr(replay, "record_cell", self.record_cell)
+            yield
+
+
 @pytest.fixture(scope="module")
-def editions(tmp_path_factory):
-    """released -> (wheel, zip); the first edition is built twice into the same folder."""
+def build_steps(tmp_path_factory):
+    return SharedBuildSteps(tmp_path_factory.mktemp("build-steps"))
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory, build_steps):
+    """released -> (wheel, zip), each in a folder of its own; the first (releasing nothing) is built from
+    scratch, the others share its release notebooks and replay records."""
     built = {}
-    for released in EDITIONS:
-        out = tmp_path_factory.mktemp("edition")
-        built[released] = edition.build(out, released, source=REPO_SOURCE.parent)
+    with build_steps.shared():
+        for released in EDITIONS:
+            out = tmp_path_factory.mktemp("edition")
+            built[released] = edition.build(out, released, source=REPO_SOURCE.parent)
     return built
 
 
@@ -74,15 +125,55 @@ class Venv:
         return self.run(self.python, "-c", code, *args, **kwargs)
 
     def install(self, wheel: Path, *, deps=False):
+        """``wheel`` in place of the installed edition; ``deps``: as a student's first ``pip install`` (the
+        requirements must be installed already: ``--no-index``)."""
         if self.current == wheel:
             return
-        extra = [] if deps else ["--no-deps"]
-        self.run(self.python, "-m", "pip", "install", "-q", "--force-reinstall", *extra, wheel, check=True,
-                 timeout=1200)
+        extra = ["--no-index"] if deps else ["--no-deps", "--force-reinstall"]
+        self.run(self.python, "-m", "pip", "install", "-q", *extra, wheel, check=True, timeout=1200)
         self.current = wheel
 
     def site(self) -> Path:
         return Path(self.py("import sysconfig; print(sysconfig.get_paths()['purelib'])", check=True).stdout.strip())
+
+
+OWN = ("sgd_course", "__editable__", "course", "autograder")
+"""Installed entries of the package itself (an editable install points at the clone): never linked."""
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """``source`` (a file or folder) at ``target`` with hard links to its files (copies across file systems)."""
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True, copy_function=link, dirs_exist_ok=True)
+    else:
+        link(source, target)
+
+
+def link_dependencies(venv: Path) -> None:
+    """The test environment's installed packages in the fresh ``venv`` (without pip, with no packages):
+    its site-packages but sgd-course, its Jupyter data and configuration (JupyterLab's assets, nbgrader's
+    extensions), and its console scripts written for the venv's Python, as pip writes them. Real files
+    inside the venv: the grading sandbox mounts the environment's own folders only."""
+    import sysconfig
+    paths = sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(OWN):
+            link_tree(entry, Path(paths["purelib"]) / entry.name)
+    for folder in ("share/jupyter", "etc/jupyter"):
+        if (Path(sys.prefix) / folder).is_dir():
+            link_tree(Path(sys.prefix) / folder, venv / folder)
+    shebang = f"#!{Path(sys.prefix) / 'bin'}/"
+    for script in (Path(sys.prefix) / "bin").iterdir():
+        if script.is_file() and not script.is_symlink() and script.read_bytes().startswith(shebang.encode()):
+            rest = script.read_text().split("\n", 1)[1]
+            if not (venv / "bin" / script.name).exists():
+                (venv / "bin" / script.name).write_text(f"#!{venv / 'bin' / 'python'}\n{rest}")
+                (venv / "bin" / script.name).chmod(0o755)
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +181,12 @@ def venv(tmp_path_factory, editions):
     root = tmp_path_factory.mktemp("venv")
     cwd = root / "cwd"
     cwd.mkdir()
-    subprocess.run([sys.executable, "-m", "venv", root / "venv"], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", root / "venv"], check=True)
+    link_dependencies(root / "venv")
     env = Venv(root / "venv", cwd)
     env.install(editions[()][0], deps=True)
+    seen = env.py("import importlib.util; print(importlib.util.find_spec('autograder.hidden_tests'))", check=True)
+    assert seen.stdout.strip() == "None", "the venv must not see the clone"
     return env
 
 
@@ -485,16 +579,18 @@ def test_only_files_of_out_that_the_manifest_names_are_replaced(tmp_path):
     assert victim.read_text() == "mine"
 
 
-def test_a_second_build_replaces_only_what_the_first_wrote_and_gives_the_same_bytes(editions, tmp_path):
-    wheel, archive = editions[()]
+def test_a_second_build_replaces_only_what_the_first_wrote_and_gives_the_same_bytes(editions, build_steps,
+                                                                                     tmp_path):
+    wheel, archive = editions[()]   # built from scratch
     out = tmp_path / "out"
     shutil.copytree(wheel.parent, out)
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert sorted(first) == sorted([edition.MANIFEST, wheel.name, archive.name])
-    again = edition.build(out, (), source=REPO_SOURCE.parent)
+    again = edition.build(out, (), source=REPO_SOURCE.parent)   # from scratch again
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first, "the same sources give the same bytes"
     assert again == (out / wheel.name, out / archive.name)
-    other = edition.build(out, ("step_sizes",), source=REPO_SOURCE.parent)
+    with build_steps.shared():   # what is replaced is the point here, not how the files are made
+        other = edition.build(out, ("step_sizes",), source=REPO_SOURCE.parent)
     assert sorted(p.name for p in out.iterdir()) == sorted([edition.MANIFEST, other[0].name, other[1].name])
 
 
