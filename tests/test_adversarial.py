@@ -52,6 +52,8 @@ TIMEOUT = 5                  # seconds per cell and per call: hanging attacks co
                              # at a load average of 66 (6x margin)
 WORKERS = 2
 CLASSES_AT_ONCE = 2           # class commands graded at the same time
+COMMAND_LIMIT = 900          # seconds a class command may take before it is killed (and resumed): a class
+                             # took 75-100 s on a quiet machine, up to 463 s at a load average of 40-70
 HONEST, HANDOUT = "honest", "handout"
 # attacks of each kind per assignment (the others of that kind run on the other assignments)
 PER_KIND = {"sandbox escape": 4, "forged verdict": 3, "dying inside a test cell": 2, "reaching the reference": 2,
@@ -148,7 +150,7 @@ def _grade_with_the_command(run, incoming, reruns=2):
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
         try:
-            output, _ = process.communicate(timeout=400)
+            output, _ = process.communicate(timeout=COMMAND_LIMIT)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             output, _ = process.communicate()
