@@ -14,8 +14,10 @@ TEXT_STUB = "YOUR ANSWER HERE"
 
 
 def nbgrader_meta(cell) -> dict:
-    """The cell's ``nbgrader`` metadata ({} for a cell nbgrader does not know)."""
-    return cell.metadata.get("nbgrader", {})
+    """The cell's ``nbgrader`` metadata ({} for a cell nbgrader does not know, and for metadata that is
+    not a mapping: a submission's ``"nbgrader": "junk"`` is the student's own cell)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
 
 
 def graded_ids(nb) -> set:

@@ -69,7 +69,7 @@ def read_submission(raw, name, release_json, others=()):
         return f"the file is not a valid Jupyter notebook ({str(error).splitlines()[0]})", None
     release = nbformat.reads(release_json, as_version=4)
     expected = graded_ids(release)
-    found = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
+    found = {gid for c in nb.cells if isinstance(gid := nbgrader_meta(c).get("grade_id"), str)}  # any shape
     if expected and not expected & found:
         return ("none of this assignment's cells are in it: is it the notebook of another assignment? "
                 "Submit the notebook you were given for this assignment"), None

@@ -2,12 +2,13 @@
 grades them (``sgd-course grade``), each checked against the promises of DESIGN.md ("Grading
 contract", "Trust boundary") and the README ("How a class is graded").
 
-For every assignment, one hostile class (the honest answers, the untouched handout, and one student
-per attack) and one class of attacks on the run itself (kills, crashes, an odd student id) are graded,
-each by one ``sgd-course grade`` command in a child process, two classes at a time (an attack that kills the grader kills
-that command, never pytest; a killed run is resumed by the same command, at most twice). Each
-assignment gets several attacks of every kind, rotated so that every attack runs on some assignment
-(``PER_KIND``, ``attacks.roster``): about 25 students a class keeps the whole file at a few minutes. The attacks (tests/attacks.py, tests/attack_kernel.py) get worst-case
+For every assignment, one class is graded: the honest answers, the untouched handout, one student per
+hostile attack and one per attack on the run itself (kills, crashes, malformed metadata, an odd student
+id), by one ``sgd-course grade`` command in a child process, two classes at a time (an attack that kills
+the grader kills that command, never pytest; a killed run is resumed by the same command, at most
+twice). Each assignment gets several attacks of every kind, rotated so that every attack runs on some
+assignment (``PER_KIND``, ``attacks.roster``; every metadata student's notebook holds every malformed
+variant): about 30 students a class keeps the whole file at a few minutes. The attacks (tests/attacks.py, tests/attack_kernel.py) get worst-case
 knowledge: the absolute paths of the course folders, of a second course's gradebook, of the CSV, the
 test's open ports, the grading seed to look for. An attack that gets something it should not turns
 it into grade, so a leak shows up as a score above the plain wrong answer's.
@@ -46,16 +47,20 @@ from autograder.journal import key as journal_key
 ASSIGNMENTS = sorted(p.name for p in REPO_SOURCE.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 REPO = REPO_SOURCE.parent.parent
 SEED = 2718281828            # the grading seed of every run here (the seed attacks look for it)
-TIMEOUT = 10                 # seconds per cell: hanging attacks cost little
+TIMEOUT = 5                  # seconds per cell and per call: hanging attacks cost little. The honest work's
+                             # slowest cell took 0.77 s and its slowest call 0.18 s on this 2-core machine
+                             # at a load average of 66 (6x margin)
 WORKERS = 2
 CLASSES_AT_ONCE = 2           # class commands graded at the same time
+COMMAND_LIMIT = 900          # seconds a class command may take before it is killed (and resumed): a class
+                             # took 75-100 s on a quiet machine, up to 463 s at a load average of 40-70
 HONEST, HANDOUT = "honest", "handout"
 # attacks of each kind per assignment (the others of that kind run on the other assignments)
 PER_KIND = {"sandbox escape": 4, "forged verdict": 3, "dying inside a test cell": 2, "reaching the reference": 2,
             "changing the grader's inputs": 1, "stale results": 1, "grading seed": 1, "grading marker": 1,
             "feedback HTML injection": 1,
             "crashing the whole run": 3, "odd student id": 1,
-            "calling the course library": 5, "malformed nbgrader metadata": 5}
+            "calling the course library": 5, "malformed nbgrader metadata": 1}
 PARALLEL_CLASS = ["forge_pre_run_result", "ref_direct", "inputs_zeroed", "die_os_exit"]
 
 
@@ -63,7 +68,6 @@ PARALLEL_CLASS = ["forge_pre_run_result", "ref_direct", "inputs_zeroed", "die_os
 class ClassRun:
     """One class graded by one ``sgd-course grade`` command (and the runs that resumed it)."""
 
-    label: str
     assignment: str
     root: Path
     csv: Path
@@ -82,7 +86,7 @@ class ClassRun:
 @dataclass
 class World:
     baseline: dict                 # assignment -> {"honest": Result, "handout": Result}
-    runs: dict                     # (label, assignment) -> ClassRun
+    runs: dict                     # assignment -> ClassRun
     bystander: Path
     bystander_before: dict
     made_by_grading: set           # what grading adds to a course folder (seen in the clean course)
@@ -146,7 +150,7 @@ def _grade_with_the_command(run, incoming, reruns=2):
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
         try:
-            output, _ = process.communicate(timeout=400)
+            output, _ = process.communicate(timeout=COMMAND_LIMIT)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             output, _ = process.communicate()
@@ -211,28 +215,30 @@ def world(tmp_path_factory):
             baseline[assignment] = results
             if assignment == a:
                 with_two = results
-        with_one = {r.student: r for r in serial.grade(a, seed=SEED, workers=1, feedback=False)}
         bystander_before = adv.tree_digest(bystander.root)
         made_by_grading = {p.name for p in bystander.root.iterdir()} | {"submitted", "autograder-status.json", "feedback"}
 
         incoming = {}
         for assignment in ASSIGNMENTS:
-            for label, attacks in (("hostile", _roster("hostile", assignment)),
-                                   ("run-crashing", _roster("run-crashing", assignment))):
-                root = base / f"{label}-{assignment}"
-                shutil.copytree(built, root)
-                course = Course(root, timeout=TIMEOUT)
-                run = ClassRun(label, assignment, root.resolve(), (base / f"out-{label}-{assignment}" / "grades.csv"))
-                info = _assignment_info(course, assignment)
-                incoming[label, assignment] = base / f"in-{label}-{assignment}"
-                _submit_class(run, course, attacks, info, server, bystander.root, incoming[label, assignment])
-                run.before = {"source": adv.tree_digest(root / "source"), "release": adv.tree_digest(root / "release")}
-                run.top_before = {p.name for p in root.iterdir()}
-                runs[label, assignment] = run
+            root = base / f"class-{assignment}"
+            shutil.copytree(built, root)
+            course = Course(root, timeout=TIMEOUT)
+            run = ClassRun(assignment, root.resolve(), base / f"out-{assignment}" / "grades.csv")
+            info = _assignment_info(course, assignment)
+            incoming[assignment] = base / f"in-{assignment}"
+            _submit_class(run, course, _roster(assignment), info, server, bystander.root, incoming[assignment])
+            run.before = {"source": adv.tree_digest(root / "source"), "release": adv.tree_digest(root / "release")}
+            run.top_before = {p.name for p in root.iterdir()}
+            runs[assignment] = run
         # two class commands at a time, as two instructors on one server would run them (a class alone
-        # leaves the cores idle much of the time: kernels starting, cells waiting for their time limit)
+        # leaves the cores idle much of the time: kernels starting, cells waiting for their time limit);
+        # the parallel class, graded again with one worker, fills the last round
         with ThreadPoolExecutor(CLASSES_AT_ONCE) as pool:
-            list(pool.map(lambda key: _grade_with_the_command(runs[key], incoming[key]), list(runs)))
+            commands = [pool.submit(_grade_with_the_command, runs[x], incoming[x]) for x in ASSIGNMENTS]
+            one_worker = pool.submit(serial.grade, a, seed=SEED, workers=1, feedback=False)
+            for command in commands:
+                command.result()
+            with_one = {r.student: r for r in one_worker.result()}
         time.sleep(3)  # what lingers has had time to act on the finished run
         markers = {m for run in runs.values() for m in run.markers.values()}
         survivors = adv.processes_tagged(markers)
@@ -249,21 +255,24 @@ def world(tmp_path_factory):
         {m for run in runs.values() for m in run.markers.values()}).values() for pid in pids)
 
 
-def _roster(label, assignment):
-    return adv.roster(adv.HOSTILE if label == "hostile" else adv.RUN_CRASHING, assignment, ASSIGNMENTS, PER_KIND)
+def _roster(assignment):
+    """The class's attacks: the hostile ones, then those on the run itself."""
+    return [*adv.roster(adv.HOSTILE, assignment, ASSIGNMENTS, PER_KIND),
+            *adv.roster(adv.RUN_CRASHING, assignment, ASSIGNMENTS, PER_KIND)]
 
 
-def _cases(label, keep=lambda attack: attack.kind != "odd student id"):
-    short = {"hostile": "hostile", "run-crashing": "crash"}[label]
-    return [pytest.param(label, a, x.name, id=f"{short}-{a}-{x.name}")
-            for a in ASSIGNMENTS for x in _roster(label, a) if keep(x)]
+def _cases(attacks, short, keep=lambda attack: attack.kind != "odd student id"):
+    """(assignment, student) of each attack of ``attacks`` in the classes (test ids: ``short``-assignment-name)."""
+    return [pytest.param(a, x.name, id=f"{short}-{a}-{x.name}")
+            for a in ASSIGNMENTS for x in adv.roster(attacks, a, ASSIGNMENTS, PER_KIND) if keep(x)]
 
 
-ALL_CASES = _cases("hostile") + _cases("run-crashing")
+ALL_CASES = _cases(adv.HOSTILE, "hostile") + _cases(adv.RUN_CRASHING, "crash")
 ODD_ID_CASES = [pytest.param(*p.values, id=p.id.replace("..", "dotdot").replace(
                     "<img src=x onerror=alert('sgdadvoddid')>", "html").replace("ünïcødé 学生", "unicode"))
-                for p in _cases("run-crashing", keep=lambda attack: attack.kind == "odd student id")]
-CLASSES = [pytest.param(label, a, id=f"{label}-{a}") for label in ("hostile", "run-crashing") for a in ASSIGNMENTS]
+                for p in _cases(adv.RUN_CRASHING, "crash", keep=lambda attack: attack.kind == "odd student id")]
+METADATA_CASES = _cases(adv.RUN_CRASHING, "crash", keep=lambda attack: attack.kind == "malformed nbgrader metadata")
+CLASSES = [pytest.param(a, id=a) for a in ASSIGNMENTS]
 
 
 def _score(run, student):
@@ -280,7 +289,7 @@ def _plain_wrong(world, assignment):
 
 def _why(run, student):
     result = run.results[student]
-    return (f"{run.label} class of {run.assignment}, {student}: {result.status}; "
+    return (f"class of {run.assignment}, {student}: {result.status}; "
             f"cells {[(c.cell, c.score) for c in result.cells if not c.manual]}; notes {result.notes}")
 
 
@@ -293,9 +302,9 @@ def test_the_baselines_are_what_an_instructor_expects(world):
         assert handout.graded and handout.auto_score < honest.auto_max, (a, handout.status)
 
 
-@pytest.mark.parametrize("label, assignment", CLASSES)
-def test_honest_work_gets_full_marks(world, label, assignment):
-    run = world.runs[label, assignment]
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_honest_work_gets_full_marks(world, assignment):
+    run = world.runs[assignment]
     full = world.baseline[assignment][HONEST].auto_max
     result = run.results[HONEST]
     assert result.graded, _why(run, HONEST)
@@ -303,10 +312,10 @@ def test_honest_work_gets_full_marks(world, label, assignment):
     assert HONEST in run.rows and float(run.rows[HONEST]["auto_score"] or -1) == full, run.rows.get(HONEST)
 
 
-@pytest.mark.parametrize("label, assignment", CLASSES)
-def test_the_plain_wrong_answer_keeps_its_grade(world, label, assignment):
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_the_plain_wrong_answer_keeps_its_grade(world, assignment):
     """Another student's grade is not changed by the attacks (nor is the baseline the others are held to)."""
-    run = world.runs[label, assignment]
+    run = world.runs[assignment]
     result = run.results[HANDOUT]
     assert result.graded, _why(run, HANDOUT)
     expected = world.baseline[assignment][HANDOUT]
@@ -316,27 +325,27 @@ def test_the_plain_wrong_answer_keeps_its_grade(world, label, assignment):
         run.rows.get(HANDOUT)
 
 
-@pytest.mark.parametrize("label, assignment, student", ALL_CASES)
-def test_nothing_dishonest_scores_above_the_plain_wrong_answer(world, label, assignment, student):
-    run = world.runs[label, assignment]
+@pytest.mark.parametrize("assignment, student", ALL_CASES)
+def test_nothing_dishonest_scores_above_the_plain_wrong_answer(world, assignment, student):
+    run = world.runs[assignment]
     gradebook, in_csv = _score(run, student)
     limit = _plain_wrong(world, assignment)
     assert gradebook is None or gradebook <= limit, _why(run, student)
     assert in_csv is None or in_csv <= limit, (run.rows.get(student), _why(run, student))
 
 
-@pytest.mark.parametrize("label, assignment, student", ALL_CASES)
-def test_no_process_started_by_a_submission_survives_the_run(world, label, assignment, student):
-    marker = world.runs[label, assignment].markers[student]
+@pytest.mark.parametrize("assignment, student", ALL_CASES)
+def test_no_process_started_by_a_submission_survives_the_run(world, assignment, student):
+    marker = world.runs[assignment].markers[student]
     assert marker not in world.survivors, f"{len(world.survivors[marker])} processes of {student} outlived the run"
 
 
-@pytest.mark.parametrize("label, assignment, student", ALL_CASES)
-def test_no_trace_of_a_submission_outside_its_own_folders(world, label, assignment, student):
+@pytest.mark.parametrize("assignment, student", ALL_CASES)
+def test_no_trace_of_a_submission_outside_its_own_folders(world, assignment, student):
     """The marker of a submission is only in its own files (its submission, its graded notebook and
     feedback, its journal entry), never in the course's other files or another course. (The CSV may
     quote a submission in its notes; that it does not change after the run is checked below.)"""
-    run = world.runs[label, assignment]
+    run = world.runs[assignment]
     marker = run.markers[student]
     own = (f"submitted/{student}/", f"autograded/{student}/", f"feedback/{student}/",
            f".grading/journal/{assignment}/{journal_key(student)}.")
@@ -364,9 +373,9 @@ def _traces(root):
     return _TRACES[root]
 
 
-@pytest.mark.parametrize("label, assignment", CLASSES)
-def test_course_files_outside_the_work_folders_are_unchanged(world, label, assignment):
-    run = world.runs[label, assignment]
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_course_files_outside_the_work_folders_are_unchanged(world, assignment):
+    run = world.runs[assignment]
     assert adv.tree_digest(run.root / "source") == run.before["source"], "source/ changed"
     assert adv.tree_digest(run.root / "release") == run.before["release"], "release/ changed"
     unexpected = {p.name for p in run.root.iterdir()} - run.top_before - world.made_by_grading
@@ -377,9 +386,9 @@ def test_course_files_outside_the_work_folders_are_unchanged(world, label, assig
             assert not strangers, f"{folder}/ has entries of no student: {sorted(strangers)}"
 
 
-@pytest.mark.parametrize("label, assignment", CLASSES)
-def test_the_csv_is_not_changed_after_the_run(world, label, assignment):
-    run = world.runs[label, assignment]
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_the_csv_is_not_changed_after_the_run(world, assignment):
+    run = world.runs[assignment]
     assert run.csv_at_exit is not None, "the command wrote no CSV"
     assert adv.file_digest(run.csv) == run.csv_at_exit, "the CSV changed after the grader exited"
     assert sorted(p.name for p in run.csv.parent.iterdir()) == ["grades.csv"], "files appeared next to the CSV"
@@ -389,17 +398,17 @@ def test_a_second_course_on_the_machine_is_unchanged(world):
     assert adv.tree_digest(world.bystander) == world.bystander_before
 
 
-@pytest.mark.parametrize("label, assignment", CLASSES)
-def test_the_class_run_completes_in_one_go(world, label, assignment):
-    run = world.runs[label, assignment]
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_the_class_run_completes_in_one_go(world, assignment):
+    run = world.runs[assignment]
     assert run.returncodes[:1] == [0], f"exit codes {run.returncodes}; output:\n{run.outputs[0][-2000:]}"
 
 
-@pytest.mark.parametrize("label, assignment", CLASSES)
-def test_every_student_has_a_result(world, label, assignment):
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_every_student_has_a_result(world, assignment):
     """Graded, or "could not be graded: <reason>", in the gradebook's view and in the CSV; a killed run
     resumed by running the same command again counts too (it was rerun at most twice)."""
-    run = world.runs[label, assignment]
+    run = world.runs[assignment]
     missing = [s for s in run.students if s not in run.rows]
     assert not missing, f"no CSV row for {missing} (exit codes {run.returncodes})"
     for student, row in run.rows.items():
@@ -413,22 +422,32 @@ def test_every_student_has_a_result(world, label, assignment):
     assert not differ, f"the CSV and the gradebook disagree: {differ}"
 
 
-@pytest.mark.parametrize("label, assignment, student", ODD_ID_CASES)
-def test_students_with_odd_ids_are_graded_alone(world, label, assignment, student):
-    run = world.runs[label, assignment]
+@pytest.mark.parametrize("assignment, student", ODD_ID_CASES)
+def test_students_with_odd_ids_are_graded_alone(world, assignment, student):
+    run = world.runs[assignment]
     row = run.rows.get(student)
     assert row is not None, f"{student!r} has no result (exit codes {run.returncodes})"
     full = world.baseline[assignment][HONEST].auto_max
     assert row["status"].startswith("could not be graded: ") or float(row["auto_score"]) == full, row
 
 
-HTML_CASES = [p for p in ALL_CASES if p.values[2].startswith("html_")] + \
-    [p for p in ODD_ID_CASES if p.values[2].startswith("<img")]
+@pytest.mark.parametrize("assignment, student", METADATA_CASES)
+def test_malformed_metadata_is_the_students_own_cell(world, assignment, student):
+    """Issue 21, 1: nbgrader metadata of any shape (every variant and, for one, a fuzz) on a cell the
+    release does not have is dropped, and the rest of the notebook (the handout) is graded as such."""
+    run = world.runs[assignment]
+    result = run.results[student]
+    assert result.graded, _why(run, student)
+    assert _score(run, student) == (_plain_wrong(world, assignment),) * 2, _why(run, student)
 
 
-@pytest.mark.parametrize("label, assignment, student", HTML_CASES)
-def test_the_feedback_has_no_live_tag_from_the_submission(world, label, assignment, student):
-    run = world.runs[label, assignment]
+HTML_CASES = [p for p in ALL_CASES if p.values[1].startswith("html_")] + \
+    [p for p in ODD_ID_CASES if p.values[1].startswith("<img")]
+
+
+@pytest.mark.parametrize("assignment, student", HTML_CASES)
+def test_the_feedback_has_no_live_tag_from_the_submission(world, assignment, student):
+    run = world.runs[assignment]
     marker = run.markers.get(student, "sgdadvoddid")
     live = {}
     for page in (run.root / "feedback").glob(f"*/{assignment}/*.html"):
@@ -438,14 +457,14 @@ def test_the_feedback_has_no_live_tag_from_the_submission(world, label, assignme
     assert not live, live
 
 
-SEED_CASES = [p for p in ALL_CASES if p.values[2].startswith("seed_")]
-MARKER_CASES = [p for p in ALL_CASES if p.values[2].startswith("marker_")]
+SEED_CASES = [p for p in ALL_CASES if p.values[1].startswith("seed_")]
+MARKER_CASES = [p for p in ALL_CASES if p.values[1].startswith("marker_")]
 
 
-def _kept_out(world, label, assignment, student, found, what):
+def _kept_out(world, assignment, student, found, what):
     """The attack logs ``found`` and hands in the honest answers when it gets at a secret: it must
     not, and it scores no more than the plain wrong answer."""
-    run = world.runs[label, assignment]
+    run = world.runs[assignment]
     notebook = run.root / "autograded" / student / assignment / f"{assignment}.ipynb"
     text = notebook.read_text() if notebook.is_file() else ""
     assert found not in text, f"{student} found {what}"
@@ -453,24 +472,23 @@ def _kept_out(world, label, assignment, student, found, what):
     assert (gradebook or 0) <= _plain_wrong(world, assignment), _why(run, student)
 
 
-@pytest.mark.parametrize("label, assignment, student", SEED_CASES)
-def test_the_grading_seed_is_out_of_the_kernels_reach(world, label, assignment, student):
+@pytest.mark.parametrize("assignment, student", SEED_CASES)
+def test_the_grading_seed_is_out_of_the_kernels_reach(world, assignment, student):
     """The attack looks for the seed in its environment, /proc, files and the random generators'
     states, and scores full marks if it finds it."""
-    _kept_out(world, label, assignment, student, "adv: FOUND the grading seed", f"the seed {SEED}")
+    _kept_out(world, assignment, student, "adv: FOUND the grading seed", f"the seed {SEED}")
 
 
-@pytest.mark.parametrize("label, assignment, student", MARKER_CASES)
-def test_no_grading_marker_is_in_the_kernels_reach(world, label, assignment, student):
+@pytest.mark.parametrize("assignment, student", MARKER_CASES)
+def test_no_grading_marker_is_in_the_kernels_reach(world, assignment, student):
     """The attack hands in wrong answers unless something in the kernel says "being graded" (nbgrader's
     NBGRADER_EXECUTION, a variable about grading, the course library's old ``widgets.grading()``)."""
-    _kept_out(world, label, assignment, student, "adv: FOUND a grading marker", "that it was being graded")
+    _kept_out(world, assignment, student, "adv: FOUND a grading marker", "that it was being graded")
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_test_sockets_were_not_reached(world, assignment):
-    reached = [s for (label, a), run in world.runs.items() if a == assignment
-               for s, m in run.markers.items() if m in world.connected]
+    reached = [s for s, m in world.runs[assignment].markers.items() if m in world.connected]
     assert not reached, f"reached the test's sockets on 127.0.0.1 / an abstract unix socket: {reached}"
 
 
@@ -486,6 +504,6 @@ def test_one_worker_and_two_give_the_same_grades(world):
 
 def test_report_the_time_the_classes_took(world, capsys):
     with capsys.disabled():
-        lines = [f"{label:12s} {a:10s} {len(run.students):3d} students {run.seconds:6.1f} s  exit codes {run.returncodes}"
-                 for (label, a), run in world.runs.items()]
+        lines = [f"{a:10s} {len(run.students):3d} students {run.seconds:6.1f} s  exit codes {run.returncodes}"
+                 for a, run in world.runs.items()]
         print("\nadversarial classes:\n  " + "\n  ".join(lines) + f"\n  all (with the clean classes) {world.seconds:.0f} s")
