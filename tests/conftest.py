@@ -24,6 +24,20 @@ SEED = replay.SEEDS[0]   # the demo class's grading seed: the first seed of the 
 SHARED = ("built_course", "demo_class")   # the fixtures whose course folders are shared
 
 
+# The test files that take longest (worker time in a quiet run), longest first: pytest-xdist hands out whole
+# files in the order of collection (pyproject: --dist loadfile --no-loadscope-reorder), so these start
+# first and the short files fill in at the end; the others keep their alphabetical order.
+LONGEST_FIRST = ("test_adversarial.py", "test_browser.py", "test_edition.py", "test_replay.py", "test_pipeline.py",
+                 "test_hardening.py", "test_course_week.py", "test_class_grading.py", "test_selfcheck.py",
+                 "test_notebooks.py", "test_course_order.py", "test_sandbox.py", "test_jupyter_setup.py",
+                 "test_lms_week.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def shared_folder(request, tmp_path_factory) -> Path:
     """Where the session's shared folders go: beside the workers' own temporary folders under xdist (the
     parent of a worker's basetemp is the session's), in the session's basetemp without it."""
