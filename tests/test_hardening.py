@@ -229,7 +229,7 @@ def test_nothing_is_left_running(hostile_class, capsys):
 
 # -- what a kernel prints does not grow the grader (issue 21, 3) -------------------------------------------
 
-NOISY_CELL = "for _ in range(8):\n    print('x' * 32 * 2 ** 20)"
+NOISY_CELL = "for _ in range(150):\n    print('x' * 2 ** 21, flush=True)"  # one 2 MB message each
 NOISY_ANSWER = ("_quiet = stochastic_gradient\ndef stochastic_gradient(theta, j):\n    for _ in range(5):\n"
                 "        print('y' * 2 ** 21)\n    return _quiet(theta, j)\n")
 GRADE_AND_REPORT = """
@@ -262,7 +262,7 @@ def _peak_kb(grading):
 
 
 def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(built, tmp_path):
-    """A cell that prints 8 x 32 MB, and a graded function that prints 5 x 2 MB every time it is called
+    """A cell that prints 150 x 2 MB, and a graded function that prints 5 x 2 MB every time it is called
     (the grader used to queue all of it unread; one that keeps what a cell prints would hold it too): the
     grader's peak memory stays within a fixed margin of a quiet class's. The two classes are graded at
     once, each by a process of its own."""
