@@ -262,10 +262,11 @@ def _peak_kb(grading):
 
 
 def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(built, tmp_path):
-    """A cell that prints 150 x 2 MB, and a graded function that prints 5 x 2 MB every time it is called
-    (the grader used to queue all of it unread; one that keeps what a cell prints would hold it too): the
+    """A cell that prints 150 messages of 2 MB (each below what the grader's output socket takes), and a
+    graded function that prints 5 x 2 MB every time it is called (the grader used to queue all of it
+    unread: a grader whose call client subscribes to the output channel grows by some 350 MB here): the
     grader's peak memory stays within a fixed margin of a quiet class's. The two classes are graded at
-    once, each by a process of its own."""
+    once, each by a process of its own. (The per-cell output cap is ``test_runaway_output_is_capped``'s.)"""
     def noisy(course):
         nb = nbformat.reads(build(course, after=("stochastic_gradient", NOISY_ANSWER)), as_version=4)
         nb.cells.insert(len(nb.cells) - 1, _cell(NOISY_CELL))
