@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from week_files import grade, read_rows, solved, unchanged
+from week_files import built_course, copy_of, grade, read_rows, solved, unchanged
 from autograder import cli, demo
 from autograder.grading import REPO_SOURCE, Course
 from autograder.journal import Journal
@@ -27,10 +27,14 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    course = Course.from_sources(tmp_path_factory.mktemp("week"))
-    course.build([A])
-    return course
+def built(tmp_path_factory):
+    """The assignment's student version, built once for the module; each test grades in a copy."""
+    return built_course(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def course(built, tmp_path_factory):
+    return copy_of(built, tmp_path_factory.mktemp("week") / "course")
 
 
 # -- 7, 9, 3, 8: a Moodle class with a roster, a late student, one student regraded, exports --------------------
@@ -138,9 +142,8 @@ def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course,
     assert ada == ["Lovelace, Ada", "2001", "S1", "ada", "Group A", "10"]
 
 
-def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(tmp_path, capsys):
-    course = Course.from_sources(tmp_path / "c")
-    course.build([A])
+def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(built, tmp_path, capsys):
+    course = copy_of(built, tmp_path / "c")
     downloads = tmp_path / "canvas"
     downloads.mkdir()   # Canvas names the files by a slug of the sortable name, not by the login
     (downloads / f"lovelaceada_3001_9101_{A}.ipynb").write_text(solved(course))
@@ -255,9 +258,8 @@ sys.exit(cli.main(argv))
 """
 
 
-def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(tmp_path, capsys):
-    course = Course.from_sources(tmp_path / "c")
-    course.build([A])
+def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(built, tmp_path, capsys):
+    course = copy_of(built, tmp_path / "c")
     downloads = tmp_path / "d"
     downloads.mkdir()
     (downloads / "kira.ipynb").write_text(solved(course))
@@ -356,9 +358,8 @@ def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(cours
     assert notes.read_text() == "my notes" and checkpoint.read_text() == answer
 
 
-def test_build_says_what_stands_where_it_writes_and_replaces_nothing(tmp_path, capsys):
-    course = Course.from_sources(tmp_path / "c")
-    course.build([A])
+def test_build_says_what_stands_where_it_writes_and_replaces_nothing(built, tmp_path, capsys):
+    course = copy_of(built, tmp_path / "c")
     release = course.release_path(A, A)
     built = release.read_text()
     release.unlink()
@@ -447,9 +448,8 @@ def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
         assert exit.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
 
 
-def test_a_dask_address_that_does_not_answer_and_a_deleted_gradebook(tmp_path, capsys):
-    course = Course.from_sources(tmp_path / "c")
-    course.build([A])
+def test_a_dask_address_that_does_not_answer_and_a_deleted_gradebook(built, tmp_path, capsys):
+    course = copy_of(built, tmp_path / "c")
     code = cli.main(["grade", A, "--course", str(course.root), "--dask", "tcp://127.0.0.1:9",
                      "--csv", str(tmp_path / "g.csv")])
     err = capsys.readouterr().err
@@ -460,15 +460,23 @@ def test_a_dask_address_that_does_not_answer_and_a_deleted_gradebook(tmp_path, c
         assert "sgd-course build" in capsys.readouterr().err
 
 
-def test_the_command_as_a_user_runs_it():
+def test_the_command_as_a_user_runs_it(capsys):
+    """``python -m autograder`` as a process for the version and an error; the help texts (the same parser)
+    in this process, where asking for them costs no start-up."""
     def run(*argv):
         return subprocess.run([sys.executable, "-m", "autograder", *argv], capture_output=True, text=True)
 
+    def help_of(*argv):
+        with pytest.raises(SystemExit) as exit:
+            cli.main([*argv, "--help"])
+        assert exit.value.code == 0
+        return capsys.readouterr().out
+
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("sgd-course ")
-    top = run("--help").stdout
+    top = help_of()
     assert "``" not in top and "Build the student versions" in top
-    assert "(default: sgd-course-demo)" in " ".join(run("demo", "--help").stdout.split())
+    assert "(default: sgd-course-demo)" in " ".join(help_of("demo").split())
     import argparse
     parser = cli._parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -9,11 +9,14 @@ assignment; ``test_sandbox.py`` checks the sandbox itself.)
 """
 
 import os
+import subprocess
+import sys
 import time
 
 import nbformat
 import pytest
 
+from week_files import built_course, copy_of
 from autograder import demo
 from autograder.grading import Course
 
@@ -122,9 +125,14 @@ print(glob.glob({course!r} + '/**', recursive=True)[:5])
 
 
 @pytest.fixture(scope="module")
-def hostile_class(tmp_path_factory):
-    course = Course.from_sources(tmp_path_factory.mktemp("hostile"), timeout=5)  # hanging cases cost little
-    course.build([A])
+def built(tmp_path_factory):
+    """The assignment's student version, built once for the module; each test grades in a copy."""
+    return built_course(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def hostile_class(built, tmp_path_factory):
+    course = copy_of(built, tmp_path_factory.mktemp("hostile") / "course", timeout=5)  # hanging cases cost little
     honest = build(course)
     course.submit("honest", A, {A: honest})
     targets = [str(course.root / "gradebook.db"), str(course.root / "source" / A / f"{A}.ipynb"),
@@ -221,8 +229,8 @@ def test_nothing_is_left_running(hostile_class, capsys):
 
 # -- what a kernel prints does not grow the grader (issue 21, 3) -------------------------------------------
 
-NOISY_CELL = "for _ in range(20):\n    print('x' * 32 * 2 ** 20)"
-NOISY_ANSWER = ("_quiet = stochastic_gradient\ndef stochastic_gradient(theta, j):\n    for _ in range(20):\n"
+NOISY_CELL = "for _ in range(150):\n    print('x' * 2 ** 21, flush=True)"  # one 2 MB message each
+NOISY_ANSWER = ("_quiet = stochastic_gradient\ndef stochastic_gradient(theta, j):\n    for _ in range(5):\n"
                 "        print('y' * 2 ** 21)\n    return _quiet(theta, j)\n")
 GRADE_AND_REPORT = """
 import sys
@@ -234,43 +242,48 @@ print('RESULT', result.status, result.auto_score, peak)
 """
 
 
-def _peak_kb(tmp_path, name, notebook):
-    """Grade one submission in a grading process of its own; (status, score, that process's peak
-    resident memory in kB: VmHWM, the grader alone, not its kernels)."""
-    import subprocess
-    import sys
-    course = Course.from_sources(tmp_path / name)
-    course.build([A])
+def _start_grading(built, root, notebook):
+    """One submission (``notebook(course)``) in a copy of ``built`` at ``root``, graded by a grading process
+    of its own: that process, started."""
+    course = copy_of(built, root)
     course.submit("student", A, {A: notebook(course)})
-    done = subprocess.run([sys.executable, "-c", GRADE_AND_REPORT, str(course.root), A], capture_output=True,
-                          text=True, timeout=900)
-    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT")]
-    assert line, done.stderr[-3000:]
+    return subprocess.Popen([sys.executable, "-c", GRADE_AND_REPORT, str(course.root), A], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _peak_kb(grading):
+    """(status, score, the grading process's peak resident memory in kB: VmHWM, the grader alone, not
+    its kernels) of a process of ``_start_grading``."""
+    out, err = grading.communicate(timeout=900)
+    line = [l for l in out.splitlines() if l.startswith("RESULT")]
+    assert line, err[-3000:]
     _, status, score, peak = line[0].split(" ")
     return status, float(score), int(peak)
 
 
-def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(tmp_path):
-    """A cell that prints 20 x 32 MB, and a graded function that prints 20 x 2 MB every time the grader
-    calls it (the grader used to queue all of it unread): the grader's peak memory stays within a fixed
-    margin of a quiet class's."""
-    status, score, quiet = _peak_kb(tmp_path, "quiet", build)
-    assert status == "graded" and score == FULL
-
+def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(built, tmp_path):
+    """A cell that prints 150 messages of 2 MB (each below what the grader's output socket takes), and a
+    graded function that prints 5 x 2 MB every time it is called (the grader used to queue all of it
+    unread: a grader whose call client subscribes to the output channel grows by some 350 MB here): the
+    grader's peak memory stays within a fixed margin of a quiet class's. The two classes are graded at
+    once, each by a process of its own. (The per-cell output cap is ``test_runaway_output_is_capped``'s.)"""
     def noisy(course):
         nb = nbformat.reads(build(course, after=("stochastic_gradient", NOISY_ANSWER)), as_version=4)
         nb.cells.insert(len(nb.cells) - 1, _cell(NOISY_CELL))
         return nbformat.writes(nb)
-    status, score, loud = _peak_kb(tmp_path, "loud", noisy)
+    quiet_grading = _start_grading(built, tmp_path / "quiet", build)
+    loud_grading = _start_grading(built, tmp_path / "loud", noisy)
+    status, score, quiet = _peak_kb(quiet_grading)
+    assert status == "graded" and score == FULL
+    status, score, loud = _peak_kb(loud_grading)
     assert status == "graded" and score == FULL, "printing costs no points"
     assert loud - quiet < 150 * 1024, f"the grader's peak grew from {quiet // 1024} MB to {loud // 1024} MB"
 
 
-def test_a_submission_the_grader_cannot_save_is_not_graded_and_the_class_goes_on(tmp_path, monkeypatch):
+def test_a_submission_the_grader_cannot_save_is_not_graded_and_the_class_goes_on(built, tmp_path, monkeypatch):
     """Any exception while saving one submission (nbgrader's validator, say) makes that submission
     "could not be graded: <reason>"; everyone else is graded, and the next run grades it again."""
-    course = Course.from_sources(tmp_path / "course", timeout=30)
-    course.build([A])
+    course = copy_of(built, tmp_path / "course", timeout=30)
     for student in ("alice", "bob"):
         course.submit(student, A, {A: build(course)})
     save = Course._save

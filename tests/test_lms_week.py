@@ -17,7 +17,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 import moodle_rules
-from week_files import grade, read_rows, solved, unchanged
+from week_files import built_course, copy_of, grade, read_rows, solved, unchanged
 from autograder import cli, export
 from autograder.grading import Course, Result
 
@@ -50,12 +50,17 @@ def _worksheet(path, columns, rows):
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory):
+def built(tmp_path_factory):
+    """The assignment's student version, built once for the module; each test grades in a copy."""
+    return built_course(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def week(built, tmp_path_factory):
     """A German Moodle class: a zip with a final and a draft notebook (the final one newer by the zip's
     own times), the flat layout, two equally new notebooks, and the grading worksheet as --roster."""
     tmp = tmp_path_factory.mktemp("lms")
-    course = Course.from_sources(tmp / "course")
-    course.build([A])
+    course = copy_of(built, tmp / "course")
     download = _zip(tmp / "moodle.zip", [
         ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_final.ipynb", solved(course), (2026, 12, 1, 9, 0, 0)),
         ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_draft.ipynb", unchanged(course), (2026, 11, 28, 9, 0, 0)),
@@ -78,10 +83,9 @@ def week(tmp_path_factory):
 
 # -- 5, 7: zip times choose the file, equal times choose none, Moodle's flat layout, German worksheet -------------
 
-def test_the_zip_times_choose_the_final_notebook_and_equal_times_none(tmp_path, capsys):
+def test_the_zip_times_choose_the_final_notebook_and_equal_times_none(built, tmp_path, capsys):
     """Its own class (capsys is per test): the terminal summary names every choice."""
-    course = Course.from_sources(tmp_path / "c")
-    course.build([A])
+    course = copy_of(built, tmp_path / "c")
     download = _zip(tmp_path / "d.zip", [
         # the draft has the later name order and the earlier time: only the zip's time tells them apart
         ("Ana_200001_assignsubmission_file_/step_sizes_zdraft.ipynb", unchanged(course)[:300], (2026, 11, 28, 9, 0, 0)),
@@ -246,9 +250,8 @@ def test_a_rerun_that_grades_nothing_says_so(week, capsys):
     assert "auto score" not in out.out and "graded (" not in out.out
 
 
-def test_an_interrupted_regrade_names_the_command_that_goes_on(tmp_path, monkeypatch, capsys):
-    course = Course.from_sources(tmp_path / "c")
-    course.build([A])
+def test_an_interrupted_regrade_names_the_command_that_goes_on(built, tmp_path, monkeypatch, capsys):
+    course = copy_of(built, tmp_path / "c")
     course.submit("ann", A, {A: "{}"})
 
     def interrupted(self, *args, **kwargs):

@@ -9,16 +9,26 @@ import pytest
 from conftest import ASSIGNMENTS
 
 from autograder import cli, demo, selfcheck
-from autograder.grading import Course
 
 BROKEN = "# broken on purpose: every function of this cell returns None\n"
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    course = Course.from_sources(tmp_path_factory.mktemp("selfcheck-course"))
-    course.build()
-    return course
+def course(built_course):
+    """Every assignment's student version (the session's course: these tests only read it)."""
+    return built_course
+
+
+def _reports(monkeypatch) -> list:
+    """The reports of every ``selfcheck.check`` the command makes from now on, in order: a test reads the
+    report of the run whose output it read, instead of checking the notebook a second time."""
+    reports, check = [], selfcheck.check
+
+    def keep(*args, **kwargs):
+        reports.append(check(*args, **kwargs))
+        return reports[-1]
+    monkeypatch.setattr(selfcheck, "check", keep)
+    return reports
 
 
 def _notebooks(course):
@@ -66,12 +76,13 @@ def test_a_solved_notebook_passes_and_exits_0(course, tmp_path, assignment, caps
         assert "test cell(s) pass" in report.text()
 
 
-def test_the_student_version_exits_1_and_names_every_test_cell(course, capsys):
+def test_the_student_version_exits_1_and_names_every_test_cell(course, capsys, monkeypatch):
     assignment, notebook = _notebooks(course)[0]
     release = course.release_path(assignment, notebook)
+    reports = _reports(monkeypatch)
     assert cli.main(["check", str(release), "--seed", "11"]) == selfcheck.FAILED
     out = capsys.readouterr().out
-    report = selfcheck.check(release, seed=11)
+    report, = reports
     assert report.tests and {f.cell for f in report.failed} == set(report.tests)
     for cell in report.tests:
         assert f"FAILED {cell} (" in out, out
@@ -80,15 +91,16 @@ def test_the_student_version_exits_1_and_names_every_test_cell(course, capsys):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS[:1])
-def test_a_broken_function_exits_1_and_names_its_test(course, tmp_path, assignment, capsys):
+def test_a_broken_function_exits_1_and_names_its_test(course, tmp_path, assignment, capsys, monkeypatch):
     notebook = course.notebooks(assignment)[0]
     answers, _, test = _break_first_function(course, assignment, notebook,
                                                     _answers(course, assignment, notebook))
     path = _write(course, tmp_path, assignment, notebook, answers)
+    reports = _reports(monkeypatch)
     assert cli.main(["check", path, "--seed", "11"]) == selfcheck.FAILED
     out = capsys.readouterr().out
     assert f"FAILED {test} (" in out, out
-    report = selfcheck.check(path, seed=11)
+    report, = reports
     assert test in {f.cell for f in report.failed} and not report.unanswered, report.text()
 
 
