@@ -61,9 +61,11 @@ class LabServer:
     """``jupyter lab`` on 127.0.0.1 serving ``root`` (also its working directory, so that nbgrader's
     Validate button and formgrader read ``root/nbgrader_config.py``), with a fresh random token and
     its own config, settings, workspace and runtime folders under ``state``. ``python``: the Python
-    whose JupyterLab (and kernel) to run, by default this one (the student edition's tests give a venv's)."""
+    whose JupyterLab (and kernel) to run, by default this one (the student edition's tests give a venv's).
+    ``wait``: return once the server answers; with False, call ``wait_ready`` before using it (the
+    files it serves can be written meanwhile)."""
 
-    def __init__(self, root, state, *, timeout: float = 60, python: str = sys.executable):
+    def __init__(self, root, state, *, timeout: float = 60, python: str = sys.executable, wait: bool = True):
         self.root, self.state = Path(root), Path(state)
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -97,9 +99,10 @@ class LabServer:
         ]
         self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
 
-    def _wait_ready(self, timeout):
+    def wait_ready(self, timeout: float = 60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -190,7 +193,8 @@ def launch_browser(playwright, user_data_dir):
 # -- reading the page ---------------------------------------------------------------------------------
 
 _CELLS_JS = """
-([notebook, controls]) => Array.from(notebook.querySelectorAll(':scope .jp-Cell')).map((cell, index) => ({
+([notebook, controls, only]) => Array.from(notebook.querySelectorAll(':scope .jp-Cell')).map((cell, index) => (
+  only !== null && index !== only ? null : {
   index,
   code: cell.classList.contains('jp-CodeCell'),
   source: (cell.querySelector('.jp-InputArea-editor') || {innerText: ''}).innerText,
@@ -198,7 +202,7 @@ _CELLS_JS = """
   stderr: Array.from(cell.querySelectorAll(
       ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).map(e => e.innerText),
   controls: cell.querySelectorAll(controls).length,
-}))
+})).filter(info => info !== null)
 """
 
 _SNAPSHOT_JS = """
@@ -259,8 +263,9 @@ class Notebook:
         self.panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
             timeout=self.timeout_ms)
 
-    def cells(self) -> list[dict]:
-        return self.page.evaluate(_CELLS_JS, [self.notebook.element_handle(), self.CONTROLS])
+    def cells(self, only: int | None = None) -> list[dict]:
+        """Every cell's source, prompt, stderr outputs and number of controls; ``only``: of that cell alone."""
+        return self.page.evaluate(_CELLS_JS, [self.notebook.element_handle(), self.CONTROLS, only])
 
     def cell(self, index: int):
         return self.notebook.locator(".jp-Cell").nth(index)

@@ -59,20 +59,28 @@ def graded_class(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def lab(graded_class, tmp_path_factory):
-    """A JupyterLab server on a copy of the graded class, with a solved copy of every notebook."""
-    course, _, _ = graded_class
+def lab(request, tmp_path_factory):
+    """A JupyterLab server on a copy of the graded class, with a solved copy of every notebook. It
+    starts while the class is graded: it reads the course's files only when a page asks for them."""
     root = tmp_path_factory.mktemp("lab") / "course"
-    shutil.copytree(course.root, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    shutil.copyfile(ROOT / "notebooks" / "nbgrader_config.py", root / "nbgrader_config.py")
-    for assignment, notebook in NOTEBOOKS:
-        target = root / SOLVED / assignment / f"{notebook}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        answers = demo.reference_answers(root / "source" / assignment / f"{notebook}.ipynb")
-        target.write_text(demo.fill_in(root / "release" / assignment / f"{notebook}.ipynb", answers))
-    server = bh.LabServer(root, tmp_path_factory.mktemp("lab-state"))
-    yield server
-    server.stop()
+    root.mkdir()
+    config = ROOT / "notebooks" / "nbgrader_config.py"
+    shutil.copyfile(config, root / "nbgrader_config.py")  # read by nbgrader's extensions as they load
+    server = bh.LabServer(root, tmp_path_factory.mktemp("lab-state"), wait=False)
+    try:
+        course, _, _ = request.getfixturevalue("graded_class")
+        shutil.copytree(course.root, root, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copyfile(config, root / "nbgrader_config.py")
+        for assignment, notebook in NOTEBOOKS:
+            target = root / SOLVED / assignment / f"{notebook}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            answers = demo.reference_answers(root / "source" / assignment / f"{notebook}.ipynb")
+            target.write_text(demo.fill_in(root / "release" / assignment / f"{notebook}.ipynb", answers))
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 def _new_tab(browser):
@@ -182,7 +190,7 @@ def test_source_runs_and_every_explorer_control_redraws(lab, page, assignment, n
             assert old != new, f"{where}: the {control['kind']} {control['label']!r} did not move"
             after, seconds = nb.wait_changed(index, before, what=what)
             report.append(f"{control['label']}: {old} -> {new}, redrawn after {1000 * seconds:.0f} ms")
-            errors = _unexpected_output([c for c in nb.cells() if c["index"] == index])
+            errors = _unexpected_output(nb.cells(only=index))
             assert not errors, f"{what}: {errors}"
             before = after
         nb.cell(index).screenshot(path=SHOTS / f"{assignment}-{notebook}-explorer-{index + 1}-moved.png")
