@@ -39,6 +39,13 @@ LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 
+# The page's build check (it asks the server to compare every extension's package.json with the
+# built app, on every load) is off: these servers never build.
+LAB_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False}
+# Server extensions that no test or benchmark uses, each slowing every start: the language-server
+# scan, terminals and Notebook 7's pages (JupyterLab and nbgrader's stay on).
+SERVER_EXTENSIONS_OFF = {"jupyter_lsp": False, "jupyter_server_terminals": False, "notebook": False}
+
 TRACEBACK = "Traceback (most recent call last)"
 ERROR_LINE = re.compile(r"^(\w+\.)*\w*(Error|Exception|Exit|Interrupt)\b")
 PROMPT_DONE = re.compile(r"^\[\d+\]:?$")
@@ -54,9 +61,11 @@ class LabServer:
     """``jupyter lab`` on 127.0.0.1 serving ``root`` (also its working directory, so that nbgrader's
     Validate button and formgrader read ``root/nbgrader_config.py``), with a fresh random token and
     its own config, settings, workspace and runtime folders under ``state``. ``python``: the Python
-    whose JupyterLab (and kernel) to run, by default this one (the student edition's tests give a venv's)."""
+    whose JupyterLab (and kernel) to run, by default this one (the student edition's tests give a venv's).
+    ``wait``: return once the server answers; with False, call ``wait_ready`` before using it (the
+    files it serves can be written meanwhile)."""
 
-    def __init__(self, root, state, *, timeout: float = 60, python: str = sys.executable):
+    def __init__(self, root, state, *, timeout: float = 60, python: str = sys.executable, wait: bool = True):
         self.root, self.state = Path(root), Path(state)
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -66,8 +75,11 @@ class LabServer:
             path = settings / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
-        for name in ("config", "runtime", "workspaces", "ipython"):
+        for name in ("config/labconfig", "runtime", "workspaces", "ipython"):
             (self.state / name).mkdir(parents=True, exist_ok=True)
+        (self.state / "config" / "labconfig" / "page_config.json").write_text(json.dumps(LAB_PAGE_CONFIG))
+        (self.state / "config" / "jupyter_server_config.json").write_text(
+            json.dumps({"ServerApp": {"jpserver_extensions": SERVER_EXTENSIONS_OFF}}))
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("NBGRADER_", "SGD_COURSE_GRADING", "JUPYTER_", "JPY_"))}
         env.update(JUPYTER_CONFIG_DIR=str(self.state / "config"), JUPYTER_RUNTIME_DIR=str(self.state / "runtime"),
@@ -87,9 +99,10 @@ class LabServer:
         ]
         self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
 
-    def _wait_ready(self, timeout):
+    def wait_ready(self, timeout: float = 60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -180,7 +193,8 @@ def launch_browser(playwright, user_data_dir):
 # -- reading the page ---------------------------------------------------------------------------------
 
 _CELLS_JS = """
-([notebook, controls]) => Array.from(notebook.querySelectorAll(':scope .jp-Cell')).map((cell, index) => ({
+([notebook, controls, only]) => Array.from(notebook.querySelectorAll(':scope .jp-Cell')).map((cell, index) => (
+  only !== null && index !== only ? null : {
   index,
   code: cell.classList.contains('jp-CodeCell'),
   source: (cell.querySelector('.jp-InputArea-editor') || {innerText: ''}).innerText,
@@ -188,7 +202,7 @@ _CELLS_JS = """
   stderr: Array.from(cell.querySelectorAll(
       ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).map(e => e.innerText),
   controls: cell.querySelectorAll(controls).length,
-}))
+})).filter(info => info !== null)
 """
 
 _SNAPSHOT_JS = """
@@ -216,17 +230,19 @@ def error_name(text: str) -> str:
 
 
 class Notebook:
-    """One notebook open in JupyterLab in ``page``."""
+    """One notebook open in JupyterLab in ``page``. ``kernel``: wait until its kernel is connected and
+    idle (what running cells needs; pressing Validate does not, nbgrader runs its own kernel)."""
 
-    def __init__(self, page, server: LabServer, path: str, *, timeout: float = 120):
+    def __init__(self, page, server: LabServer, path: str, *, timeout: float = 120, kernel: bool = True):
         self.page, self.server, self.path = page, server, path
         self.timeout_ms = timeout * 1000
         page.goto(server.lab_url(path))
         self.panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
         self.notebook = self.panel.locator(".jp-Notebook")
         self.notebook.locator(".jp-Cell").first.wait_for(timeout=self.timeout_ms)
-        self.wait_kernel_connected()
-        self.wait_kernel_idle()
+        if kernel:
+            self.wait_kernel_connected()
+            self.wait_kernel_idle()
 
     # kernel and cells
     def wait_kernel_connected(self):
@@ -247,8 +263,9 @@ class Notebook:
         self.panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
             timeout=self.timeout_ms)
 
-    def cells(self) -> list[dict]:
-        return self.page.evaluate(_CELLS_JS, [self.notebook.element_handle(), self.CONTROLS])
+    def cells(self, only: int | None = None) -> list[dict]:
+        """Every cell's source, prompt, stderr outputs and number of controls; ``only``: of that cell alone."""
+        return self.page.evaluate(_CELLS_JS, [self.notebook.element_handle(), self.CONTROLS, only])
 
     def cell(self, index: int):
         return self.notebook.locator(".jp-Cell").nth(index)
@@ -273,7 +290,7 @@ class Notebook:
                  if (prompts.some(p => p.startsWith('[*]'))) return false;
                  return prompts.every(p => /^\\[\\d+\\]/.test(p)) ||
                         notebook.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']");
-               }""", arg=self.notebook.element_handle(), timeout=self.timeout_ms, polling=200)
+               }""", arg=self.notebook.element_handle(), timeout=self.timeout_ms, polling=50)
         self.wait_kernel_idle()
         return self.cells()
 
@@ -283,11 +300,12 @@ class Notebook:
         for info in self.cells():
             if not info["code"]:
                 continue
-            cell = self.cell(info["index"])
-            cell.locator(".jp-InputArea-prompt").click()
+            prompt = self.cell(info["index"]).locator(".jp-InputArea-prompt")
+            prompt.click()
             self.page.keyboard.press("Control+Enter")
-            cell.locator(".jp-InputArea-prompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(
-                timeout=self.timeout_ms)
+            self.page.wait_for_function(  # polled every 20 ms: most cells take less than a locator's retry
+                "p => /^\\[\\d+\\]/.test(p.innerText.trim())", arg=prompt.element_handle(),
+                timeout=self.timeout_ms, polling=20)
         self.wait_kernel_idle()
         return self.cells()
 

@@ -37,15 +37,16 @@ SOLVED = "solved"  # folder (in the served course directory) with the reference 
 def graded_class(request, tmp_path_factory):
     """The session's graded demo class (``demo_class``) when other tests of this process need it anyway;
     run on their own or on a worker of pytest-xdist (which cannot know whether the tests that need it
-    run there too), the browser tests grade a lean class instead (per assignment: the reference
-    solution, the unchanged student version and the truncated file), to keep them fast."""
+    run there too), the browser tests grade a lean class instead, to keep them fast: per assignment the
+    reference solution (graded, with its score) and the truncated file (could not be graded), the two
+    kinds of row the formgrader test reads."""
     here = Path(__file__).resolve()
     if not is_xdist_worker(request) and any("demo_class" in item.fixturenames and Path(item.path).resolve() != here
                                             for item in request.session.items):
         return request.getfixturevalue("demo_class")
     course = Course.from_sources(tmp_path_factory.mktemp("course"))
     course.build()
-    keep = (demo.REFERENCE, demo.UNCHANGED, demo.MALFORMED)
+    keep = (demo.REFERENCE, demo.MALFORMED)
     rosters, results = {}, {}
     for assignment in course.assignments:
         roster = demo.submit_demo_class(course, assignment)
@@ -58,34 +59,53 @@ def graded_class(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def lab(graded_class, tmp_path_factory):
-    """A JupyterLab server on a copy of the graded class, with a solved copy of every notebook."""
-    course, _, _ = graded_class
+def lab(request, tmp_path_factory):
+    """A JupyterLab server on a copy of the graded class, with a solved copy of every notebook. It
+    starts while the class is graded: it reads the course's files only when a page asks for them."""
     root = tmp_path_factory.mktemp("lab") / "course"
-    shutil.copytree(course.root, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    shutil.copyfile(ROOT / "notebooks" / "nbgrader_config.py", root / "nbgrader_config.py")
-    for assignment, notebook in NOTEBOOKS:
-        target = root / SOLVED / assignment / f"{notebook}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        answers = demo.reference_answers(root / "source" / assignment / f"{notebook}.ipynb")
-        target.write_text(demo.fill_in(root / "release" / assignment / f"{notebook}.ipynb", answers))
-    server = bh.LabServer(root, tmp_path_factory.mktemp("lab-state"))
-    yield server
-    server.stop()
+    root.mkdir()
+    config = ROOT / "notebooks" / "nbgrader_config.py"
+    shutil.copyfile(config, root / "nbgrader_config.py")  # read by nbgrader's extensions as they load
+    server = bh.LabServer(root, tmp_path_factory.mktemp("lab-state"), wait=False)
+    try:
+        course, _, _ = request.getfixturevalue("graded_class")
+        shutil.copytree(course.root, root, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copyfile(config, root / "nbgrader_config.py")
+        for assignment, notebook in NOTEBOOKS:
+            target = root / SOLVED / assignment / f"{notebook}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            answers = demo.reference_answers(root / "source" / assignment / f"{notebook}.ipynb")
+            target.write_text(demo.fill_in(root / "release" / assignment / f"{notebook}.ipynb", answers))
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
-@pytest.fixture
-def page(browser, lab, request):
-    """A new tab; on teardown a screenshot of it (named after the test) and all kernels shut down."""
+def _new_tab(browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab = browser.new_page()
     tab.set_default_timeout(60_000)
-    yield tab
+    return tab
+
+
+def _screenshot(tab, request) -> None:
+    """A screenshot of ``tab`` named after the test."""
     name = re.sub(r"[^\w.-]+", "_", request.node.name.removeprefix("test_"))
     try:
         tab.screenshot(path=SHOTS / f"{name}.png")
     except Exception as error:  # a crashed tab: the test's own failure says more
         print(f"no screenshot of {name}: {error}")
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    """A new tab; on teardown a screenshot of it (named after the test) and all kernels shut down."""
+    tab = _new_tab(browser)
+    yield tab
+    try:
+        _screenshot(tab, request)
     finally:
         tab.close()
         lab.shutdown_kernels()
@@ -108,18 +128,38 @@ def _unexpected_output(cells, allowed_errors=()) -> str:
 FIRST = [(a, n) for a, n in NOTEBOOKS if a == "step_sizes"]  # the first notebook students open
 
 
-@pytest.mark.parametrize("assignment, notebook", FIRST, ids=[f"{a}/{n}" for a, n in FIRST])
-def test_student_version_runs_with_only_not_implemented_errors(lab, page, assignment, notebook):
-    """Cell by cell, as a student first runs it (every student version: headless, test_notebooks.py)."""
-    nb = bh.Notebook(page, lab, f"release/{assignment}/{notebook}.ipynb")
-    cells = nb.run_each()
-    code = [c for c in cells if c["code"]]
-    assert code and all(bh.PROMPT_DONE.match(c["prompt"]) for c in code), \
-        [(c["index"], c["prompt"]) for c in code if not bh.PROMPT_DONE.match(c["prompt"])]
-    unexpected = _unexpected_output(cells, allowed_errors={"NotImplementedError"})
-    assert not unexpected, f"errors other than the unanswered exercises' NotImplementedError:\n{unexpected}"
-    unanswered = [c for c in cells if any(bh.is_error(t) for t in c["stderr"])]
-    assert unanswered, "an unanswered student version should stop at its NotImplementedError stubs"
+@pytest.fixture(scope="class")
+def student_version(browser, lab, request):
+    """The first student version open in a tab of its own, shared by the tests of ``TestStudentVersion``
+    (running it and pressing Validate need one page and one kernel, not two); closed after them."""
+    assignment, notebook = request.param
+    tab = _new_tab(browser)
+    yield bh.Notebook(tab, lab, f"release/{assignment}/{notebook}.ipynb")
+    tab.close()
+    lab.shutdown_kernels()
+
+
+@pytest.mark.parametrize("student_version", FIRST, ids=[f"{a}/{n}" for a, n in FIRST], indirect=True)
+class TestStudentVersion:
+    def test_student_version_runs_with_only_not_implemented_errors(self, student_version, request):
+        """Cell by cell, as a student first runs it (every student version: headless, test_notebooks.py)."""
+        cells = student_version.run_each()
+        _screenshot(student_version.page, request)
+        code = [c for c in cells if c["code"]]
+        assert code and all(bh.PROMPT_DONE.match(c["prompt"]) for c in code), \
+            [(c["index"], c["prompt"]) for c in code if not bh.PROMPT_DONE.match(c["prompt"])]
+        unexpected = _unexpected_output(cells, allowed_errors={"NotImplementedError"})
+        assert not unexpected, f"errors other than the unanswered exercises' NotImplementedError:\n{unexpected}"
+        unanswered = [c for c in cells if any(bh.is_error(t) for t in c["stderr"])]
+        assert unanswered, "an unanswered student version should stop at its NotImplementedError stubs"
+
+    def test_validate_button_names_the_failing_tests_of_the_student_version(self, student_version, request):
+        """One notebook is enough to see that the verdict is read, not always "success"."""
+        verdict = student_version.validate()
+        _screenshot(student_version.page, request)
+        assert "validation-failed" in verdict["classes"], verdict["text"]
+        assert "The following cell failed:" in verdict["text"] and "NotImplementedError" in verdict["text"]
+        student_version.close_dialog()
 
 
 @pytest.mark.parametrize("assignment, notebook", NOTEBOOKS, ids=IDS)
@@ -150,7 +190,7 @@ def test_source_runs_and_every_explorer_control_redraws(lab, page, assignment, n
             assert old != new, f"{where}: the {control['kind']} {control['label']!r} did not move"
             after, seconds = nb.wait_changed(index, before, what=what)
             report.append(f"{control['label']}: {old} -> {new}, redrawn after {1000 * seconds:.0f} ms")
-            errors = _unexpected_output([c for c in nb.cells() if c["index"] == index])
+            errors = _unexpected_output(nb.cells(only=index))
             assert not errors, f"{what}: {errors}"
             before = after
         nb.cell(index).screenshot(path=SHOTS / f"{assignment}-{notebook}-explorer-{index + 1}-moved.png")
@@ -159,22 +199,12 @@ def test_source_runs_and_every_explorer_control_redraws(lab, page, assignment, n
 
 @pytest.mark.parametrize("assignment, notebook", NOTEBOOKS, ids=IDS)
 def test_validate_button_passes_a_solved_notebook(lab, page, assignment, notebook):
-    nb = bh.Notebook(page, lab, f"{SOLVED}/{assignment}/{notebook}.ipynb")
+    nb = bh.Notebook(page, lab, f"{SOLVED}/{assignment}/{notebook}.ipynb", kernel=False)
     verdict = nb.validate()
     assert verdict["title"] == "Validation Results", verdict
     assert "validation-success" in verdict["classes"], verdict["text"]
     assert "Success! Your notebook passes all the tests." in verdict["text"]
     nb.page.screenshot(path=SHOTS / f"validate-solved-{assignment}-{notebook}.png")
-    nb.close_dialog()
-
-
-@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS[:1], ids=IDS[:1])
-def test_validate_button_names_the_failing_tests_of_the_student_version(lab, page, assignment, notebook):
-    """One notebook is enough to see that the verdict is read, not always "success"."""
-    nb = bh.Notebook(page, lab, f"release/{assignment}/{notebook}.ipynb")
-    verdict = nb.validate()
-    assert "validation-failed" in verdict["classes"], verdict["text"]
-    assert "The following cell failed:" in verdict["text"] and "NotImplementedError" in verdict["text"]
     nb.close_dialog()
 
 
