@@ -20,11 +20,10 @@ from pathlib import Path
 
 import browser_helpers as bh
 import pytest
-from conftest import ASSIGNMENTS, SEED
-from xdist import is_xdist_worker
+from conftest import ASSIGNMENTS
 
 from autograder import demo
-from autograder.grading import REPO_SOURCE, Course
+from autograder.grading import REPO_SOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -34,28 +33,10 @@ SOLVED = "solved"  # folder (in the served course directory) with the reference 
 
 
 @pytest.fixture(scope="session")
-def graded_class(request, tmp_path_factory):
-    """The session's graded demo class (``demo_class``) when other tests of this process need it anyway;
-    run on their own or on a worker of pytest-xdist (which cannot know whether the tests that need it
-    run there too), the browser tests grade a lean class instead, to keep them fast: per assignment the
-    reference solution (graded, with its score) and the truncated file (could not be graded), the two
-    kinds of row the formgrader test reads."""
-    here = Path(__file__).resolve()
-    if not is_xdist_worker(request) and any("demo_class" in item.fixturenames and Path(item.path).resolve() != here
-                                            for item in request.session.items):
-        return request.getfixturevalue("demo_class")
-    course = Course.from_sources(tmp_path_factory.mktemp("course"))
-    course.build()
-    keep = (demo.REFERENCE, demo.MALFORMED)
-    rosters, results = {}, {}
-    for assignment in course.assignments:
-        roster = demo.submit_demo_class(course, assignment)
-        for student in set(roster) - set(keep):
-            shutil.rmtree(course.submission_dir(student, assignment))
-        rosters[assignment] = {s: roster[s] for s in keep}
-        for result in course.grade(assignment, keep, seed=SEED):
-            results[assignment, result.student] = result
-    return course, rosters, results
+def graded_class(demo_class):
+    """The session's graded demo class (conftest's ``demo_class``, made once for all workers); the browser
+    tests read a copy of it (``lab``)."""
+    return demo_class
 
 
 @pytest.fixture(scope="session")
