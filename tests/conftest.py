@@ -47,7 +47,7 @@ def shared_folder(request, tmp_path_factory) -> Path:
 
 def copy_course(course: Course, root: Path, **kwargs) -> Course:
     """A copy of ``course`` at ``root`` (a new folder), to change without changing ``course``."""
-    shutil.copytree(course.root, root)
+    shutil.copytree(course.root, root, symlinks=True)
     return Course(root, **kwargs)
 
 

@@ -16,7 +16,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from week_files import built_course, copy_of, grade, read_rows, solved, unchanged
+from conftest import copy_course
+from week_files import grade, read_rows, solved, step_sizes_course, unchanged
 from autograder import cli, demo
 from autograder.grading import REPO_SOURCE, Course
 from autograder.journal import Journal
@@ -29,12 +30,12 @@ EVIL = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The assignment's student version, built once for the module; each test grades in a copy."""
-    return built_course(tmp_path_factory)
+    return step_sizes_course(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def course(built, tmp_path_factory):
-    return copy_of(built, tmp_path_factory.mktemp("week") / "course")
+    return copy_course(built, tmp_path_factory.mktemp("week") / "course")
 
 
 # -- 7, 9, 3, 8: a Moodle class with a roster, a late student, one student regraded, exports --------------------
@@ -143,7 +144,7 @@ def test_a_canvas_download_grades_the_newest_file_and_exports_for_canvas(course,
 
 
 def test_a_canvas_download_by_login_takes_the_logins_from_canvas_gradebook(built, tmp_path, capsys):
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     downloads = tmp_path / "canvas"
     downloads.mkdir()   # Canvas names the files by a slug of the sortable name, not by the login
     (downloads / f"lovelaceada_3001_9101_{A}.ipynb").write_text(solved(course))
@@ -259,7 +260,7 @@ sys.exit(cli.main(argv))
 
 
 def test_a_kernel_that_never_starts_is_not_a_zero_and_the_next_run_retries_it(built, tmp_path, capsys):
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     downloads = tmp_path / "d"
     downloads.mkdir()
     (downloads / "kira.ipynb").write_text(solved(course))
@@ -359,7 +360,7 @@ def test_build_never_overwrites_a_worked_in_release_and_fetch_makes_a_copy(cours
 
 
 def test_build_says_what_stands_where_it_writes_and_replaces_nothing(built, tmp_path, capsys):
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     release = course.release_path(A, A)
     built = release.read_text()
     release.unlink()
@@ -449,7 +450,7 @@ def test_user_mistakes_get_one_clear_line(course, tmp_path, capsys):
 
 
 def test_a_dask_address_that_does_not_answer_and_a_deleted_gradebook(built, tmp_path, capsys):
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     code = cli.main(["grade", A, "--course", str(course.root), "--dask", "tcp://127.0.0.1:9",
                      "--csv", str(tmp_path / "g.csv")])
     err = capsys.readouterr().err

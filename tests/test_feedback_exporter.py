@@ -6,7 +6,6 @@ from __future__ import annotations
 import jinja2
 import nbformat
 from nbconvert.exporters import HTMLExporter
-from traitlets.config import Config
 
 from autograder.config import nbgrader_config
 from autograder.feedback import FeedbackExporter

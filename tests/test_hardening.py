@@ -16,7 +16,8 @@ import time
 import nbformat
 import pytest
 
-from week_files import built_course, copy_of
+from conftest import copy_course
+from week_files import step_sizes_course
 from autograder import demo
 from autograder.grading import Course
 
@@ -127,12 +128,12 @@ print(glob.glob({course!r} + '/**', recursive=True)[:5])
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The assignment's student version, built once for the module; each test grades in a copy."""
-    return built_course(tmp_path_factory)
+    return step_sizes_course(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def hostile_class(built, tmp_path_factory):
-    course = copy_of(built, tmp_path_factory.mktemp("hostile") / "course", timeout=5)  # hanging cases cost little
+    course = copy_course(built, tmp_path_factory.mktemp("hostile") / "course", timeout=5)  # hanging cases cost little
     honest = build(course)
     course.submit("honest", A, {A: honest})
     targets = [str(course.root / "gradebook.db"), str(course.root / "source" / A / f"{A}.ipynb"),
@@ -245,7 +246,7 @@ print('RESULT', result.status, result.auto_score, peak)
 def _start_grading(built, root, notebook):
     """One submission (``notebook(course)``) in a copy of ``built`` at ``root``, graded by a grading process
     of its own: that process, started."""
-    course = copy_of(built, root)
+    course = copy_course(built, root)
     course.submit("student", A, {A: notebook(course)})
     return subprocess.Popen([sys.executable, "-c", GRADE_AND_REPORT, str(course.root), A], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -283,7 +284,7 @@ def test_the_graders_memory_does_not_grow_with_what_the_kernel_prints(built, tmp
 def test_a_submission_the_grader_cannot_save_is_not_graded_and_the_class_goes_on(built, tmp_path, monkeypatch):
     """Any exception while saving one submission (nbgrader's validator, say) makes that submission
     "could not be graded: <reason>"; everyone else is graded, and the next run grades it again."""
-    course = copy_of(built, tmp_path / "course", timeout=30)
+    course = copy_course(built, tmp_path / "course", timeout=30)
     for student in ("alice", "bob"):
         course.submit(student, A, {A: build(course)})
     save = Course._save

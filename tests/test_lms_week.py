@@ -17,7 +17,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 import moodle_rules
-from week_files import built_course, copy_of, grade, read_rows, solved, unchanged
+from conftest import copy_course
+from week_files import grade, read_rows, solved, step_sizes_course, unchanged
 from autograder import cli, export
 from autograder.grading import Course, Result
 
@@ -52,7 +53,7 @@ def _worksheet(path, columns, rows):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The assignment's student version, built once for the module; each test grades in a copy."""
-    return built_course(tmp_path_factory)
+    return step_sizes_course(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def week(built, tmp_path_factory):
     """A German Moodle class: a zip with a final and a draft notebook (the final one newer by the zip's
     own times), the flat layout, two equally new notebooks, and the grading worksheet as --roster."""
     tmp = tmp_path_factory.mktemp("lms")
-    course = copy_of(built, tmp / "course")
+    course = copy_course(built, tmp / "course")
     download = _zip(tmp / "moodle.zip", [
         ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_final.ipynb", solved(course), (2026, 12, 1, 9, 0, 0)),
         ("Jürgen Müller_100001_assignsubmission_file_/step_sizes_draft.ipynb", unchanged(course), (2026, 11, 28, 9, 0, 0)),
@@ -85,7 +86,7 @@ def week(built, tmp_path_factory):
 
 def test_the_zip_times_choose_the_final_notebook_and_equal_times_none(built, tmp_path, capsys):
     """Its own class (capsys is per test): the terminal summary names every choice."""
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     download = _zip(tmp_path / "d.zip", [
         # the draft has the later name order and the earlier time: only the zip's time tells them apart
         ("Ana_200001_assignsubmission_file_/step_sizes_zdraft.ipynb", unchanged(course)[:300], (2026, 11, 28, 9, 0, 0)),
@@ -251,7 +252,7 @@ def test_a_rerun_that_grades_nothing_says_so(week, capsys):
 
 
 def test_an_interrupted_regrade_names_the_command_that_goes_on(built, tmp_path, monkeypatch, capsys):
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     course.submit("ann", A, {A: "{}"})
 
     def interrupted(self, *args, **kwargs):

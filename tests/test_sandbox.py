@@ -25,7 +25,8 @@ from autograder import jail, library_view
 from autograder.grading import REPO_SOURCE, Course, SandboxUnavailable
 from autograder.sandbox import UNSAFE_NOTE
 from test_hardening import A, FULL, build
-from week_files import built_course, copy_of
+from conftest import copy_course
+from week_files import step_sizes_course
 
 SHADOW = """
 import os
@@ -109,7 +110,7 @@ print("PROBE " + json.dumps(seen))
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The assignment's student version, built once for the module; each test grades in a copy."""
-    return built_course(tmp_path_factory)
+    return step_sizes_course(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def probed(built, tmp_path_factory):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    course = copy_of(built, tmp_path_factory.mktemp("sandboxed") / "course", timeout=30)
+    course = copy_course(built, tmp_path_factory.mktemp("sandboxed") / "course", timeout=30)
     seed = 987654321
     probe = PROBE
     for key, value in (("course", str(course.root)), ("sources", str(REPO_SOURCE)), ("seed", str(seed)),
@@ -208,7 +209,7 @@ def test_the_assignments_reference_is_stripped(probed):
 
 def test_grading_is_refused_without_a_sandbox_unless_asked(built, tmp_path, monkeypatch):
     monkeypatch.setattr(jail, "available", lambda: "bubblewrap is not installed")
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     course.submit("s", A, {A: build(course)})
     with pytest.raises(SandboxUnavailable, match="bubblewrap is not installed.*--unsafe-no-sandbox"):
         course.grade(A, seed=1)
@@ -288,7 +289,7 @@ def test_the_sandbox_shows_no_way_down_to_a_source_folder(monkeypatch, tmp_path)
 def test_the_command_refuses_without_a_sandbox_and_says_how(built, tmp_path, monkeypatch, capsys):
     from autograder import cli
     monkeypatch.setattr(jail, "available", lambda: "bubblewrap is not installed")
-    course = copy_of(built, tmp_path / "c")
+    course = copy_course(built, tmp_path / "c")
     course.submit("s", A, {A: build(course)})
     assert cli.main(["grade", A, "--course", str(course.root), "--csv", str(tmp_path / "g.csv")]) == 2
     err = capsys.readouterr().err
@@ -402,7 +403,7 @@ def test_a_fork_bomb_is_capped_without_root(built):
     root = Path(tempfile.mkdtemp(prefix="sgd-course-nobody-"))
     try:
         with _reachable_by_others(sys.executable, sys.prefix, sys.base_prefix, Path(autograder.__file__).parent):
-            course = copy_of(built, root / "course")
+            course = copy_course(built, root / "course")
             nb = nbformat.reads(build(course), as_version=4)
             nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(FORK_BOMB.replace("{marker}", marker)))
             course.submit("bomber", A, {A: nbformat.writes(nb)})

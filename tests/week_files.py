@@ -1,9 +1,8 @@
 """What the course-week tests hand in and read back: a solved or unchanged step_sizes notebook, the rows
-of a grades CSV, ``sgd-course grade`` run in-process, and a fresh course made by copying one that is
-built already (building the student version takes seconds; a copy is the same files)."""
+of a grades CSV, ``sgd-course grade`` run in-process, and a course with the step_sizes student version
+built, once per module (building takes seconds; tests copy it)."""
 
 import csv
-import shutil
 
 from autograder import cli, demo
 from autograder.grading import Course
@@ -31,16 +30,10 @@ def grade(course, *args, csv_path, capsys=None):
     return code, (capsys.readouterr() if capsys else None)
 
 
-def built_course(tmp_path_factory) -> Course:
-    """A course directory with the step_sizes student version built (a module's fixture: copy it with
-    ``copy_of`` rather than change it)."""
+def step_sizes_course(tmp_path_factory) -> Course:
+    """A course directory with the step_sizes student version built (for a module's fixture: tests change
+    copies of it, conftest's ``copy_course``)."""
     course = Course.from_sources(tmp_path_factory.mktemp("built"))
     course.build([A])
     return course
 
-
-def copy_of(built: Course, root, **kwargs) -> Course:
-    """A new course directory at ``root`` with the files of ``built`` (its student versions and gradebook
-    as ``build`` wrote them); ``kwargs`` as for ``Course``."""
-    shutil.copytree(built.root, root, symlinks=True)
-    return Course(root, **kwargs)
